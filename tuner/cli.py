@@ -1,0 +1,174 @@
+"""The command line: parse, build the host, call a command, map errors to exit codes.
+
+Exit codes (documented in the README):
+  0   success (plan/status with --detailed-exitcode: no changes)
+  1   an error the user can act on: invalid profile, not found, host unreadable
+  2   only with --detailed-exitcode: changes pending
+  3   an internal error (a bug in tuner)
+  64  command-line usage error (never 2, so a typo cannot read as "changes pending")
+  130 interrupted
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from tuner import __version__, errors, report
+
+_CLICK_USAGE = 2  # the exit code click gives usage errors; tuner maps it to 64
+
+
+class TunerGroup(TyperGroup):
+    """The one place where exceptions become messages and exit codes."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = self._run(args, prog_name, complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args: Sequence[str] | None, prog_name: str | None, complete_var: str | None,
+             **extra: Any) -> int:  # fmt: skip
+        try:
+            result = super().main(args, prog_name or "tuner", complete_var, False, **extra)
+        except typer.TyperException as exc:  # typer's (vendored click) usage and parameter errors
+            show = getattr(exc, "show", None)
+            if show is not None:
+                show()
+            else:
+                report.error(exc.format_message())
+            return errors.EXIT_USAGE if exc.exit_code == _CLICK_USAGE else errors.EXIT_ERROR
+        except typer.Abort:
+            report.error("interrupted")
+            return errors.EXIT_INTERRUPTED
+        except errors.ProfileError as exc:
+            report.diagnostics(exc.diagnostics, sys.stderr)
+            return errors.EXIT_ERROR
+        except errors.TunerError as exc:
+            report.error(str(exc))
+            return errors.EXIT_ERROR
+        except KeyboardInterrupt:
+            report.error("interrupted")
+            return errors.EXIT_INTERRUPTED
+        except Exception as exc:  # a bug: say so, briefly, and where to look
+            report.error(f"internal error: {type(exc).__name__}: {exc}")
+            if os.environ.get("TUNER_DEBUG"):
+                traceback.print_exc()
+            else:
+                report.error("set TUNER_DEBUG=1 for the traceback, and please report it")
+            return errors.EXIT_INTERNAL
+        return int(result or 0)
+
+
+app = typer.Typer(
+    cls=TunerGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Kernel tuning as code: plan, apply and roll back sysctls and resource limits.",
+)
+
+RootOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--root",
+        help="Filesystem whose /etc tuner reads and writes (default /). "
+        "Any other root is an image: the running kernel is not read.",
+    ),
+]
+ProcSysOpt = Annotated[
+    Path | None,
+    typer.Option("--proc-sys", help="Use DIR as the kernel's /proc/sys, whatever the root."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document.")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Treat keys the running kernel lacks as errors.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tuner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Kernel tuning as code."""
+
+
+@app.command("list")
+def list_(root: RootOpt = None, json: JsonOpt = False) -> int:
+    """List the profiles tuner can find (site profiles first, then bundled ones)."""
+    from tuner.commands import listing
+
+    return listing.run(root, json)
+
+
+@app.command()
+def show(profile: str, root: RootOpt = None, json: JsonOpt = False) -> int:
+    """Show a profile resolved after extends, with where each value comes from."""
+    from tuner.commands import show as command
+
+    return command.run(profile, root, json)
+
+
+@app.command()
+def validate(
+    profiles: Annotated[list[str], typer.Argument(help="Profile names or files.")],
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    strict: StrictOpt = False,
+    json: JsonOpt = False,
+) -> int:
+    """Check profiles: every error at once, as FILE:LINE:COL: key: message."""
+    from tuner.commands import validate as command
+
+    return command.run(profiles, root, proc_sys, strict, json)
+
+
+@app.command()
+def plan(
+    profile: str,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    strict: StrictOpt = False,
+    json: JsonOpt = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error."
+        ),
+    ] = False,
+) -> int:
+    """Show what applying PROFILE would change: live values, files, and boot-time overrides."""
+    from tuner.commands import plan as command
+
+    return command.run(profile, root, proc_sys, strict, json, detailed_exitcode)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    command = typer.main.get_command(app)
+    code: int = command.main(argv, prog_name="tuner", standalone_mode=False)
+    return code

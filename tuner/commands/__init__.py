@@ -1,0 +1,1 @@
+"""One module per command verb; each ``run`` returns an exit code and prints through ``report``."""

@@ -1,0 +1,42 @@
+"""What the commands share: building the host, and loading a profile with every check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuner import rules
+from tuner.diagnostics import Diagnostic, has_errors
+from tuner.errors import ProfileError, TunerError
+from tuner.host import Host
+from tuner.library import ProfileLibrary
+from tuner.live import LiveKernel
+from tuner.resolve import Profile, resolve
+
+REAL_PROC_SYS = Path("/proc/sys")
+
+
+def make_host(root: Path | None, proc_sys: Path | None, *, kernel: bool = True) -> Host:
+    """``--root`` and ``--proc-sys`` as a Host: a root other than / never reads the running kernel
+    unless ``--proc-sys`` names a tree explicitly; ``kernel=False`` never reads one."""
+    root = root or Path("/")
+    if not root.is_dir():
+        raise TunerError(f"--root {root}: not a directory")
+    if proc_sys is not None and not proc_sys.is_dir():
+        raise TunerError(f"--proc-sys {proc_sys}: not a directory")
+    if proc_sys is None and root.resolve() == Path("/"):
+        proc_sys = REAL_PROC_SYS
+    return Host(root, proc_sys if kernel else None)
+
+
+def load_checked(
+    ref: str, host: Host, *, strict: bool = False, live: LiveKernel | None = None
+) -> tuple[Profile, list[Diagnostic]]:
+    """Resolve ``ref`` and run every rule; raise ProfileError with all diagnostics on an error."""
+    library = ProfileLibrary.for_root(host.root)
+    profile, diagnostics = resolve(ref, library)
+    if profile is not None:
+        ctx = rules.Context(profile, live or LiveKernel(host), strict)
+        diagnostics = diagnostics + rules.check(ctx)
+    if profile is None or has_errors(diagnostics):
+        raise ProfileError(diagnostics)
+    return profile, diagnostics

@@ -1,0 +1,51 @@
+"""tuner validate: every problem in every named profile, at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuner import __version__, report
+from tuner.commands._common import load_checked, make_host
+from tuner.diagnostics import Diagnostic, has_errors
+from tuner.errors import ProfileError
+from tuner.live import LiveKernel
+
+
+def run(
+    refs: list[str], root: Path | None, proc_sys: Path | None, strict: bool, as_json: bool
+) -> int:
+    host = make_host(root, proc_sys)
+    live = LiveKernel(host)
+    found: list[Diagnostic] = []
+    results = []
+    for ref in refs:
+        try:
+            _profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
+        except ProfileError as exc:
+            diagnostics = exc.diagnostics
+        fresh = [d for d in diagnostics if d not in found]
+        found += fresh
+        results.append({"profile": ref, "valid": not has_errors(diagnostics)})
+    failed = has_errors(found)
+    if as_json:
+        report.emit_json(
+            {
+                "format_version": 1,
+                "tuner_version": __version__,
+                "valid": not failed,
+                "profiles": results,
+                "errors": [d.to_json() for d in found if d.severity == "error"],
+                "warnings": [d.to_json() for d in found if d.severity != "error"],
+            }
+        )
+        return 1 if failed else 0
+    report.diagnostics(found)
+    errors = sum(1 for d in found if d.severity == "error")
+    warnings = len(found) - errors
+    if failed:
+        report.out(f"{errors} error(s), {warnings} warning(s) in {len(refs)} profile(s)")
+        return 1
+    report.out(
+        f"ok: {len(refs)} profile(s) valid" + (f", {warnings} warning(s)" if warnings else "")
+    )
+    return 0

@@ -1,0 +1,62 @@
+"""A located message about a profile: ``FILE:LINE:COL: key: message``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    message: str
+    location: Location | None = None
+    key: str | None = None
+    rule: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.location is not None:
+            parts.append(str(self.location))
+        if self.key:
+            parts.append(self.key)
+        prefix = ": ".join(parts)
+        label = "" if self.severity == "error" else f"{self.severity}: "
+        text = f"{label}{self.message}"
+        return f"{prefix}: {text}" if prefix else text
+
+    def to_json(self) -> dict[str, object]:
+        loc = self.location
+        return {
+            "severity": self.severity,
+            "file": loc.file if loc else None,
+            "line": loc.line if loc else None,
+            "col": loc.col if loc else None,
+            "key": self.key,
+            "rule": self.rule,
+            "message": self.message,
+        }
+
+
+def has_errors(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in diagnostics)
+
+
+def sorted_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    def order(d: Diagnostic) -> tuple[str, int, int, str]:
+        loc = d.location
+        return (loc.file, loc.line, loc.col, d.message) if loc else ("", 0, 0, d.message)
+
+    return sorted(diagnostics, key=order)

@@ -1,0 +1,127 @@
+"""Sysctl key names and values: syntax, the sysctl.d(5) dot/slash rule, normalisation.
+
+A key names a file under /proc/sys. Written with dots, a literal dot inside a component (an
+interface such as ``eth0.100``) is written as ``/``; written with slashes, the other way round.
+The canonical form is the dotted one that ``sysctl -a`` prints:
+``net.ipv4.conf.eth0/100.forwarding``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+_COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@+-]*$")
+# Characters that would break out of a `key = value` line, or out of a comment in a rendered file.
+_FORBIDDEN_VALUE = re.compile(r"[=#;\x00-\x1f\x7f]")
+MAX_KEY_LENGTH = 512
+MAX_VALUE_LENGTH = 4096
+
+
+class KeySyntaxError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class SysctlKey:
+    components: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """Canonical dotted form, as ``sysctl`` prints it."""
+        return ".".join(c.replace(".", "/") for c in self.components)
+
+    @property
+    def path(self) -> PurePosixPath:
+        """The path below /proc/sys."""
+        return PurePosixPath(*self.components)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def split_key(text: str) -> list[str]:
+    """Split a key into components by the sysctl.d(5) rule, with no validation."""
+    text = text.strip().lstrip("/") if text.startswith("/") else text.strip()
+    dot, slash = text.find("."), text.find("/")
+    dotted = dot != -1 and (slash == -1 or dot < slash)
+    if dotted:
+        return [part.replace("/", ".") for part in text.split(".")]
+    return text.split("/")
+
+
+def parse_key(text: object) -> SysctlKey:
+    """Parse a key written in dotted or slashed form; raise KeySyntaxError when it is not one."""
+    if not isinstance(text, str):
+        raise KeySyntaxError("a sysctl key must be a string")
+    if text != text.strip() or not text:
+        raise KeySyntaxError("a sysctl key cannot be empty or have spaces around it")
+    if len(text) > MAX_KEY_LENGTH:
+        raise KeySyntaxError(f"a sysctl key is at most {MAX_KEY_LENGTH} characters")
+    if text.startswith("/"):
+        raise KeySyntaxError("a sysctl key is relative to /proc/sys; drop the leading '/'")
+    components = split_key(text)
+    if len(components) < 2:
+        raise KeySyntaxError("not a sysctl key: expected at least two components (e.g. fs.nr_open)")
+    for component in components:
+        if component in ("", ".", ".."):
+            raise KeySyntaxError("not a sysctl key: empty, '.' or '..' component")
+        if not _COMPONENT.match(component):
+            raise KeySyntaxError(
+                f"not a sysctl key: component {component!r} may only use letters, digits and _.:@+-"
+            )
+    return SysctlKey(tuple(components))
+
+
+def check_value_text(text: str) -> str:
+    """Reject text that could inject lines or comments into a rendered file."""
+    if "\n" in text or "\r" in text:
+        raise ValueError("a value cannot contain a newline")
+    bad = _FORBIDDEN_VALUE.search(text)
+    if bad:
+        char = bad.group()
+        shown = repr(char) if char.isprintable() else f"\\x{ord(char):02x}"
+        raise ValueError(f"a value cannot contain {shown} (it would change the rendered file)")
+    if len(text) > MAX_VALUE_LENGTH:
+        raise ValueError(f"a value is at most {MAX_VALUE_LENGTH} characters")
+    return text
+
+
+def normalize_value(value: object) -> str:
+    """The canonical text of a sysctl value: elements separated by one space.
+
+    The kernel prints multi-value keys (tcp_rmem, ip_local_port_range) tab-separated; a profile may
+    write them as a string or a list. Both compare equal once normalised.
+    """
+    if isinstance(value, bool):
+        raise ValueError("booleans are ambiguous here: write 1 or 0")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        check_value_text(value.replace("\t", " "))
+        text = " ".join(value.split())
+        if not text:
+            raise ValueError("a value cannot be empty")
+        return check_value_text(text)
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("a list value needs at least one element")
+        parts = []
+        for element in value:
+            if isinstance(element, bool) or not isinstance(element, int | str):
+                raise ValueError("list elements must be integers or strings")
+            part = normalize_value(element)
+            if " " in part:
+                raise ValueError("a list element cannot contain spaces")
+            parts.append(part)
+        return " ".join(parts)
+    if value is None:
+        raise ValueError("a value is required")
+    kind = type(value).__name__
+    raise ValueError(f"expected an integer, a string or a list of them, got {kind}")
+
+
+def normalize_live(text: str) -> str:
+    """Normalise what the kernel prints (tabs between elements, trailing newline)."""
+    return " ".join(text.split())

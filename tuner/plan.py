@@ -1,0 +1,247 @@
+"""The plan: what applying a profile would change, in three layers.
+
+- kernel: live /proc/sys values against the profile's;
+- file: every file tuner renders against what is on disk (and tuner's own files that the profile
+  no longer wants, which would be removed);
+- boot: keys that another sysctl.d file or /etc/sysctl.conf would override at the next boot.
+
+``make_plan`` is pure apart from reads through the host. deepdiff finds what differs between
+the observed and the desired state; difflib shows file differences as unified diffs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Literal
+
+from deepdiff import DeepDiff
+
+from tuner import __version__, render, sysctld
+from tuner.diagnostics import Diagnostic
+from tuner.host import Host
+from tuner.live import LiveKernel
+from tuner.resolve import Profile
+
+FORMAT_VERSION = 1
+Layer = Literal["kernel", "file", "boot"]
+PENDING = frozenset({"set", "create", "update", "delete"})
+
+
+@dataclass(frozen=True)
+class Change:
+    layer: Layer
+    action: str  # kernel: set|missing|unreadable; file: create|update|delete; boot: shadowed
+    key: str | None = None
+    path: str | None = None
+    current: str | None = None
+    desired: str | None = None
+    why: str | None = None
+    source: str | None = None  # where the profile sets it
+    diff: str | None = None
+    shadowed_by: str | None = None
+    tools: tuple[str, ...] = ()
+
+    @property
+    def pending(self) -> bool:
+        return self.action in PENDING
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"layer": self.layer, "action": self.action}
+        data["key" if self.layer != "file" else "path"] = self.key or self.path
+        data |= {"current": self.current, "desired": self.desired}
+        extra = {
+            "why": self.why,
+            "source": self.source,
+            "diff": self.diff,
+            "shadowed_by": self.shadowed_by,
+            "tools": list(self.tools) or None,
+        }
+        return data | {k: v for k, v in extra.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: Profile
+    mode: Literal["host", "image"]
+    root: str
+    proc_sys: str | None
+    kernel_release: str | None
+    changes: tuple[Change, ...]
+    in_sync: tuple[str, ...]  # keys and paths already as desired
+    diagnostics: tuple[Diagnostic, ...]
+    files: Mapping[PurePosixPath, str | None] = field(default_factory=dict)  # None: remove
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.pending)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.pending)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity != "error"]
+
+    def count(self, layer: Layer, action: str) -> int:
+        return sum(1 for c in self.changes if c.layer == layer and c.action == action)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "tuner_version": __version__,
+            "profile": self.profile.name,
+            "extends": list(self.profile.chain[:-1]),
+            "mode": self.mode,
+            "root": self.root,
+            "proc_sys": self.proc_sys,
+            "kernel_release": self.kernel_release,
+            "has_changes": self.has_changes,
+            "changes": [c.to_json() for c in self.changes],
+            "in_sync": list(self.in_sync),
+            "warnings": [d.to_json() for d in self.warnings],
+            "errors": [d.to_json() for d in self.errors],
+        }
+
+
+def managed_files_on_disk(host: Host) -> list[PurePosixPath]:
+    """tuner's own files now on disk (they start with the managed-file header)."""
+    candidates = [render.SYSCTL_FILE, render.LIMITS_FILE]
+    for name in host.list_dir(render.SYSTEMD_DIR):
+        if name.endswith(".d"):
+            candidates.append(render.SYSTEMD_DIR / name / render.DROPIN_NAME)
+    return [p for p in candidates if render.is_managed(host.read_text(p))]
+
+
+def desired_files(profile: Profile, host: Host) -> dict[PurePosixPath, str | None]:
+    """Rendered files, plus None for each of tuner's files the profile no longer wants."""
+    files: dict[PurePosixPath, str | None] = dict(render.render_files(profile))
+    for path in managed_files_on_disk(host):
+        files.setdefault(path, None)
+    return files
+
+
+def _file_changes(
+    desired: Mapping[PurePosixPath, str | None], host: Host
+) -> tuple[list[Change], list[str]]:
+    observed = {str(p): host.read_text(p) for p in desired}
+    wanted = {str(p): text for p, text in desired.items()}
+    differ = DeepDiff(observed, wanted).affected_root_keys
+    changes, same = [], []
+    for path in sorted(wanted):
+        if path not in differ:
+            same.append(path)
+            continue
+        current, text = observed[path], wanted[path]
+        action = "create" if current is None else "delete" if text is None else "update"
+        diff = "".join(
+            difflib.unified_diff(
+                (current or "").splitlines(keepends=True),
+                (text or "").splitlines(keepends=True),
+                fromfile=f"{path} (on disk)" if current is not None else "/dev/null",
+                tofile=f"{path} (planned)" if text is not None else "/dev/null",
+            )
+        )
+        changes.append(Change("file", action, path=path, current=current, desired=text, diff=diff))
+    return changes, same
+
+
+def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], list[str]]:
+    observed = {e.key.name: live.value(e.key) for e in profile.sysctl}
+    wanted = {e.key.name: e.value for e in profile.sysctl}
+    differ = DeepDiff(observed, wanted).affected_root_keys
+    changes, same = [], []
+    for entry in profile.sysctl:
+        name = entry.key.name
+        if name not in differ:
+            same.append(name)
+            continue
+        action = "set"
+        if observed[name] is None:
+            action = "unreadable" if live.error(name) else "missing"
+        changes.append(
+            Change(
+                "kernel",
+                action,
+                key=name,
+                current=observed[name],
+                desired=entry.value,
+                why=entry.why,
+                source=str(entry.origin),
+            )
+        )
+    return changes, same
+
+
+def _boot_changes(
+    profile: Profile, desired: Mapping[PurePosixPath, str | None], host: Host
+) -> list[Change]:
+    """Keys whose value at the next boot would come from some other file than tuner's."""
+    files = sysctld.boot_files(host, desired)
+    changes = []
+    by_tool = {
+        tool: sysctld.assignments(files, host, tool) for tool in (sysctld.SYSTEMD, sysctld.PROCPS)
+    }
+    for entry in profile.sysctl:
+        winners: dict[sysctld.Assignment, list[str]] = {}
+        for tool, applied in by_tool.items():
+            winner = sysctld.effective(applied, entry.key.name, tool)
+            if winner is None or winner.file == render.SYSCTL_FILE or winner.value == entry.value:
+                continue
+            winners.setdefault(winner, []).append(tool)
+        for winner, tools in winners.items():
+            changes.append(
+                Change(
+                    "boot",
+                    "shadowed",
+                    key=entry.key.name,
+                    current=winner.value,
+                    desired=entry.value,
+                    why=entry.why,
+                    source=str(entry.origin),
+                    shadowed_by=winner.where,
+                    tools=tuple(tools),
+                )
+            )
+    return changes
+
+
+def make_plan(profile: Profile, host: Host, diagnostics: list[Diagnostic]) -> Plan:
+    live = LiveKernel(host)
+    desired = desired_files(profile, host)
+    changes: list[Change] = []
+    in_sync: list[str] = []
+    if live.available:
+        kernel, same = _kernel_changes(profile, live)
+        changes += kernel
+        in_sync += same
+    files, same = _file_changes(desired, host)
+    changes += files
+    in_sync += same
+    changes += _boot_changes(profile, desired, host)
+    notes = list(diagnostics)
+    for change in changes:
+        if change.layer == "boot":
+            message = (
+                f"at boot {change.shadowed_by} sets {change.current} after tuner's file "
+                f"({', '.join(change.tools)}); the profile's {change.desired} would be lost"
+            )
+            notes.append(Diagnostic("warning", message, None, change.key, "boot-shadowed"))
+    return Plan(
+        profile=profile,
+        mode="image" if host.image_mode else "host",
+        root=str(host.root),
+        proc_sys=str(host.proc_sys) if host.proc_sys else None,
+        kernel_release=live.release,
+        changes=tuple(changes),
+        in_sync=tuple(in_sync),
+        diagnostics=tuple(notes),
+        files=desired,
+    )

@@ -1,0 +1,259 @@
+"""The profile language: pydantic models of one YAML file, and loading with located errors.
+
+A profile file is parsed with positions (``yamlsrc``), validated by the models below, and every
+problem comes back as a ``Diagnostic`` at the offending node. ``resolve`` then merges ``extends``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from tuner import limits, services
+from tuner.diagnostics import Diagnostic
+from tuner.keys import KeySyntaxError, normalize_value, parse_key
+from tuner.yamlsrc import YamlDocument, load_yaml
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not a profile name: letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _check_key(text: str) -> str:
+    try:
+        return parse_key(text).name
+    except KeySyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _check_why(text: str) -> str:
+    text = text.strip()
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        raise ValueError("why cannot contain control characters")
+    return text
+
+
+def _short_form(data: Any) -> Any:
+    return data if isinstance(data, dict) else {"value": data}
+
+
+ProfileName = Annotated[str, AfterValidator(_check_name)]
+SysctlKeyName = Annotated[str, AfterValidator(_check_key)]
+SysctlValue = Annotated[str, BeforeValidator(normalize_value)]
+LimitValue = Annotated[str, BeforeValidator(limits.normalize_limit_value)]
+ServiceValue = Annotated[str, BeforeValidator(services.normalize_service_value)]
+Why = Annotated[str, AfterValidator(_check_why)]
+UnitName = Annotated[str, AfterValidator(services.check_unit)]
+LimitItem = Literal[
+    "core", "data", "fsize", "memlock", "nofile", "rss", "stack", "cpu", "nproc", "as",
+    "maxlogins", "maxsyslogins", "nonewprivs", "priority", "locks", "sigpending", "msgqueue",
+    "nice", "rtprio", "rttime",
+]  # fmt: skip
+ServiceDirective = Literal[
+    "LimitCPU", "LimitFSIZE", "LimitDATA", "LimitSTACK", "LimitCORE", "LimitRSS", "LimitNOFILE",
+    "LimitAS", "LimitNPROC", "LimitMEMLOCK", "LimitLOCKS", "LimitSIGPENDING", "LimitMSGQUEUE",
+    "LimitNICE", "LimitRTPRIO", "LimitRTTIME",
+]  # fmt: skip
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class SysctlSetting(_Model):
+    value: SysctlValue
+    why: Why | None = None
+
+    _short = model_validator(mode="before")(_short_form)
+
+
+class ServiceSetting(_Model):
+    value: ServiceValue
+    why: Why | None = None
+
+    _short = model_validator(mode="before")(_short_form)
+
+
+class LimitRule(_Model):
+    domain: Annotated[str, AfterValidator(limits.check_domain)]
+    type: Literal["soft", "hard", "-"]
+    item: LimitItem
+    value: LimitValue | None = Field(description="null removes an inherited rule")
+    why: Why | None = None
+
+    @model_validator(mode="after")
+    def _item_value(self) -> LimitRule:
+        limits.check_domain_item(self.domain, self.item)
+        if self.value is not None:
+            limits.check_item_value(self.item, self.value)
+        return self
+
+
+class ProfileDoc(_Model):
+    name: ProfileName
+    description: str = ""
+    extends: list[ProfileName] = []
+    sysctl: dict[SysctlKeyName, SysctlSetting | None] = {}
+    limits: list[LimitRule] = []
+    services: dict[UnitName, dict[ServiceDirective, ServiceSetting | None] | None] = {}
+
+
+FIELDS = tuple(ProfileDoc.model_fields)
+
+
+@dataclass(frozen=True)
+class ProfileSource:
+    """One profile file as loaded: where it is, its positions, and its model (None if invalid)."""
+
+    path: Path
+    display: str
+    doc: YamlDocument
+    model: ProfileDoc | None
+
+
+def display_path(path: Path) -> str:
+    """How messages name a file: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:
+    display = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        doc = YamlDocument(display, None)
+        return ProfileSource(path, display, doc, None), [
+            Diagnostic("error", f"cannot read profile: {reason}", doc.location(()))
+        ]
+    doc, diagnostics = load_yaml(text, display)
+    if diagnostics:
+        return ProfileSource(path, display, doc, None), diagnostics
+    if not isinstance(doc.data, dict):
+        diagnostic = Diagnostic("error", "a profile is a YAML mapping (name:, sysctl:, ...)")
+        return ProfileSource(path, display, doc, None), [
+            Diagnostic(diagnostic.severity, diagnostic.message, doc.location(()))
+        ]
+    try:
+        model = ProfileDoc.model_validate(doc.data)
+    except ValidationError as exc:
+        return ProfileSource(path, display, doc, None), _located(exc, doc)
+    problems = _file_checks(model, path, doc)
+    source = ProfileSource(path, display, doc, model if not problems else None)
+    return source, problems
+
+
+def _located(exc: ValidationError, doc: YamlDocument) -> list[Diagnostic]:
+    out = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        on_key = bool(loc) and loc[-1] == "[key]"
+        path = loc[:-1] if on_key else loc
+        kind = error["type"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            on_key = True
+            allowed = _allowed(path)
+            guess = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            message = f"unknown field {path[-1]!r}; {hint}allowed here: {', '.join(allowed)}"
+        elif kind == "missing":
+            message = f"required field {path[-1]!r} is missing"
+            path = path[:-1]
+        elif on_key and path and path[0] == "services" and len(path) == 3:
+            message = f"unknown directive {path[-1]!r}; expected one of the Limit*= settings"
+        location = doc.location(path, key=on_key)
+        out.append(Diagnostic("error", message, location, _label(loc)))
+    return out
+
+
+def _allowed(path: tuple[Any, ...]) -> list[str]:
+    if len(path) == 1:
+        return list(FIELDS)
+    if path[0] == "limits":
+        return list(LimitRule.model_fields)
+    return ["value", "why"]
+
+
+def _label(loc: tuple[Any, ...]) -> str:
+    """The key a message is about: the sysctl key, ``limits[2].item``, ``UNIT.Directive``."""
+    parts = [p for p in loc if p != "[key]"]
+    if not parts:
+        return ""
+    head = parts[0]
+    if head == "sysctl" and len(parts) > 1:
+        return str(parts[1])
+    if head == "limits" and len(parts) > 1:
+        tail = "".join(f".{p}" for p in parts[2:3])
+        return f"limits[{parts[1]}]{tail}"
+    if head == "services" and len(parts) > 1:
+        return ".".join(str(p) for p in parts[1:3])
+    return str(head)
+
+
+def _file_checks(model: ProfileDoc, path: Path, doc: YamlDocument) -> list[Diagnostic]:
+    """Checks within one file that the models cannot see: name vs file, aliased duplicates."""
+    problems = []
+    stem = path.name.rsplit(".", 1)[0]
+    if path.suffix in (".yaml", ".yml") and model.name != stem:
+        problems.append(
+            Diagnostic(
+                "error",
+                f"profile name {model.name!r} does not match its file name {path.name!r}",
+                doc.location(("name",)),
+                "name",
+            )
+        )
+    raw_sysctl = doc.data.get("sysctl") if isinstance(doc.data, dict) else None
+    seen: dict[str, str] = {}
+    for raw in raw_sysctl or {}:
+        canonical = parse_key(raw).name
+        if canonical in seen:
+            problems.append(
+                Diagnostic(
+                    "error",
+                    f"same key as {seen[canonical]!r} (dotted and slashed forms name one file)",
+                    doc.location(("sysctl", raw), key=True),
+                    raw,
+                )
+            )
+        seen.setdefault(canonical, raw)
+    rules: dict[tuple[str, str, str], int] = {}
+    for index, rule in enumerate(model.limits):
+        for kind in ("soft", "hard") if rule.type == "-" else (rule.type,):
+            ident = (rule.domain, rule.item, kind)
+            if ident in rules:
+                problems.append(
+                    Diagnostic(
+                        "error",
+                        f"{rule.domain} {kind} {rule.item} is already set "
+                        f"by limits[{rules[ident]}]",
+                        doc.location(("limits", index)),
+                        f"limits[{index}]",
+                    )
+                )
+            rules.setdefault(ident, index)
+    return problems

@@ -1,0 +1,114 @@
+"""Rendering: every file tuner writes comes from a template in templates/.
+
+Output is deterministic: keys in a safe, sorted order, limits sorted by domain and item, one
+drop-in per unit. Each file starts with a header naming the profile and the tuner version.
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import jinja2
+
+from tuner import __version__, order, services
+from tuner.library import data_dir
+from tuner.resolve import LimitEntry, Profile
+
+SYSCTL_FILE = PurePosixPath("/etc/sysctl.d/99-tuner.conf")
+LIMITS_FILE = PurePosixPath("/etc/security/limits.d/99-tuner.conf")
+SYSTEMD_DIR = PurePosixPath("/etc/systemd/system")
+DROPIN_NAME = "99-tuner.conf"
+MANAGED_MARKER = "# Managed by tuner"
+
+
+def dropin_path(unit: str) -> PurePosixPath:
+    return SYSTEMD_DIR / f"{unit}.d" / DROPIN_NAME
+
+
+def is_managed(text: str | None) -> bool:
+    return text is not None and text.startswith(MANAGED_MARKER)
+
+
+def _comment(text: str) -> str:
+    """Text as ``#`` comment lines, wrapped; every line of input stays behind a ``#``."""
+    lines = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, width=96, break_on_hyphens=False) or [""]
+    return "\n".join(f"# {line}".rstrip() for line in lines)
+
+
+def _oneline(text: object) -> str:
+    value = str(text)
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise ValueError(
+            f"refusing to render {value!r}: it contains a line break or control character"
+        )
+    return value
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(data_dir("templates")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["comment"] = _comment
+    env.filters["oneline"] = _oneline
+    return env
+
+
+@dataclass(frozen=True)
+class LimitLine:
+    domain: str
+    type: str
+    item: str
+    value: str
+    why: str | None
+
+
+def limit_lines(entries: tuple[LimitEntry, ...]) -> list[LimitLine]:
+    """One line per rule; a soft and a hard rule with the same value and why become one ``-``."""
+    by_ident: dict[tuple[str, str], dict[str, LimitEntry]] = {}
+    for entry in entries:
+        by_ident.setdefault((entry.domain, entry.item), {})[entry.kind] = entry
+    lines = []
+    for (domain, item), kinds in sorted(by_ident.items()):
+        soft, hard = kinds.get("soft"), kinds.get("hard")
+        if soft and hard and (soft.value, soft.why) == (hard.value, hard.why):
+            lines.append(LimitLine(domain, "-", item, soft.value, soft.why))
+            continue
+        lines += [
+            LimitLine(domain, e.kind, item, e.value, e.why) for e in (hard, soft) if e is not None
+        ]
+    return lines
+
+
+def render_files(profile: Profile) -> dict[PurePosixPath, str]:
+    """Every file the profile wants on disk, path -> text."""
+    env = environment()
+    common = {"profile": profile, "version": __version__}
+    files: dict[PurePosixPath, str] = {}
+    if profile.sysctl:
+        entries = order.write_order(
+            profile.sysctl, lambda e: e.key, lambda e: e.value, order.boot_current
+        )
+        template = env.get_template("sysctl.conf.j2")
+        files[SYSCTL_FILE] = template.render(entries=entries, **common)
+    if profile.limits:
+        template = env.get_template("limits.conf.j2")
+        files[LIMITS_FILE] = template.render(rules=limit_lines(profile.limits), **common)
+    units = sorted({s.unit for s in profile.services})
+    for unit in units:
+        limits = [s for s in profile.services if s.unit == unit]
+        template = env.get_template("dropin.conf.j2")
+        section = services.section_for(unit)
+        text = template.render(unit=unit, section=section, limits=limits, **common)
+        files[dropin_path(unit)] = text
+    return files

@@ -1,0 +1,196 @@
+"""Resolving ``extends``: parents in order, the child on top, ``null`` removing what was inherited.
+
+The result is a flat ``Profile`` in which every value remembers the file and line it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tuner.diagnostics import Diagnostic, Location
+from tuner.errors import NotFoundError
+from tuner.keys import SysctlKey, parse_key
+from tuner.library import ProfileLibrary
+from tuner.profile import ProfileSource, load_profile
+
+
+@dataclass(frozen=True)
+class SysctlEntry:
+    key: SysctlKey
+    value: str
+    why: str | None
+    origin: Location
+
+
+@dataclass(frozen=True)
+class LimitEntry:
+    domain: str
+    kind: str  # "soft" or "hard": a "-" rule becomes one of each
+    item: str
+    value: str
+    why: str | None
+    origin: Location
+
+
+@dataclass(frozen=True)
+class ServiceLimit:
+    unit: str
+    directive: str
+    value: str
+    why: str | None
+    origin: Location
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile with its ``extends`` flattened."""
+
+    name: str
+    description: str
+    path: Path
+    chain: tuple[str, ...]  # every profile file that contributed, parents first
+    sysctl: tuple[SysctlEntry, ...] = ()
+    limits: tuple[LimitEntry, ...] = ()
+    services: tuple[ServiceLimit, ...] = ()
+
+    def sysctl_value(self, name: str) -> str | None:
+        for entry in self.sysctl:
+            if entry.key.name == name:
+                return entry.value
+        return None
+
+
+@dataclass
+class _Layer:
+    sysctl: dict[str, SysctlEntry] = field(default_factory=dict)
+    limits: dict[tuple[str, str, str], LimitEntry] = field(default_factory=dict)
+    services: dict[tuple[str, str], ServiceLimit] = field(default_factory=dict)
+    chain: list[str] = field(default_factory=list)
+
+
+class _Resolver:
+    def __init__(self, library: ProfileLibrary) -> None:
+        self.library = library
+        self.loaded: dict[Path, tuple[ProfileSource, list[Diagnostic]]] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.reported: set[Path] = set()
+
+    def load(self, path: Path) -> ProfileSource:
+        key = path.resolve()
+        if key not in self.loaded:
+            self.loaded[key] = load_profile(path)
+        source, problems = self.loaded[key]
+        if key not in self.reported:
+            self.reported.add(key)
+            self.diagnostics.extend(problems)
+        return source
+
+    def layer(self, path: Path, stack: tuple[Path, ...]) -> _Layer | None:
+        source = self.load(path)
+        model = source.model
+        if model is None:
+            return None
+        merged = _Layer()
+        here = (*stack, path.resolve())
+        ok = True
+        for index, parent in enumerate(model.extends):
+            where = source.doc.location(("extends", index))
+            try:
+                parent_path = self.library.find(parent, near=path.parent)
+            except NotFoundError as exc:
+                self.diagnostics.append(Diagnostic("error", str(exc), where, "extends"))
+                ok = False
+                continue
+            if parent_path.resolve() in here:
+                cycle = " -> ".join([*(p.stem for p in here), parent_path.stem])
+                message = f"extends cycle: {cycle}"
+                self.diagnostics.append(Diagnostic("error", message, where, "extends"))
+                ok = False
+                continue
+            inherited = self.layer(parent_path, here)
+            if inherited is None:
+                ok = False
+                continue
+            _overlay(merged, inherited)
+        if not ok:
+            return None
+        self._apply_own(merged, source)
+        return merged
+
+    def _apply_own(self, merged: _Layer, source: ProfileSource) -> None:
+        model, doc = source.model, source.doc
+        assert model is not None
+        for raw, setting in model.sysctl.items():
+            key = parse_key(raw)
+            if setting is None:
+                self._removal(merged.sysctl.pop(key.name, None), doc.location(("sysctl", raw)), raw)
+                continue
+            where = doc.location(("sysctl", raw, "value"))
+            merged.sysctl[key.name] = SysctlEntry(key, setting.value, setting.why, where)
+        for index, rule in enumerate(model.limits):
+            where = doc.location(("limits", index, "value"))
+            for kind in ("soft", "hard") if rule.type == "-" else (rule.type,):
+                ident = (rule.domain, rule.item, kind)
+                if rule.value is None:
+                    label = f"limits[{index}]"
+                    self._removal(merged.limits.pop(ident, None), where, label)
+                    continue
+                entry = LimitEntry(rule.domain, kind, rule.item, rule.value, rule.why, where)
+                merged.limits[ident] = entry
+        for unit, directives in model.services.items():
+            if directives is None:
+                gone = [k for k in merged.services if k[0] == unit]
+                for k in gone:
+                    del merged.services[k]
+                self._removal(gone or None, doc.location(("services", unit)), unit)
+                continue
+            for directive, service_setting in directives.items():
+                path = ("services", unit, directive)
+                if service_setting is None:
+                    previous = merged.services.pop((unit, directive), None)
+                    self._removal(previous, doc.location(path), f"{unit}.{directive}")
+                    continue
+                where = doc.location((*path, "value"))
+                limit = ServiceLimit(
+                    unit, directive, service_setting.value, service_setting.why, where
+                )
+                merged.services[(unit, directive)] = limit
+        merged.chain.append(model.name)
+
+    def _removal(self, removed: object, where: Location, key: str) -> None:
+        if removed is None:
+            message = "null removes an inherited setting, but no parent sets this"
+            self.diagnostics.append(Diagnostic("warning", message, where, key))
+
+
+def _overlay(base: _Layer, top: _Layer) -> None:
+    base.sysctl.update(top.sysctl)
+    base.limits.update(top.limits)
+    base.services.update(top.services)
+    base.chain.extend(name for name in top.chain if name not in base.chain)
+
+
+def resolve(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Diagnostic]]:
+    """Load ``ref`` and its parents; the profile is None when any file has an error."""
+    resolver = _Resolver(library)
+    try:
+        path = library.find(ref)
+    except NotFoundError as exc:
+        return None, [Diagnostic("error", str(exc))]
+    layer = resolver.layer(path, ())
+    diagnostics = resolver.diagnostics
+    if layer is None or any(d.severity == "error" for d in diagnostics):
+        return None, diagnostics
+    source = resolver.load(path)
+    assert source.model is not None
+    profile = Profile(
+        name=source.model.name,
+        description=source.model.description,
+        path=path,
+        chain=tuple(layer.chain),
+        sysctl=tuple(sorted(layer.sysctl.values(), key=lambda e: e.key.name)),
+        limits=tuple(sorted(layer.limits.values(), key=lambda e: (e.domain, e.item, e.kind))),
+        services=tuple(sorted(layer.services.values(), key=lambda e: (e.unit, e.directive))),
+    )
+    return profile, diagnostics

@@ -1,0 +1,139 @@
+"""What the next boot applies: sysctl.d files and their precedence (sysctl.d(5), procps sysctl(8)).
+
+Both systemd-sysctl and ``sysctl --system`` gather ``*.conf`` files from the directories below; a
+file name found in an earlier directory masks the same name in later ones (a link to /dev/null
+masks it to nothing); the survivors are applied in lexical order of file name, and within a file
+line by line, so the last assignment wins. Two differences:
+
+- procps then applies /etc/sysctl.conf once more, last of all (systemd-sysctl does not read it;
+  Debian's /etc/sysctl.d/99-sysctl.conf link brings it into both lists at its own place);
+- systemd-sysctl never lets a glob pattern (``net.ipv4.conf.*.rp_filter``) override a key that
+  some file sets explicitly; procps applies lines in order, globs included.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from tuner.host import Host, Unreadable
+from tuner.keys import normalize_live, split_key
+
+SYSCTL_DIRS = tuple(
+    PurePosixPath(d)
+    for d in (
+        "/etc/sysctl.d",
+        "/run/sysctl.d",
+        "/usr/local/lib/sysctl.d",
+        "/usr/lib/sysctl.d",
+        "/lib/sysctl.d",
+    )
+)
+SYSCTL_CONF = PurePosixPath("/etc/sysctl.conf")
+SYSTEMD = "systemd-sysctl"
+PROCPS = "sysctl --system"
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    pattern: str  # a canonical key name, or a glob over canonical names
+    value: str
+    file: PurePosixPath  # the path as listed in its directory
+    target: PurePosixPath  # where it really is (differs for a symlink)
+    line: int
+
+    @property
+    def is_glob(self) -> bool:
+        return any(c in _GLOB_CHARS for c in self.pattern)
+
+    def matches(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(name, self.pattern) if self.is_glob else name == self.pattern
+
+    @property
+    def where(self) -> str:
+        link = f" (-> {self.target})" if self.target != self.file else ""
+        return f"{self.file}:{self.line}{link}"
+
+
+@dataclass(frozen=True)
+class ConfFile:
+    path: PurePosixPath
+    target: PurePosixPath
+    text: str
+
+
+def parse_conf(
+    text: str, path: PurePosixPath, target: PurePosixPath | None = None
+) -> list[Assignment]:
+    """The assignments of one sysctl.d file, as both tools read them."""
+    out = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#;" or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("-").strip()
+        if not key:
+            continue
+        pattern = ".".join(c.replace(".", "/") for c in split_key(key))
+        out.append(Assignment(pattern, normalize_live(value), path, target or path, number))
+    return out
+
+
+def boot_files(host: Host, overrides: Mapping[PurePosixPath, str | None]) -> list[ConfFile]:
+    """The sysctl.d files in the order they are applied, with ``overrides`` in place of disk.
+
+    ``overrides`` maps a path to the text it will have (None: it will be removed), so the plan can
+    look at the boot after apply.
+    """
+    chosen: dict[str, PurePosixPath] = {}
+    for directory in SYSCTL_DIRS:
+        names = set(host.list_dir(directory))
+        names |= {p.name for p in overrides if p.parent == directory and overrides[p] is not None}
+        for name in names:
+            path = directory / name
+            if not name.endswith(".conf") or name in chosen:
+                continue
+            if overrides.get(path, "") is None:
+                continue
+            chosen[name] = path
+    files = []
+    for name in sorted(chosen):
+        path = chosen[name]
+        if path in overrides:
+            text = overrides[path] or ""
+            files.append(ConfFile(path, path, text))
+            continue
+        target = host.resolve(path)
+        try:
+            text = host.read_text(path) or ""  # a link to /dev/null reads as nothing: masked
+        except Unreadable:
+            text = ""
+        files.append(ConfFile(path, target, text))
+    return files
+
+
+def assignments(files: list[ConfFile], host: Host, tool: str) -> list[Assignment]:
+    """Every assignment in the order ``tool`` applies it."""
+    out = [a for f in files for a in parse_conf(f.text, f.path, f.target)]
+    if tool == PROCPS:
+        try:
+            text = host.read_text(SYSCTL_CONF)
+        except Unreadable:
+            text = None
+        if text is not None:
+            out += parse_conf(text, SYSCTL_CONF)
+    return out
+
+
+def effective(applied: list[Assignment], name: str, tool: str) -> Assignment | None:
+    """The assignment that decides ``name`` at boot under ``tool``."""
+    matching = [a for a in applied if a.matches(name)]
+    if tool == SYSTEMD:
+        explicit = [a for a in matching if not a.is_glob]
+        if explicit:
+            return explicit[-1]
+    return matching[-1] if matching else None
