@@ -149,19 +149,20 @@ def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:
         return ProfileSource(path, display, doc, None), [
             Diagnostic("error", f"cannot read profile: {reason}", doc.location(()))
         ]
-    doc, diagnostics = load_yaml(text, display)
-    if diagnostics:
-        return ProfileSource(path, display, doc, None), diagnostics
+    doc, problems = load_yaml(text, display)
+    if doc.data is None and problems:  # not YAML at all; duplicate keys still get validated
+        return ProfileSource(path, display, doc, None), problems
     if not isinstance(doc.data, dict):
-        diagnostic = Diagnostic("error", "a profile is a YAML mapping (name:, sysctl:, ...)")
+        message = "a profile is a YAML mapping (name:, sysctl:, ...)"
         return ProfileSource(path, display, doc, None), [
-            Diagnostic(diagnostic.severity, diagnostic.message, doc.location(()))
+            *problems,
+            Diagnostic("error", message, doc.location(())),
         ]
     try:
         model = ProfileDoc.model_validate(doc.data)
     except ValidationError as exc:
-        return ProfileSource(path, display, doc, None), _located(exc, doc)
-    problems = _file_checks(model, path, doc)
+        return ProfileSource(path, display, doc, None), problems + _located(exc, doc)
+    problems += _file_checks(model, path, doc)
     source = ProfileSource(path, display, doc, model if not problems else None)
     return source, problems
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tuner.diagnostics import Diagnostic, Location
 from tuner.errors import NotFoundError
 from tuner.keys import SysctlKey, parse_key
-from tuner.library import ProfileLibrary
+from tuner.library import ProfileLibrary, looks_like_path
 from tuner.profile import ProfileSource, load_profile
 
 
@@ -89,12 +89,10 @@ class _Resolver:
     def layer(self, path: Path, stack: tuple[Path, ...]) -> _Layer | None:
         source = self.load(path)
         model = source.model
-        if model is None:
-            return None
         merged = _Layer()
         here = (*stack, path.resolve())
-        ok = True
-        for index, parent in enumerate(model.extends):
+        ok = model is not None
+        for index, parent in enumerate(_extends(source)):
             where = source.doc.location(("extends", index))
             try:
                 parent_path = self.library.find(parent, near=path.parent)
@@ -114,7 +112,7 @@ class _Resolver:
                 continue
             _overlay(merged, inherited)
         if not ok:
-            return None
+            return None  # parents were still loaded, so their errors are reported too
         self._apply_own(merged, source)
         return merged
 
@@ -162,6 +160,16 @@ class _Resolver:
         if removed is None:
             message = "null removes an inherited setting, but no parent sets this"
             self.diagnostics.append(Diagnostic("warning", message, where, key))
+
+
+def _extends(source: ProfileSource) -> list[str]:
+    """The parents to load: from the model, or from the raw YAML when the file has errors."""
+    if source.model is not None:
+        return source.model.extends
+    raw = source.doc.data.get("extends") if isinstance(source.doc.data, dict) else None
+    if isinstance(raw, list) and all(isinstance(r, str) for r in raw):
+        return [r for r in raw if not looks_like_path(r)]
+    return []
 
 
 def _overlay(base: _Layer, top: _Layer) -> None:

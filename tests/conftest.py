@@ -1,0 +1,122 @@
+"""Shared fixtures. No test may read or write the real / or /proc/sys: ``Host`` refuses them here.
+
+Tests that need the real kernel or real /etc run tuner in a subprocess inside a throwaway
+namespace (see ``sandbox.py``), where the real paths are covered by tmpfs or belong to a new netns.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tuner import host as host_module
+
+REPO = Path(__file__).resolve().parent.parent
+
+# What a fresh kernel of this kind prints, as files under /proc/sys (tab-separated vectors).
+DEFAULT_PROC_SYS = {
+    "kernel/osrelease": "6.1.0-test",
+    "fs/file-max": "2466170",
+    "fs/nr_open": "1048576",
+    "net/core/somaxconn": "4096",
+    "net/core/netdev_max_backlog": "1000",
+    "net/ipv4/ip_local_port_range": "32768\t60999",
+    "net/ipv4/ip_unprivileged_port_start": "1024",
+    "net/ipv4/tcp_tw_reuse": "2",
+    "net/ipv4/tcp_timestamps": "1",
+    "net/ipv4/tcp_syncookies": "1",
+    "net/ipv4/tcp_max_syn_backlog": "2048",
+    "net/ipv4/tcp_max_tw_buckets": "131072",
+    "net/ipv4/tcp_fin_timeout": "60",
+    "net/ipv4/tcp_mem": "287898\t383867\t575796",
+    "net/ipv4/tcp_rmem": "4096\t131072\t6291456",
+    "net/ipv4/tcp_wmem": "4096\t16384\t4194304",
+    "net/ipv4/conf/eth0.100/forwarding": "0",
+}
+
+
+def write_proc_sys(base: Path, values: dict[str, str]) -> Path:
+    for rel, text in values.items():
+        path = base / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    return base
+
+
+def read_proc_sys(base: Path) -> dict[str, str]:
+    return {str(p.relative_to(base)): p.read_text() for p in sorted(base.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def proc_sys(tmp_path: Path) -> Path:
+    return write_proc_sys(tmp_path / "proc_sys", DEFAULT_PROC_SYS)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty Debian-like root: /etc/sysctl.d with Debian's link to ../sysctl.conf."""
+    base = tmp_path / "root"
+    (base / "etc/sysctl.d").mkdir(parents=True)
+    (base / "etc/security/limits.d").mkdir(parents=True)
+    (base / "etc/systemd/system").mkdir(parents=True)
+    (base / "usr/lib/sysctl.d").mkdir(parents=True)
+    (base / "etc/sysctl.conf").write_text("# /etc/sysctl.conf - see sysctl.conf(5)\n")
+    (base / "etc/sysctl.d/99-sysctl.conf").symlink_to("../sysctl.conf")
+    return base
+
+
+@pytest.fixture
+def host(root: Path, proc_sys: Path) -> host_module.Host:
+    return host_module.Host(root, proc_sys)
+
+
+@pytest.fixture(autouse=True)
+def _never_the_real_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = host_module.Host.__init__
+
+    def guarded(
+        self: host_module.Host, root: Path = Path("/"), proc_sys: Path | None = None
+    ) -> None:
+        if Path(root).resolve() == Path("/"):
+            raise AssertionError("a test built a Host on the real / : use the root fixture")
+        if proc_sys is not None and Path(proc_sys).resolve() == Path("/proc/sys"):
+            raise AssertionError("a test built a Host on the real /proc/sys: use proc_sys")
+        original(self, root, proc_sys)
+
+    monkeypatch.setattr(host_module.Host, "__init__", guarded)
+
+
+@pytest.fixture
+def cwd_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the repository so messages name files as profiles/x.yaml."""
+    monkeypatch.chdir(REPO)
+    return REPO
+
+
+def have(*commands: str) -> bool:
+    return all(shutil.which(c) for c in commands)
+
+
+def can_unshare() -> bool:
+    if os.geteuid() != 0 or not have("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "--net", "--mount", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+# Skipped for a developer without root; never in CI, where a missing sandbox must fail loudly.
+needs_sandbox = pytest.mark.skipif(
+    not os.environ.get("CI") and not can_unshare(), reason="needs root and unshare(1)"
+)
+
+
+@pytest.fixture
+def profiles_dir(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "profiles"
+    directory.mkdir()
+    yield directory

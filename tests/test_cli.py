@@ -1,0 +1,239 @@
+"""The command line through typer's CliRunner: exact output and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tuner import __version__
+from tuner.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert (result.exit_code, result.output) == (0, f"tuner {__version__}\n")
+
+
+def test_usage_error_is_64_not_2() -> None:
+    result = run("plan")
+    assert result.exit_code == 64
+    assert "Error: Missing argument 'profile'." in result.output
+    assert run("plan", "x", "--no-such-flag").exit_code == 64
+    assert run("frobnicate").exit_code == 64
+
+
+def test_list(root: Path) -> None:
+    result = run("list", "--root", str(root))
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "NAME              FROM     DESCRIPTION",
+        "base              bundled  Settings every machine in the fleet shares; the other profiles extend it.",
+        "haproxy-2m-conns  bundled  HAProxy front door holding 2,000,000 concurrent connections (the load-test story).",
+        "loadgen-client    bundled  A load-generator machine (vegeta) opening ~100,000 outbound connections to one proxy.",
+    ]  # fmt: skip
+
+
+def test_show_json_has_origins(root: Path, cwd_repo: Path) -> None:
+    result = run("show", "haproxy-2m-conns", "--root", str(root), "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.output)
+    assert doc["chain"] == ["base", "haproxy-2m-conns"]
+    assert doc["sysctl"]["net.core.somaxconn"]["value"] == "65535"
+    assert doc["sysctl"]["net.core.somaxconn"]["from"].startswith("profiles/haproxy-2m-conns.yaml:")
+    assert doc["sysctl"]["net.ipv4.tcp_timestamps"]["from"].startswith("profiles/base.yaml:")
+    assert doc["services"]["haproxy.service"]["LimitNOFILE"]["value"] == "4100000"
+
+
+def test_show_text(root: Path, cwd_repo: Path) -> None:
+    result = run("show", "base", "--root", str(root))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[:2] == [
+        "base: Settings every machine in the fleet shares; the other profiles extend it.",
+        "resolved: base   (profiles/base.yaml)",
+    ]
+    assert "  net.core.somaxconn       4096   profiles/base.yaml:13:12" in lines
+
+
+def test_validate_bundled_ok(root: Path, proc_sys: Path) -> None:
+    result = run("validate", "base", "haproxy-2m-conns", "loadgen-client",
+                 "--root", str(root), "--proc-sys", str(proc_sys))  # fmt: skip
+    assert (result.exit_code, result.output) == (0, "ok: 3 profile(s) valid\n")
+
+
+def test_validate_reports_everything_and_exits_1(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.yaml").write_text("name: a\nsysctl:\n  fs.nr_open: yes\n  fs.nr_open: 2\n")
+    Path("b.yaml").write_text("name: b\nextends: [nosuch]\n")
+    result = run("validate", "a.yaml", "b.yaml", "--root", str(root))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "a.yaml:3:15: fs.nr_open: booleans are ambiguous here: write 1 or 0",
+        "a.yaml:4:3: fs.nr_open: duplicate key (first set at line 3); YAML would silently keep only the last one",
+        "b.yaml:2:11: extends: no profile named 'nosuch' (available: base, haproxy-2m-conns, loadgen-client)",
+        "3 error(s), 0 warning(s) in 2 profile(s)",
+    ]  # fmt: skip
+
+
+def test_validate_unknown_key_warns_then_strict_fails(
+    tmp_path: Path, root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("t.yaml").write_text("name: t\nsysctl:\n  net.ipv4.tcp_tw_reuze: 1\n")
+    args = ["validate", "t.yaml", "--root", str(root), "--proc-sys", str(proc_sys)]
+    warn = run(*args)
+    assert warn.exit_code == 0
+    assert warn.output.splitlines() == [
+        "t.yaml:3:26: net.ipv4.tcp_tw_reuze: warning: the running kernel (6.1.0-test) has no "
+        "such key; did you mean net.ipv4.tcp_tw_reuse?",
+        "ok: 1 profile(s) valid, 1 warning(s)",
+    ]
+    strict = run(*args, "--strict")
+    assert strict.exit_code == 1
+    assert strict.output.splitlines()[-1] == "1 error(s), 0 warning(s) in 1 profile(s)"
+
+
+def test_validate_json(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.yaml").write_text("name: a\nsysctl:\n  ../etc: 1\n")
+    result = run("validate", "a.yaml", "--root", str(root), "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["valid"] is False
+    assert doc["errors"] == [
+        {"severity": "error", "file": "a.yaml", "line": 3, "col": 3, "key": "../etc",
+         "rule": None, "message": "not a sysctl key: empty, '.' or '..' component"}
+    ]  # fmt: skip
+
+
+def test_plan_detailed_exitcode(root: Path, proc_sys: Path) -> None:
+    args = ["plan", "base", "--root", str(root), "--proc-sys", str(proc_sys)]
+    assert run(*args).exit_code == 0
+    assert run(*args, "--detailed-exitcode").exit_code == 2
+
+
+def test_plan_detailed_exitcode_zero_when_in_sync(root: Path) -> None:
+    # image mode, with the files already there: nothing to change
+    from tuner.commands._common import load_checked
+    from tuner.host import Host
+    from tuner.render import render_files
+
+    profile, _ = load_checked("base", Host(root, None))
+    for path, text in render_files(profile).items():
+        (root / path.relative_to("/")).write_text(text)
+    result = run("plan", "base", "--root", str(root), "--detailed-exitcode")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "No changes: the host already matches the profile."
+
+
+def test_plan_bad_profile_exits_1_without_traceback(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.yaml").write_text("name: a\nsysctl: {fs.nr_open: [}\n")
+    result = run("plan", "a.yaml", "--root", str(root), "--detailed-exitcode")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("a.yaml:2:23: malformed YAML")
+
+
+def test_plan_missing_profile(root: Path) -> None:
+    result = run("plan", "nosuch", "--root", str(root))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "no profile named 'nosuch' (available: base, haproxy-2m-conns, loadgen-client)\n"
+    )
+
+
+def test_plan_bad_root(tmp_path: Path) -> None:
+    result = run("plan", "base", "--root", str(tmp_path / "nope"))
+    assert result.exit_code == 1
+    assert result.stderr == f"tuner: error: --root {tmp_path / 'nope'}: not a directory\n"
+
+
+def test_plan_text(root: Path, proc_sys: Path, cwd_repo: Path) -> None:
+    result = run("plan", "loadgen-client", "--root", str(root), "--proc-sys", str(proc_sys))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "Plan: loadgen-client (extends base)  [profiles/loadgen-client.yaml]"
+    assert lines[1] == f"host mode: root {root}, kernel {proc_sys} (Linux 6.1.0-test)"
+    assert "Kernel: 3 of 6 live values differ" in lines
+    assert "  ~  net.ipv4.ip_local_port_range  32768 60999  1024 65535" in lines
+    assert "  + /etc/sysctl.d/99-tuner.conf (create)" in lines
+    assert (
+        lines[-1]
+        == "Plan: 3 live value(s) to set, 2 file(s) to create, 0 file(s) to update, 0 file(s) to delete."
+    )
+    assert "\x1b[" not in result.output  # not a terminal: no colour
+
+
+def test_plan_image_mode_says_so(root: Path) -> None:
+    result = run("plan", "base", "--root", str(root))
+    assert result.output.splitlines()[1] == (
+        f"image mode: root {root}; the running kernel is not read, files only"
+    )
+
+
+JSON_KEYS = {
+    "format_version", "tuner_version", "profile", "extends", "mode", "root", "proc_sys",
+    "kernel_release", "has_changes", "changes", "in_sync", "warnings", "errors",
+}  # fmt: skip
+
+
+def test_plan_json_contract(root: Path, proc_sys: Path) -> None:
+    (root / "etc/sysctl.conf").write_text("net.core.somaxconn = 1024\n")
+    result = run("plan", "base", "--json", "--root", str(root), "--proc-sys", str(proc_sys))
+    assert result.exit_code == 0
+    doc = json.loads(result.output)
+    assert set(doc) == JSON_KEYS
+    assert doc["format_version"] == 1
+    assert (doc["profile"], doc["mode"]) == ("base", "host")
+    by_layer: dict[str, list[dict[str, object]]] = {}
+    for change in doc["changes"]:
+        assert {"layer", "action", "current", "desired"} <= set(change)
+        assert ("path" in change) == (change["layer"] == "file")
+        assert ("key" in change) == (change["layer"] != "file")
+        by_layer.setdefault(str(change["layer"]), []).append(change)
+    assert [c["action"] for c in by_layer["file"]] == ["create", "create"]
+    [boot] = by_layer["boot"]
+    assert boot == {
+        "layer": "boot", "action": "shadowed", "key": "net.core.somaxconn", "current": "1024",
+        "desired": "4096", "why": boot["why"], "source": boot["source"],
+        "shadowed_by": "/etc/sysctl.conf:1", "tools": ["sysctl --system"],
+    }  # fmt: skip
+    assert doc["errors"] == []
+    assert [w["rule"] for w in doc["warnings"]] == ["boot-shadowed"]
+
+
+def test_plan_json_errors(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.yaml").write_text("name: a\nsysctl: {fs.nr_open: yes}\n")
+    result = run("plan", "a.yaml", "--json", "--root", str(root))
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert [e["message"] for e in doc["errors"]] == ["booleans are ambiguous here: write 1 or 0"]
+
+
+def test_internal_error_exit_3_without_traceback(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*_args: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("tuner.plan.make_plan", boom)
+    monkeypatch.setattr("tuner.commands.plan.make_plan", boom)
+    result = run("plan", "base", "--root", str(root))
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+    assert "tuner: error: internal error: RuntimeError: kaboom" in result.stderr

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+from conftest import write_proc_sys
+
+from tuner.commands._common import load_checked
+from tuner.host import Host
+from tuner.plan import make_plan
+from tuner.render import render_files
+
+
+def plan_for(name: str, host: Host):  # type: ignore[no-untyped-def]
+    profile, diagnostics = load_checked(name, host)
+    return make_plan(profile, host, diagnostics)
+
+
+def make_applied(root: Path, proc_sys: Path, name: str) -> None:
+    """Put the host into the state the profile describes (what apply will do)."""
+    host = Host(root, proc_sys)
+    profile, _ = load_checked(name, host)
+    for path, text in render_files(profile).items():
+        target = root / path.relative_to("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    write_proc_sys(proc_sys, {str(e.key.path): e.value.replace(" ", "\t") for e in profile.sysctl})
+
+
+def test_fresh_host_plans_every_difference(host: Host) -> None:
+    plan = plan_for("loadgen-client", host)
+    kernel = {c.key: (c.current, c.desired, c.action) for c in plan.changes if c.layer == "kernel"}
+    assert kernel == {
+        "fs.file-max": ("2466170", "2097152", "set"),
+        "net.ipv4.ip_local_port_range": ("32768 60999", "1024 65535", "set"),
+        "net.ipv4.tcp_tw_reuse": ("2", "1", "set"),
+    }
+    assert set(plan.in_sync) == {
+        "net.core.somaxconn",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.tcp_timestamps",
+    }
+    files = {c.path: c.action for c in plan.changes if c.layer == "file"}
+    assert files == {
+        "/etc/security/limits.d/99-tuner.conf": "create",
+        "/etc/sysctl.d/99-tuner.conf": "create",
+    }
+    assert plan.has_changes
+    assert plan.errors == []
+
+
+def test_applied_host_has_no_changes(root: Path, proc_sys: Path) -> None:
+    make_applied(root, proc_sys, "haproxy-2m-conns")
+    plan = plan_for("haproxy-2m-conns", Host(root, proc_sys))
+    assert plan.changes == ()
+    assert not plan.has_changes
+
+
+def test_edited_file_shows_a_unified_diff(root: Path, proc_sys: Path) -> None:
+    make_applied(root, proc_sys, "base")
+    path = root / "etc/sysctl.d/99-tuner.conf"
+    path.write_text(path.read_text().replace("net.core.somaxconn = 4096", "net.core.somaxconn = 1"))
+    plan = plan_for("base", Host(root, proc_sys))
+    [change] = plan.changes
+    assert (change.layer, change.action, change.path) == (
+        "file",
+        "update",
+        "/etc/sysctl.d/99-tuner.conf",
+    )
+    assert change.diff is not None
+    assert "-net.core.somaxconn = 1\n+net.core.somaxconn = 4096\n" in change.diff
+
+
+def test_switching_profiles_removes_tuner_files_no_longer_wanted(
+    root: Path, proc_sys: Path
+) -> None:
+    make_applied(root, proc_sys, "haproxy-2m-conns")
+    foreign = root / "etc/systemd/system/other.service.d/99-tuner.conf"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("[Service]\nLimitNOFILE=5\n")  # not tuner's: no header, left alone
+    plan = plan_for("loadgen-client", Host(root, proc_sys))
+    files = {c.path: c.action for c in plan.changes if c.layer == "file"}
+    assert files == {
+        "/etc/security/limits.d/99-tuner.conf": "update",
+        "/etc/sysctl.d/99-tuner.conf": "update",
+        "/etc/systemd/system/haproxy.service.d/99-tuner.conf": "delete",
+    }
+    assert plan.files[PurePosixPath("/etc/systemd/system/haproxy.service.d/99-tuner.conf")] is None
+
+
+def test_keys_shadowed_at_boot(root: Path, host: Host) -> None:
+    (root / "etc/sysctl.conf").write_text("# local\nnet.core.somaxconn = 1024\n")
+    (root / "usr/lib/sysctl.d/zz-vendor.conf").write_text("net.ipv4.tcp_syncookies = 0\n")
+    plan = plan_for("base", host)
+    boot = sorted(
+        (c.key, c.current, c.shadowed_by, c.tools) for c in plan.changes if c.layer == "boot"
+    )
+    assert boot == [
+        ("net.core.somaxconn", "1024", "/etc/sysctl.conf:2", ("sysctl --system",)),
+        ("net.ipv4.tcp_syncookies", "0", "/usr/lib/sysctl.d/zz-vendor.conf:1",
+         ("systemd-sysctl", "sysctl --system")),
+    ]  # fmt: skip
+    warnings = [d for d in plan.warnings if d.rule == "boot-shadowed"]
+    assert len(warnings) == 2
+
+
+def test_image_mode_never_reads_the_kernel(root: Path) -> None:
+    plan = plan_for("base", Host(root, None))
+    assert plan.mode == "image"
+    assert plan.proc_sys is None
+    assert [c.layer for c in plan.changes] == ["file", "file"]
+
+
+def test_missing_key_is_a_warning_with_a_suggestion(root: Path, proc_sys: Path) -> None:
+    site = root / "etc/tuner/profiles"
+    site.mkdir(parents=True)
+    (site / "typo.yaml").write_text("name: typo\nsysctl:\n  net.core.somaxcon: 1024\n")
+    host = Host(root, proc_sys)
+    plan = plan_for("typo", host)
+    [change] = [c for c in plan.changes if c.layer == "kernel"]
+    assert (change.action, change.current) == ("missing", None)
+    [warning] = [d for d in plan.warnings if d.rule == "unknown-key"]
+    assert warning.message == (
+        "the running kernel (6.1.0-test) has no such key; did you mean net.core.somaxconn?"
+    )
+    with pytest.raises(Exception, match="1 error"):
+        load_checked("typo", host, strict=True)
