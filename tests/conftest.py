@@ -76,6 +76,12 @@ def host(root: Path, proc_sys: Path) -> host_module.Host:
 
 
 @pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tuner's profile cache goes to the test's own directory, never the real home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
 def _never_the_real_host(monkeypatch: pytest.MonkeyPatch) -> None:
     original = host_module.Host.__init__
 
@@ -105,7 +111,9 @@ def have(*commands: str) -> bool:
 def can_unshare() -> bool:
     if os.geteuid() != 0 or not have("unshare"):
         return False
-    probe = subprocess.run(["unshare", "--net", "--mount", "true"], capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "--net", "--mount", "true"], capture_output=True, check=False
+    )
     return probe.returncode == 0
 
 

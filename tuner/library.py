@@ -2,7 +2,8 @@
 
 A profile is named by path (anything with a ``/`` or a .yaml/.yml ending) or by name. Names are
 looked up in ``<root>/etc/tuner/profiles/`` first (site and vendored profiles win), then in the
-profiles bundled with tuner. A parent named in ``extends`` is looked up next to its child first.
+profiles bundled with tuner. A parent named in ``extends`` is looked up next to its child first
+(unless the child is bundled: site profiles win everywhere).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ def data_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise NotFoundError(f"tuner's {name}/ folder is missing from this installation ({here})")
+
+
+def display_path(path: Path) -> str:
+    """How messages name a file: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def looks_like_path(ref: str) -> bool:
@@ -52,8 +61,12 @@ class ProfileLibrary:
             if not path.is_file():
                 raise NotFoundError(f"no profile file at {ref}")
             return path
-        dirs = [near] if near is not None else []
-        dirs += [d for _, d in self.search_dirs]
+        # next to the child first, except for a bundled child: a site profile overrides a
+        # bundled one everywhere, also as the parent of a bundled profile
+        searched = [d for _, d in self.search_dirs]
+        bundled = [d.resolve() for origin, d in self.search_dirs if origin == "bundled"]
+        dirs = [near] if near is not None and near.resolve() not in bundled else []
+        dirs += searched
         for directory in dirs:
             for suffix in _SUFFIXES:
                 candidate = directory / f"{ref}{suffix}"

@@ -25,6 +25,7 @@ from pydantic import (
 from tuner import limits, services
 from tuner.diagnostics import Diagnostic
 from tuner.keys import KeySyntaxError, normalize_value, parse_key
+from tuner.library import display_path
 from tuner.yamlsrc import YamlDocument, load_yaml
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -129,14 +130,6 @@ class ProfileSource:
     display: str
     doc: YamlDocument
     model: ProfileDoc | None
-
-
-def display_path(path: Path) -> str:
-    """How messages name a file: relative to the working directory when below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:

@@ -49,10 +49,20 @@ def _oneline(text: object) -> str:
     return value
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # no private temporary directory to be had: compile each time
+        return None
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(data_dir("templates")),
+        # compiled templates are cached per user (jinja2 checks the directory is private and
+        # each entry against its template's checksum): compiling costs more than a plan.
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

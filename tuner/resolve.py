@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.diagnostics import Diagnostic, Location
 from tuner.errors import NotFoundError
 from tuner.keys import SysctlKey, parse_key
 from tuner.library import ProfileLibrary, looks_like_path
-from tuner.profile import ProfileSource, load_profile
+
+if TYPE_CHECKING:  # the pydantic models load only when a profile file is parsed (see cache.py)
+    from tuner.profile import ProfileSource
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class _Resolver:
         self.reported: set[Path] = set()
 
     def load(self, path: Path) -> ProfileSource:
+        from tuner.profile import load_profile
+
         key = path.resolve()
         if key not in self.loaded:
             self.loaded[key] = load_profile(path)

@@ -44,10 +44,7 @@ class Assignment:
     file: PurePosixPath  # the path as listed in its directory
     target: PurePosixPath  # where it really is (differs for a symlink)
     line: int
-
-    @property
-    def is_glob(self) -> bool:
-        return any(c in _GLOB_CHARS for c in self.pattern)
+    is_glob: bool
 
     def matches(self, name: str) -> bool:
         return fnmatch.fnmatchcase(name, self.pattern) if self.is_glob else name == self.pattern
@@ -79,7 +76,9 @@ def parse_conf(
         if not key:
             continue
         pattern = ".".join(c.replace(".", "/") for c in split_key(key))
-        out.append(Assignment(pattern, normalize_live(value), path, target or path, number))
+        is_glob = any(c in _GLOB_CHARS for c in pattern)
+        value = normalize_live(value)
+        out.append(Assignment(pattern, value, path, target or path, number, is_glob))
     return out
 
 

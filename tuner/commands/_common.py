@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuner import rules
+from tuner.cache import resolve_cached
 from tuner.diagnostics import Diagnostic, has_errors
 from tuner.errors import ProfileError, TunerError
 from tuner.host import Host
 from tuner.library import ProfileLibrary
 from tuner.live import LiveKernel
-from tuner.resolve import Profile, resolve
+from tuner.resolve import Profile
 
 REAL_PROC_SYS = Path("/proc/sys")
 
@@ -33,7 +34,7 @@ def load_checked(
 ) -> tuple[Profile, list[Diagnostic]]:
     """Resolve ``ref`` and run every rule; raise ProfileError with all diagnostics on an error."""
     library = ProfileLibrary.for_root(host.root)
-    profile, diagnostics = resolve(ref, library)
+    profile, diagnostics = resolve_cached(ref, library)
     if profile is not None:
         ctx = rules.Context(profile, live or LiveKernel(host), strict)
         diagnostics = diagnostics + rules.check(ctx)

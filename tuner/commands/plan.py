@@ -8,8 +8,8 @@ from pathlib import Path
 from tuner import __version__, errors, report
 from tuner.commands._common import load_checked, make_host
 from tuner.errors import ProfileError
+from tuner.library import display_path
 from tuner.plan import FORMAT_VERSION, Change, Plan, make_plan
-from tuner.profile import display_path
 
 _MARK = {"set": "~", "create": "+", "update": "~", "delete": "-", "shadowed": "!"}
 _KIND = {"+": "add", "~": "change", "-": "remove", "!": "warn"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tuner import __version__, report
 from tuner.commands._common import load_checked, make_host
-from tuner.profile import display_path
+from tuner.library import display_path
 from tuner.resolve import Profile
 
 

@@ -1,0 +1,76 @@
+"""Median wall time of `tuner plan haproxy-2m-conns` against the floor set by the dependencies.
+
+The floor is `python -c "import pydantic, yaml, jinja2, typer, deepdiff"`. Both run interleaved in
+the same process, so a noisy machine affects them alike; the ratio is what counts (target <= 1.3).
+
+    python bench/plan_latency.py [--runs N] [--root DIR --proc-sys DIR]
+
+plan is read-only: by default it reads this host's /proc/sys and /etc, as a user would run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FLOOR = [sys.executable, "-c", "import pydantic, yaml, jinja2, typer, deepdiff"]
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode not in (0, 2):
+        raise SystemExit(f"{command} failed: {result.stderr.decode()}")
+    return elapsed
+
+
+def measure(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for command in commands.values():  # warm the page cache (and tuner's profile cache) once
+        timed(command)
+    for _ in range(runs):
+        for name, command in commands.items():
+            samples[name].append(timed(command))
+    return samples
+
+
+def table(samples: dict[str, list[float]], floor: str, targets: dict[str, float]) -> str:
+    base = statistics.median(samples[floor])
+    lines = [f"{'command':<34} {'median ms':>10} {'p90 ms':>8} {'ratio':>7} {'target':>7}"]
+    for name, values in samples.items():
+        median = statistics.median(values)
+        p90 = statistics.quantiles(values, n=10)[-1]
+        target = f"<={targets[name]:.2f}" if name in targets else ""
+        ratio = median / base
+        verdict = "" if name not in targets else (" ok" if ratio <= targets[name] else " MISSED")
+        timing = f"{median * 1000:>10.1f} {p90 * 1000:>8.1f}"
+        lines.append(f"{name:<34} {timing} {ratio:>7.2f} {target:>7}{verdict}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--root")
+    parser.add_argument("--proc-sys")
+    args = parser.parse_args()
+    script = Path(sys.executable).with_name("tuner")  # the console script, as a user runs it
+    tuner = [str(script)] if script.exists() else [sys.executable, "-m", "tuner"]
+    plan = [*tuner, "plan", "haproxy-2m-conns"]
+    if args.root:
+        plan += ["--root", args.root]
+    if args.proc_sys:
+        plan += ["--proc-sys", args.proc_sys]
+    commands = {"import floor (5 dependencies)": FLOOR, "tuner plan haproxy-2m-conns": plan}
+    samples = measure(commands, args.runs)
+    print(f"{args.runs} runs each, interleaved, {sys.executable}")
+    print(table(samples, "import floor (5 dependencies)", {"tuner plan haproxy-2m-conns": 1.3}))
+
+
+if __name__ == "__main__":
+    main()

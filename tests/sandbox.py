@@ -1,0 +1,42 @@
+"""Run a shell script in a throwaway network + mount namespace (root and unshare(1) required).
+
+Inside, writes to per-netns sysctls hit only the new namespace, and mounts (tmpfs over /etc
+paths, a fake tree over /proc/sys) vanish with it. The script first proves it is not in the
+test's own namespaces, so a failed unshare can never fall through to the real host.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _guard() -> str:
+    checks = []
+    for ns in ("net", "mnt"):
+        outer = os.readlink(f"/proc/self/ns/{ns}")
+        checks.append(
+            f'[ "$(readlink /proc/self/ns/{ns})" != "{outer}" ] '
+            f'|| {{ echo "refusing: still in the outer {ns} namespace" >&2; exit 99; }}'
+        )
+    return "\n".join(checks) + "\n"
+
+
+def sandbox(script: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+    env["TUNER"] = f"{sys.executable} -m tuner"
+    env["PYTHONPATH"] = str(REPO)
+    command = ["unshare", "--net", "--mount", "--propagation", "private", "--",
+               "bash", "-euo", "pipefail", "-c", _guard() + script]  # fmt: skip
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+def tmpfs_over(*paths: str) -> str:
+    """Shell lines that cover each real path with an empty tmpfs (created if missing)."""
+    return "".join(f"mkdir -p {p} && mount -t tmpfs tmpfs {p}\n" for p in paths)
