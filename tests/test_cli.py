@@ -237,3 +237,17 @@ def test_internal_error_exit_3_without_traceback(
     assert result.exit_code == 3
     assert "Traceback" not in result.output
     assert "tuner: error: internal error: RuntimeError: kaboom" in result.stderr
+
+
+class _Tty:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuner.report import Style
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert Style(_Tty())("x", "add") == "\x1b[32mx\x1b[0m"  # type: ignore[arg-type]
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert Style(_Tty())("x", "add") == "x"  # type: ignore[arg-type]
