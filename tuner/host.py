@@ -34,11 +34,6 @@ class Host:
     def image_mode(self) -> bool:
         return self.proc_sys is None
 
-    @property
-    def describe(self) -> str:
-        kernel = str(self.proc_sys) if self.proc_sys else "not read (image mode)"
-        return f"root {self.root}, kernel {kernel}"
-
     # --- files under the root -------------------------------------------------------------
 
     def real_path(self, path: PurePosixPath) -> Path:
@@ -93,9 +88,6 @@ class Host:
             return []
         except OSError as exc:
             raise Unreadable(f"cannot list {path}: {exc.strerror}") from None
-
-    def is_symlink(self, path: PurePosixPath) -> bool:
-        return self.real_path(path).is_symlink()
 
     # --- the kernel -----------------------------------------------------------------------
 

@@ -1,15 +1,9 @@
-"""pam_limits vocabulary (limits.conf(5)): domains, types, items and values."""
+"""pam_limits vocabulary (limits.conf(5)): domains and values (items and types: profile.py)."""
 
 from __future__ import annotations
 
 import re
 
-ITEMS = (
-    "core", "data", "fsize", "memlock", "nofile", "rss", "stack", "cpu", "nproc", "as",
-    "maxlogins", "maxsyslogins", "nonewprivs", "priority", "locks", "sigpending", "msgqueue",
-    "nice", "rtprio", "rttime",
-)  # fmt: skip
-TYPES = ("soft", "hard", "-")
 UNLIMITED = "unlimited"
 # limits.conf(5): every item takes -1/unlimited/infinity except priority, nice and nonewprivs.
 _NO_UNLIMITED = {"priority", "nice", "nonewprivs"}

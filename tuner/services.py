@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import re
 
-DIRECTIVES = (
-    "LimitCPU", "LimitFSIZE", "LimitDATA", "LimitSTACK", "LimitCORE", "LimitRSS", "LimitNOFILE",
-    "LimitAS", "LimitNPROC", "LimitMEMLOCK", "LimitLOCKS", "LimitSIGPENDING", "LimitMSGQUEUE",
-    "LimitNICE", "LimitRTPRIO", "LimitRTTIME",
-)  # fmt: skip
 # The unit types whose section takes exec-context settings such as Limit*=.
 SECTIONS = {"service": "Service", "socket": "Socket", "mount": "Mount", "swap": "Swap"}
 _UNIT = re.compile(r"^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|mount|swap)$")
@@ -56,9 +51,3 @@ def _magnitude(text: str) -> float:
     assert match is not None
     number, suffix = match.groups()
     return float(number) * _SUFFIXES.get(suffix.upper(), 1)
-
-
-def numeric_limits(value: str) -> tuple[float, float]:
-    """(soft, hard) of a LimitX= value; a single value sets both."""
-    soft, _, hard = value.partition(":")
-    return _magnitude(soft), _magnitude(hard or soft)
