@@ -65,6 +65,7 @@ def root(tmp_path: Path) -> Path:
     (base / "etc/security/limits.d").mkdir(parents=True)
     (base / "etc/systemd/system").mkdir(parents=True)
     (base / "usr/lib/sysctl.d").mkdir(parents=True)
+    (base / "var/lib").mkdir(parents=True)
     (base / "etc/sysctl.conf").write_text("# /etc/sysctl.conf - see sysctl.conf(5)\n")
     (base / "etc/sysctl.d/99-sysctl.conf").symlink_to("../sysctl.conf")
     return base
@@ -102,6 +103,24 @@ def cwd_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run from the repository so messages name files as profiles/x.yaml."""
     monkeypatch.chdir(REPO)
     return REPO
+
+
+def snapshot(*bases: Path, skip: str = "var/lib/tuner") -> dict[str, tuple[object, ...]]:
+    """Every directory, file and link below ``bases`` with its mode, owner and content."""
+    found: dict[str, tuple[object, ...]] = {}
+    for base in bases:
+        for path in sorted(base.rglob("*")):
+            rel = f"{base.name}/{path.relative_to(base)}"
+            if rel.startswith(f"{base.name}/{skip}"):
+                continue
+            info = path.lstat()
+            if path.is_symlink():
+                found[rel] = ("link", str(path.readlink()))
+            elif path.is_dir():
+                found[rel] = ("dir", info.st_mode, info.st_uid)
+            else:
+                found[rel] = ("file", info.st_mode, info.st_uid, path.read_bytes())
+    return found
 
 
 def have(*commands: str) -> bool:

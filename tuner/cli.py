@@ -168,6 +168,77 @@ def plan(
     return command.run(profile, root, proc_sys, strict, json, detailed_exitcode)
 
 
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DetailedOpt = Annotated[
+    bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something to report.")
+]
+
+
+@app.command()
+def apply(
+    profile: str,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    strict: StrictOpt = False,
+    yes: YesOpt = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
+    ] = False,
+    restart_services: Annotated[
+        bool,
+        typer.Option("--restart-services", help="Restart units whose limits changed."),
+    ] = False,
+) -> int:
+    """Apply PROFILE: show the plan, then change exactly that, all or nothing, journaled."""
+    from tuner.commands.apply import run_apply
+
+    return run_apply(
+        profile,
+        root,
+        proc_sys,
+        strict=strict,
+        yes=yes,
+        dry_run=dry_run,
+        restart_services=restart_services,
+    )
+
+
+@app.command()
+def rollback(
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    to: Annotated[
+        int | None, typer.Option("--to", help="The generation to undo (default: the latest).")
+    ] = None,
+    yes: YesOpt = False,
+) -> int:
+    """Restore the state from before a generation (files byte for byte, live values)."""
+    from tuner.commands.rollback import run_rollback
+
+    return run_rollback(root, proc_sys, to, yes)
+
+
+@app.command()
+def history(root: RootOpt = None, proc_sys: ProcSysOpt = None, json: JsonOpt = False) -> int:
+    """Every apply and rollback: when, which profile, what changed, and how it ended."""
+    from tuner.commands import history as command
+
+    return command.run(root, proc_sys, json)
+
+
+@app.command()
+def status(
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
+    detailed_exitcode: DetailedOpt = False,
+) -> int:
+    """Which profile is applied, and any drift since (exit 2 with --detailed-exitcode)."""
+    from tuner.commands import status as command
+
+    return command.run(root, proc_sys, json, detailed_exitcode)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     code: int = command.main(argv, prog_name="tuner", standalone_mode=False)

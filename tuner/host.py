@@ -11,18 +11,40 @@ followed as a chroot would follow them: an absolute link target is taken relativ
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import os
+import stat
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from tuner.errors import HostError
 from tuner.keys import SysctlKey, normalize_live
 
 _MAX_LINKS = 40
+STATE_DIR = PurePosixPath("/var/lib/tuner")
+LOCK_FILE = STATE_DIR / "lock"
 
 
 class Unreadable(HostError):
     """A sysctl or file that exists but cannot be read."""
+
+
+class LockHeld(HostError):
+    pass
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A regular file's exact content and ownership, as the journal keeps it."""
+
+    content: bytes
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
 
 
 class Host:
@@ -89,6 +111,144 @@ class Host:
         except OSError as exc:
             raise Unreadable(f"cannot list {path}: {exc.strerror}") from None
 
+    def file_state(self, path: PurePosixPath) -> FileState | None:
+        """The file's bytes, mode and owner; None when absent. A symlink or a non-file is refused:
+        tuner never writes through a link planted where its file goes."""
+        real = self.real_path(self.resolve(path.parent) / path.name)
+        try:
+            info = real.lstat()
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+            raise HostError(f"refusing to touch {path}: it is {kind}")
+        try:
+            content = real.read_bytes()
+        except OSError as exc:
+            raise Unreadable(f"cannot read {path}: {exc.strerror}") from None
+        return FileState(content, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+
+    def write_file(self, path: PurePosixPath, state: FileState) -> None:
+        """Atomically replace ``path``: temp file in the same directory, fsync, rename, fsync the
+        directory. Missing parent directories are created (0755)."""
+        self.make_dirs(path.parent)
+        directory = self.real_path(self.resolve(path.parent))
+        target = directory / path.name
+        if target.is_symlink():
+            raise HostError(f"refusing to write through the symlink at {path}")
+        temporary = directory / f".{path.name}.tuner-tmp"
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, state.content)
+                if os.geteuid() == 0:
+                    os.fchown(fd, state.uid, state.gid)
+                os.fchmod(fd, state.mode)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            temporary.replace(target)
+            self._fsync_dir(directory)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise HostError(f"cannot write {path}: {exc.strerror}") from None
+
+    def remove_file(self, path: PurePosixPath) -> None:
+        directory = self.real_path(self.resolve(path.parent))
+        try:
+            (directory / path.name).unlink()
+            self._fsync_dir(directory)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise HostError(f"cannot remove {path}: {exc.strerror}") from None
+
+    def missing_dirs(self, path: PurePosixPath) -> list[PurePosixPath]:
+        """``path`` and those of its parents that do not exist, outermost first."""
+        missing = []
+        probe = path
+        while not self.real_path(self.resolve(probe)).exists():
+            missing.append(probe)
+            probe = probe.parent
+        return list(reversed(missing))
+
+    def make_dirs(self, path: PurePosixPath, mode: int = 0o755) -> None:
+        """Create ``path`` and missing parents inside the root."""
+        for directory in self.missing_dirs(path):
+            real = self.real_path(self.resolve(directory))
+            try:
+                real.mkdir(mode=mode)
+                real.chmod(mode)  # not subject to the umask
+            except OSError as exc:
+                raise HostError(f"cannot create {directory}: {exc.strerror}") from None
+
+    def remove_dir_if_empty(self, path: PurePosixPath) -> None:
+        with contextlib.suppress(OSError):
+            self.real_path(self.resolve(path)).rmdir()
+
+    @staticmethod
+    def _fsync_dir(directory: Path) -> None:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # --- the lock and the state directory -----------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """One apply or rollback at a time, per root: an exclusive flock on the state dir's lock."""
+        self.make_dirs(STATE_DIR, mode=0o700)
+        real = self.real_path(LOCK_FILE)
+        fd = os.open(real, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise LockHeld(f"another tuner run holds the lock (pid {holder})") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def lock_held(self) -> bool:
+        """Whether some process holds the lock now (without taking it or creating anything)."""
+        try:
+            fd = os.open(self.real_path(LOCK_FILE), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    # --- privileges and systemd ---------------------------------------------------------
+
+    @property
+    def is_live_root(self) -> bool:
+        """Whether this is the running system's own root (not an image)."""
+        return self.root.resolve() == Path("/")
+
+    def systemd_is_pid1(self) -> bool:
+        if not self.is_live_root:
+            return False
+        try:
+            return Path("/proc/1/comm").read_text().strip() == "systemd"
+        except OSError:
+            return False
+
+    def systemctl(self, *args: str) -> None:
+        result = subprocess.run(["systemctl", *args], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise HostError(f"systemctl {' '.join(args)} failed: {result.stderr.strip()}")
+
     # --- the kernel -----------------------------------------------------------------------
 
     def _sysctl_path(self, key: SysctlKey) -> Path:
@@ -98,8 +258,13 @@ class Host:
 
     def read_sysctl(self, key: SysctlKey) -> str | None:
         """The live value, normalised; None when the kernel has no such key."""
+        raw = self.read_sysctl_raw(key)
+        return None if raw is None else normalize_live(raw)
+
+    def read_sysctl_raw(self, key: SysctlKey) -> str | None:
+        """The live value exactly as the kernel prints it, less the final newline."""
         try:
-            return normalize_live(self._sysctl_path(key).read_text())
+            return self._sysctl_path(key).read_text().removesuffix("\n")
         except (FileNotFoundError, NotADirectoryError):
             return None
         except IsADirectoryError:
@@ -116,6 +281,21 @@ class Host:
             rel = PurePosixPath(directory).relative_to(base)
             for name in files:
                 yield SysctlKey((*rel.parts, name)).name
+
+    def write_sysctl(self, key: SysctlKey, value: str) -> None:
+        """Write a live value; the kernel's refusal comes back as HostError with its reason."""
+        path = self._sysctl_path(key)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        except OSError as exc:
+            raise HostError(f"cannot write {key}: {exc.strerror}") from None
+        try:
+            os.write(fd, f"{value}\n".encode())
+        except OSError as exc:
+            reason = "the kernel refused the value" if exc.errno == errno.EINVAL else exc.strerror
+            raise HostError(f"cannot set {key} = {value}: {reason} ({exc.strerror})") from None
+        finally:
+            os.close(fd)
 
     def kernel_release(self) -> str | None:
         if self.proc_sys is None:

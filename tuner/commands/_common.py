@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner import rules
 from tuner.cache import resolve_cached
@@ -12,6 +13,9 @@ from tuner.host import Host
 from tuner.library import ProfileLibrary
 from tuner.live import LiveKernel
 from tuner.resolve import Profile
+
+if TYPE_CHECKING:
+    from tuner.journal import Journal
 
 REAL_PROC_SYS = Path("/proc/sys")
 
@@ -41,3 +45,21 @@ def load_checked(
     if profile is None or has_errors(diagnostics):
         raise ProfileError(diagnostics)
     return profile, diagnostics
+
+
+def incomplete_warnings(host: Host) -> list[Diagnostic]:
+    """A warning for each generation a killed run left unfinished."""
+    from tuner.journal import Journal, incomplete_message
+
+    return [
+        Diagnostic("warning", incomplete_message(g), None, None, "incomplete-generation")
+        for g in Journal(host).incomplete()
+    ]
+
+
+def refuse_incomplete(journal: Journal) -> None:
+    from tuner.journal import incomplete_message
+
+    pending = journal.incomplete()
+    if pending:
+        raise TunerError(incomplete_message(pending[-1]) + " apply refuses until then.")

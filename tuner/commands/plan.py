@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from tuner import __version__, errors, report
-from tuner.commands._common import load_checked, make_host
+from tuner.commands._common import incomplete_warnings, load_checked, make_host
 from tuner.errors import ProfileError
 from tuner.library import display_path
 from tuner.plan import FORMAT_VERSION, Change, Plan, make_plan
@@ -40,7 +40,7 @@ def run(
             }
         )
         return errors.EXIT_ERROR
-    result = make_plan(profile, host, diagnostics)
+    result = make_plan(profile, host, diagnostics + incomplete_warnings(host))
     if as_json:
         report.emit_json(result.to_json())
     else:

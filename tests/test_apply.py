@@ -1,0 +1,301 @@
+"""apply, rollback, history and status on fake trees (--root and --proc-sys under tmp_path)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import snapshot
+from typer.testing import CliRunner
+
+from tuner.cli import app
+from tuner.errors import HostError
+from tuner.host import Host
+from tuner.journal import Journal
+
+runner = CliRunner()
+
+
+def tuner(root: Path, proc_sys: Path | None, *args: str):  # type: ignore[no-untyped-def]
+    where = ["--root", str(root)] + (["--proc-sys", str(proc_sys)] if proc_sys else [])
+    return runner.invoke(app, [*args, *where])
+
+
+def generations(root: Path) -> list[int]:
+    return [g.number for g in Journal(Host(root, None)).generations()]
+
+
+def test_apply_then_rollback_is_byte_identical(root: Path, proc_sys: Path) -> None:
+    before = snapshot(root, proc_sys)
+    applied = tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert "Applied haproxy-2m-conns: generation 1." in applied.output
+    assert (proc_sys / "fs/nr_open").read_text() == "4194304\n"
+    assert (root / "etc/systemd/system/haproxy.service.d/99-tuner.conf").exists()
+    rolled = tuner(root, proc_sys, "rollback", "--yes")
+    assert rolled.exit_code == 0, rolled.output
+    assert snapshot(root, proc_sys) == before
+
+
+def test_rollback_of_the_rollback_reapplies(root: Path, proc_sys: Path) -> None:
+    assert tuner(root, proc_sys, "apply", "loadgen-client", "--yes").exit_code == 0
+    applied = snapshot(root, proc_sys)
+    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0
+    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # undoes generation 2
+    assert snapshot(root, proc_sys) == applied
+    status = json.loads(tuner(root, proc_sys, "status", "--json").output)
+    assert (status["applied"], status["generation"], status["drifted"]) == (
+        "loadgen-client",
+        1,
+        False,
+    )
+
+
+def test_second_apply_changes_nothing(root: Path, proc_sys: Path) -> None:
+    assert tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes").exit_code == 0
+    stamps = {p: p.stat().st_mtime_ns for p in [*root.rglob("*"), *proc_sys.rglob("*")]}
+    again = tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes")
+    assert again.exit_code == 0
+    assert again.output.splitlines()[-1] == "No changes: the host already matches the profile."
+    assert generations(root) == [1]
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_dry_run_changes_nothing(root: Path, proc_sys: Path) -> None:
+    before = snapshot(root, proc_sys, skip="nothing")
+    result = tuner(root, proc_sys, "apply", "base", "--dry-run")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "Dry run: nothing was changed."
+    assert snapshot(root, proc_sys, skip="nothing") == before
+
+
+def test_without_a_terminal_and_without_yes_it_refuses(root: Path, proc_sys: Path) -> None:
+    before = snapshot(root, proc_sys, skip="nothing")
+    result = tuner(root, proc_sys, "apply", "base")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "tuner: error: not a terminal, so not asking: pass --yes to apply without confirmation\n"
+    )
+    assert snapshot(root, proc_sys, skip="nothing") == before
+
+
+def test_a_second_run_waits_for_nobody(root: Path, proc_sys: Path) -> None:
+    before = snapshot(root, proc_sys)
+    with Host(root, proc_sys).lock():
+        result = tuner(root, proc_sys, "apply", "base", "--yes")
+    assert result.exit_code == 1
+    assert result.stderr == f"tuner: error: another tuner run holds the lock (pid {os.getpid()})\n"
+    assert snapshot(root, proc_sys) == before
+    assert generations(root) == []
+
+
+def test_apply_on_the_live_root_needs_root(
+    root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Host, "is_live_root", property(lambda self: True))
+    monkeypatch.setattr("tuner.commands.apply.os.geteuid", lambda: 1000)
+    before = snapshot(root, proc_sys, skip="nothing")
+    result = tuner(root, proc_sys, "apply", "base", "--yes")
+    assert result.exit_code == 1
+    assert result.stderr == "tuner: error: apply on / needs root: nothing was changed (try sudo)\n"
+    assert snapshot(root, proc_sys, skip="nothing") == before
+
+
+def test_a_planted_symlink_is_never_written_through(
+    root: Path, proc_sys: Path, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("secret\n")
+    (root / "etc/sysctl.d/99-tuner.conf").symlink_to(victim)
+    before = snapshot(root, proc_sys)
+    result = tuner(root, proc_sys, "apply", "base", "--yes")
+    assert result.exit_code == 1
+    assert "refusing to touch /etc/sysctl.d/99-tuner.conf: it is a symlink" in result.stderr
+    assert victim.read_text() == "secret\n"
+    assert snapshot(root, proc_sys) == before
+
+
+def count_calls(method: str, profile: str, root: Path, proc_sys: Path) -> int:
+    """How often a successful apply calls ``Host.method`` (on a copy of the trees)."""
+    import shutil
+
+    copy = root.parent / "copy"
+    shutil.copytree(root, copy / "root", symlinks=True)
+    shutil.copytree(proc_sys, copy / "proc_sys")
+    calls = 0
+    original = getattr(Host, method)
+
+    def counting(self: Host, *args: object) -> object:
+        nonlocal calls
+        calls += 1
+        return original(self, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Host, method, counting)
+        assert tuner(copy / "root", copy / "proc_sys", "apply", profile, "--yes").exit_code == 0
+    return calls
+
+
+FAULTS = {
+    "write_file": HostError("cannot write /etc/x: No space left on device"),
+    "remove_file": HostError("cannot remove /etc/x: Read-only file system"),
+    "write_sysctl": HostError("cannot set fs.nr_open = 4194304: the kernel refused the value (Invalid argument)"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["write_file", "write_sysctl"])
+def test_a_failure_at_any_step_leaves_the_host_as_it_was(
+    method: str, root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    total = count_calls(method, "haproxy-2m-conns", root, proc_sys)
+    assert total >= 4
+    before = snapshot(root, proc_sys)
+    original = getattr(Host, method)
+    # write_file call 1 is the journal itself; the last one marks it complete
+    for failing in range(2 if method == "write_file" else 1, total):
+        calls = 0
+
+        def flaky(self: Host, *args: object, failing: int = failing) -> object:
+            nonlocal calls
+            calls += 1
+            if calls == failing:
+                raise FAULTS[method]
+            return original(self, *args)
+
+        monkeypatch.setattr(Host, method, flaky)
+        result = tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes")
+        monkeypatch.setattr(Host, method, original)
+        assert result.exit_code == 1, (failing, result.output)
+        assert "Nothing was changed: every step was undone." in result.stderr
+        assert snapshot(root, proc_sys) == before, f"{method} failing at call {failing}"
+    journal = Journal(Host(root, None)).generations()
+    assert {g.status for g in journal} == {"failed"}
+    assert all(g.error for g in journal)
+
+
+def test_ctrl_c_mid_apply_undoes(
+    root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(root, proc_sys)
+    original = Host.write_sysctl
+
+    def interrupted(self: Host, key: object, value: str) -> None:
+        if str(key) == "net.core.somaxconn":
+            raise KeyboardInterrupt
+        original(self, key, value)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Host, "write_sysctl", interrupted)
+    result = tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes")
+    assert result.exit_code == 130
+    assert snapshot(root, proc_sys) == before
+
+
+def test_history_and_status(root: Path, proc_sys: Path) -> None:
+    assert tuner(root, proc_sys, "apply", "base", "--yes").exit_code == 0
+    assert tuner(root, proc_sys, "apply", "loadgen-client", "--yes").exit_code == 0
+    history = json.loads(tuner(root, proc_sys, "history", "--json").output)
+    rows = [(g["generation"], g["kind"], g["profile"], g["status"]) for g in history["generations"]]
+    assert rows == [(1, "apply", "base", "complete"), (2, "apply", "loadgen-client", "complete")]
+    assert history["generations"][1]["sysctl"]["net.ipv4.tcp_tw_reuse"] == {
+        "before": "2",
+        "after": "1",
+    }
+    text = tuner(root, proc_sys, "history").output.splitlines()
+    assert text[0].split() == ["GEN", "WHEN", "WHAT", "STATUS", "CHANGED"]
+    ok = tuner(root, proc_sys, "status", "--detailed-exitcode")
+    assert (ok.exit_code, ok.output.splitlines()[-1]) == (
+        0,
+        "No drift: files and live values are as applied.",
+    )
+    (proc_sys / "net/ipv4/tcp_tw_reuse").write_text("0\n")
+    drift = tuner(root, proc_sys, "status", "--detailed-exitcode")
+    assert drift.exit_code == 2
+    assert "  drift: net.ipv4.tcp_tw_reuse: expected 1, found 0" in drift.output.splitlines()
+
+
+def test_rollback_with_nothing_to_roll_back(root: Path, proc_sys: Path) -> None:
+    result = tuner(root, proc_sys, "rollback", "--yes")
+    assert result.exit_code == 1
+    assert "nothing to roll back: no generations in" in result.stderr
+
+
+def test_image_mode_apply_and_rollback(root: Path) -> None:
+    before = snapshot(root)
+    result = tuner(root, None, "apply", "haproxy-2m-conns", "--yes")
+    assert result.exit_code == 0
+    assert "image mode: root" in result.output
+    assert "Image root: no daemon-reload; the units read their drop-ins at boot." in result.output
+    assert (root / "etc/sysctl.d/99-tuner.conf").exists()
+    [generation] = Journal(Host(root, None)).generations()
+    assert (generation.mode, generation.sysctl_after) == ("image", {})
+    assert tuner(root, None, "rollback", "--yes").exit_code == 0
+    assert snapshot(root) == before
+
+
+def test_state_directory_is_private(root: Path, proc_sys: Path) -> None:
+    assert tuner(root, proc_sys, "apply", "base", "--yes").exit_code == 0
+    assert (root / "var/lib/tuner").stat().st_mode & 0o777 == 0o700
+    assert (root / "etc/sysctl.d/99-tuner.conf").stat().st_mode & 0o777 == 0o644
+
+
+def test_kernel_refusal_is_reported_with_its_reason(
+    root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = os.write
+
+    def refusing(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("ip_local_port_range"):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return original(fd, data)
+
+    monkeypatch.setattr("tuner.host.os.write", refusing)
+    result = tuner(root, proc_sys, "apply", "loadgen-client", "--yes")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "tuner: error: cannot set net.ipv4.ip_local_port_range = 1024 65535: the kernel refused "
+        "the value (Invalid argument). Nothing was changed"
+    )
+
+
+def fail_at(monkeypatch: pytest.MonkeyPatch, method: str, failing: int) -> None:
+    original = getattr(Host, method)
+    calls = 0
+
+    def flaky(self: Host, *args: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == failing:
+            raise FAULTS[method]
+        return original(self, *args)
+
+    monkeypatch.setattr(Host, method, flaky)
+
+
+def test_switching_profiles_with_a_failing_removal_keeps_the_old_profile(
+    root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes").exit_code == 0
+    applied = snapshot(root, proc_sys)
+    fail_at(monkeypatch, "remove_file", 1)  # the haproxy drop-in loadgen-client does not want
+    result = tuner(root, proc_sys, "apply", "loadgen-client", "--yes")
+    assert result.exit_code == 1
+    assert "cannot remove /etc/x: Read-only file system" in result.stderr
+    assert snapshot(root, proc_sys) == applied
+
+
+@pytest.mark.parametrize("failing", [1, 4, 9])
+def test_a_failing_rollback_changes_nothing_either(
+    failing: int, root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes").exit_code == 0
+    applied = snapshot(root, proc_sys)
+    fail_at(monkeypatch, "write_sysctl", failing)
+    result = tuner(root, proc_sys, "rollback", "--yes")
+    assert result.exit_code == 1
+    assert snapshot(root, proc_sys) == applied
+    monkeypatch.undo()
+    status = json.loads(tuner(root, proc_sys, "status", "--json").output)
+    assert (status["applied"], status["drifted"]) == ("haproxy-2m-conns", False)

@@ -1,0 +1,58 @@
+"""kill -9 at every step of an apply: the next command notices, and rollback restores exactly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, snapshot
+
+RUNNER = Path(__file__).with_name("crash_runner.py")
+PROFILE = "haproxy-2m-conns"
+# write_file: 1 journal (pending), 2-4 the three files, 5 journal (complete); write_sysctl: 1-10
+STEPS = [("write_file", n) for n in range(1, 6)] + [("write_sysctl", n) for n in range(1, 11)]
+
+
+def cli(*args: str, runner: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, *(runner or ["-m", "tuner"]), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+
+@pytest.mark.parametrize(("method", "nth"), STEPS, ids=[f"{m}-{n}" for m, n in STEPS])
+def test_killed_apply_is_detected_and_rolled_back(
+    method: str, nth: int, root: Path, proc_sys: Path
+) -> None:
+    where = ["--root", str(root), "--proc-sys", str(proc_sys)]
+    before = snapshot(root, proc_sys)
+    killed = cli("apply", PROFILE, "--yes", *where, runner=[str(RUNNER), method, str(nth)])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    if (method, nth) == ("write_file", 1):  # killed before the journal entry existed
+        assert snapshot(root, proc_sys) == before
+        assert "no generations" in cli("rollback", "--yes", *where).stderr
+        return
+    plan = cli("plan", PROFILE, *where)
+    assert "generation 1 (apply haproxy-2m-conns" in plan.stdout
+    assert "did not finish" in plan.stdout
+    refused = cli("apply", PROFILE, "--yes", *where)
+    assert refused.returncode == 1
+    assert "apply refuses until then" in refused.stderr
+    rolled = cli("rollback", "--yes", *where)
+    assert rolled.returncode == 0, rolled.stderr
+    assert snapshot(root, proc_sys) == before
+    assert "did not finish" not in cli("plan", PROFILE, *where).stdout
+
+
+def test_steps_cover_every_write_of_an_apply(root: Path, proc_sys: Path) -> None:
+    """If apply grows a step, STEPS must grow too: killing one call past the end does nothing."""
+    where = ["--root", str(root), "--proc-sys", str(proc_sys)]
+    for method, total in (("write_file", 5), ("write_sysctl", 10)):
+        result = cli(
+            "apply", PROFILE, "--yes", *where, runner=[str(RUNNER), method, str(total + 1)]
+        )
+        assert result.returncode == 0, (method, result.stderr)
+        assert cli("rollback", "--yes", *where).returncode == 0

@@ -1,0 +1,116 @@
+"""tuner apply: show the plan, then change exactly what it shows, all or nothing."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path, PurePosixPath
+
+import typer
+
+from tuner import render, report
+from tuner.commands._common import load_checked, make_host, refuse_incomplete
+from tuner.commands.plan import print_plan
+from tuner.errors import TunerError
+from tuner.host import FileState, Host
+from tuner.journal import Journal
+from tuner.plan import Plan, make_plan
+from tuner.transaction import Target, run
+
+
+def require_privileges(host: Host, verb: str) -> None:
+    if host.is_live_root and os.geteuid() != 0:
+        raise TunerError(f"{verb} on / needs root: nothing was changed (try sudo)")
+
+
+def target_of(plan: Plan) -> Target:
+    owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+    files = {
+        path: None if text is None else FileState(text.encode(), 0o644, *owner)
+        for path, text in plan.files.items()
+        if any(c.layer == "file" and c.path == str(path) for c in plan.pending)
+    }
+    values = {c.key: c.desired for c in plan.pending if c.layer == "kernel" and c.key and c.desired}
+    return Target(files, values)
+
+
+def _blockers(plan: Plan) -> list[str]:
+    return [
+        f"{c.key}: the running kernel has no such key" if c.action == "missing"
+        else f"{c.key}: cannot be read ({c.action})"
+        for c in plan.changes
+        if c.layer == "kernel" and c.action in ("missing", "unreadable")
+    ]  # fmt: skip
+
+
+def confirm(yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise TunerError("not a terminal, so not asking: pass --yes to apply without confirmation")
+    if not typer.confirm("Apply these changes?", default=False):
+        raise TunerError("not applied: nothing was changed")
+
+
+def run_apply(
+    ref: str,
+    root: Path | None,
+    proc_sys: Path | None,
+    *,
+    strict: bool,
+    yes: bool,
+    dry_run: bool,
+    restart_services: bool,
+) -> int:
+    host = make_host(root, proc_sys)
+    journal = Journal(host)
+    if not dry_run:
+        refuse_incomplete(journal)
+    profile, diagnostics = load_checked(ref, host, strict=strict)
+    plan = make_plan(profile, host, diagnostics)
+    print_plan(plan)
+    if dry_run:
+        report.out("\nDry run: nothing was changed.")
+        return 0
+    blockers = _blockers(plan)
+    if blockers:
+        raise TunerError("cannot apply: " + "; ".join(blockers))
+    if not plan.has_changes:
+        return 0  # the summary line already said "No changes"
+    require_privileges(host, "apply")
+    confirm(yes)
+    with host.lock():
+        refuse_incomplete(journal)
+        plan = make_plan(profile, host, diagnostics)  # the host may have changed meanwhile
+        if not plan.has_changes:
+            report.out("No changes: another run already applied it.")
+            return 0
+        generation = run(host, journal, target_of(plan), kind="apply", profile=profile.name)
+    report.out(f"\nApplied {profile.name}: generation {generation.number}.")
+    _systemd(host, plan, restart_services)
+    return 0
+
+
+def _systemd(host: Host, plan: Plan, restart: bool) -> None:
+    units = sorted(
+        PurePosixPath(c.path).parent.name.removesuffix(".d")
+        for c in plan.pending
+        if c.layer == "file" and c.path and c.path.startswith(f"{render.SYSTEMD_DIR}/")
+    )
+    if not units:
+        return
+    if host.image_mode or not host.is_live_root:
+        report.out("Image root: no daemon-reload; the units read their drop-ins at boot.")
+        return
+    if not host.systemd_is_pid1():
+        report.out("PID 1 is not systemd: skipped `systemctl daemon-reload`.")
+        report.out(f"New limits take effect when these start under systemd: {', '.join(units)}")
+        return
+    host.systemctl("daemon-reload")
+    report.out("Ran `systemctl daemon-reload`.")
+    if not restart:
+        report.out(f"Restart for the new limits to take effect: {', '.join(units)}")
+        return
+    for unit in units:
+        host.systemctl("try-restart", unit)
+        report.out(f"Restarted {unit} (if it was running).")

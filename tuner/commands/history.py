@@ -1,0 +1,67 @@
+"""tuner history: every generation, oldest first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuner import __version__, report
+from tuner.commands._common import make_host
+from tuner.journal import Generation, Journal
+
+
+def status_of(generation: Generation, undone: set[int]) -> str:
+    if generation.status == "pending":
+        return "incomplete"
+    if generation.number in undone:
+        return "rolled back"
+    return generation.status
+
+
+def changed_files(generation: Generation) -> list[str]:
+    after, before = generation.files_after, generation.files_before
+    return sorted(p for p in after if before.get(p) != after[p])
+
+
+def to_json(generation: Generation, undone: set[int]) -> dict[str, object]:
+    return {
+        "generation": generation.number,
+        "kind": generation.kind,
+        "profile": generation.profile,
+        "created": generation.created,
+        "finished": generation.finished,
+        "status": status_of(generation, undone),
+        "mode": generation.mode,
+        "rolls_back": generation.rolls_back,
+        "files": changed_files(generation),
+        "sysctl": {
+            key: {"before": generation.sysctl_before.get(key), "after": value}
+            for key, value in sorted(generation.sysctl_after.items())
+        },
+        "error": generation.error,
+    }
+
+
+def run(root: Path | None, proc_sys: Path | None, as_json: bool) -> int:
+    journal = Journal(make_host(root, proc_sys, kernel=False))
+    generations = journal.generations()
+    undone = journal.rolled_back(generations)
+    if as_json:
+        entries = [to_json(g, undone) for g in generations]
+        report.emit_json(
+            {"format_version": 1, "tuner_version": __version__, "generations": entries}
+        )
+        return 0
+    if not generations:
+        report.out("no generations: nothing has been applied")
+        return 0
+    table = [["GEN", "WHEN", "WHAT", "STATUS", "CHANGED"]]
+    for g in generations:
+        what = f"{g.kind} {g.profile}" + (f" (undoes {g.rolls_back})" if g.rolls_back else "")
+        changed = f"{len(changed_files(g))} file(s), {len(g.sysctl_after)} value(s)"
+        table.append([str(g.number), g.created, what, status_of(g, undone), changed])
+    for line in report.table(table, indent=""):
+        report.out(line)
+    for g in generations:
+        if g.error:
+            report.out(f"generation {g.number} failed: {g.error}")
+    return 0
