@@ -41,7 +41,7 @@ def measure(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]
 
 def table(samples: dict[str, list[float]], floor: str, targets: dict[str, float]) -> str:
     base = statistics.median(samples[floor])
-    lines = [f"{'command':<34} {'median ms':>10} {'p90 ms':>8} {'ratio':>7} {'target':>7}"]
+    lines = [f"{'command':<40} {'median ms':>10} {'p90 ms':>8} {'ratio':>7} {'target':>7}"]
     for name, values in samples.items():
         median = statistics.median(values)
         p90 = statistics.quantiles(values, n=10)[-1]
@@ -49,7 +49,7 @@ def table(samples: dict[str, list[float]], floor: str, targets: dict[str, float]
         ratio = median / base
         verdict = "" if name not in targets else (" ok" if ratio <= targets[name] else " MISSED")
         timing = f"{median * 1000:>10.1f} {p90 * 1000:>8.1f}"
-        lines.append(f"{name:<34} {timing} {ratio:>7.2f} {target:>7}{verdict}")
+        lines.append(f"{name:<40} {timing} {ratio:>7.2f} {target:>7}{verdict}")
     return "\n".join(lines)
 
 

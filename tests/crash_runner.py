@@ -1,8 +1,7 @@
-"""Run the tuner CLI, killing itself with SIGKILL just before the Nth call of a Host method.
+"""Run the tuner CLI with a fault just before the Nth call of a Host method.
 
-    python tests/crash_runner.py METHOD N tuner-args...
-
-Used by test_crash.py to stop apply at every step the way a power cut or kill -9 would.
+python tests/crash_runner.py kill METHOD N tuner-args...    # SIGKILL, as a power cut would
+python tests/crash_runner.py pause METHOD N tuner-args...   # sleep 3 s (to race another run)
 """
 
 from __future__ import annotations
@@ -10,25 +9,28 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 from tuner.cli import main
 from tuner.host import Host
 
 
-def arm(method: str, nth: int) -> None:
+def arm(action: str, method: str, nth: int) -> None:
     original = getattr(Host, method)
     calls = 0
 
-    def lethal(self: Host, *args: object) -> object:
+    def faulty(self: Host, *args: object) -> object:
         nonlocal calls
         calls += 1
         if calls == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
+            if action == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(3)
         return original(self, *args)
 
-    setattr(Host, method, lethal)
+    setattr(Host, method, faulty)
 
 
 if __name__ == "__main__":
-    arm(sys.argv[1], int(sys.argv[2]))
-    sys.exit(main(sys.argv[3:]))
+    arm(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    sys.exit(main(sys.argv[4:]))

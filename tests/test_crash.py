@@ -6,10 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import REPO, snapshot
+
+from tuner.host import Host
+from tuner.journal import Journal
 
 RUNNER = Path(__file__).with_name("crash_runner.py")
 PROFILE = "haproxy-2m-conns"
@@ -29,7 +33,7 @@ def test_killed_apply_is_detected_and_rolled_back(
 ) -> None:
     where = ["--root", str(root), "--proc-sys", str(proc_sys)]
     before = snapshot(root, proc_sys)
-    killed = cli("apply", PROFILE, "--yes", *where, runner=[str(RUNNER), method, str(nth)])
+    killed = cli("apply", PROFILE, "--yes", *where, runner=[str(RUNNER), "kill", method, str(nth)])
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     if (method, nth) == ("write_file", 1):  # killed before the journal entry existed
         assert snapshot(root, proc_sys) == before
@@ -52,7 +56,31 @@ def test_steps_cover_every_write_of_an_apply(root: Path, proc_sys: Path) -> None
     where = ["--root", str(root), "--proc-sys", str(proc_sys)]
     for method, total in (("write_file", 5), ("write_sysctl", 10)):
         result = cli(
-            "apply", PROFILE, "--yes", *where, runner=[str(RUNNER), method, str(total + 1)]
+            "apply", PROFILE, "--yes", *where, runner=[str(RUNNER), "kill", method, str(total + 1)]
         )
         assert result.returncode == 0, (method, result.stderr)
         assert cli("rollback", "--yes", *where).returncode == 0
+
+
+def test_two_applies_at_once_one_proceeds_the_other_fails_cleanly(
+    root: Path, proc_sys: Path
+) -> None:
+    where = ["--root", str(root), "--proc-sys", str(proc_sys)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.Popen(
+        [sys.executable, str(RUNNER), "pause", "write_sysctl", "1", "apply", PROFILE, "--yes", *where],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    host = Host(root, proc_sys)
+    deadline = time.monotonic() + 20
+    while not host.lock_held():  # the first run is inside its transaction
+        assert time.monotonic() < deadline, "the first apply never took the lock"
+        time.sleep(0.05)
+    second = cli("apply", PROFILE, "--yes", *where)
+    _out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert second.returncode == 1
+    assert second.stderr == f"tuner: error: another tuner run holds the lock (pid {first.pid})\n"
+    [generation] = Journal(host).generations()
+    assert (generation.number, generation.status) == (1, "complete")
+    assert cli("status", "--detailed-exitcode", *where).returncode == 0
