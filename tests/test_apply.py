@@ -299,3 +299,35 @@ def test_a_failing_rollback_changes_nothing_either(
     monkeypatch.undo()
     status = json.loads(tuner(root, proc_sys, "status", "--json").output)
     assert (status["applied"], status["drifted"]) == ("haproxy-2m-conns", False)
+
+
+def test_apply_refuses_when_the_host_changed_after_the_plan_was_shown(
+    root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def someone_else_meanwhile(yes: bool) -> None:
+        (proc_sys / "net/ipv4/tcp_tw_reuse").write_text("1\n")
+
+    monkeypatch.setattr("tuner.commands.apply.confirm", someone_else_meanwhile)
+    result = tuner(root, proc_sys, "apply", "loadgen-client", "--yes")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "tuner: error: the host changed since the plan was shown: nothing was changed, run again\n"
+    )
+    assert generations(root) == []
+    assert not (root / "etc/sysctl.d/99-tuner.conf").exists()
+
+
+def test_the_journal_holds_the_plan(root: Path, proc_sys: Path) -> None:
+    assert tuner(root, proc_sys, "apply", "loadgen-client", "--yes").exit_code == 0
+    [entry] = json.loads(tuner(root, proc_sys, "history", "--json").output)["generations"]
+    [reuse] = [c for c in entry["plan"] if c.get("key") == "net.ipv4.tcp_tw_reuse"]
+    assert (reuse["layer"], reuse["action"], reuse["current"], reuse["desired"]) == (
+        "kernel",
+        "set",
+        "2",
+        "1",
+    )
+    assert reuse["source"].endswith("profiles/loadgen-client.yaml:12:12")
+    assert {"layer": "file", "action": "create", "path": "/etc/sysctl.d/99-tuner.conf"} in entry[
+        "plan"
+    ]

@@ -46,6 +46,7 @@ class Generation:
     sysctl_before: dict[str, str] = field(default_factory=dict)
     sysctl_after: dict[str, str] = field(default_factory=dict)
     created_dirs: tuple[str, ...] = ()
+    plan: tuple[dict[str, Any], ...] = ()  # the changes apply showed (layer, key/path, action, ...)
     rolls_back: int | None = None
     finished: str | None = None
     error: str | None = None
@@ -58,6 +59,7 @@ class Generation:
         data["files_before"] = {p: _state_json(s) for p, s in self.files_before.items()}
         data["files_after"] = {p: _state_json(s) for p, s in self.files_after.items()}
         data["created_dirs"] = list(self.created_dirs)
+        data["plan"] = list(self.plan)
         return {"format_version": FORMAT_VERSION, **data}
 
     @classmethod
@@ -66,6 +68,7 @@ class Generation:
         data["files_before"] = {p: _state(s) for p, s in data["files_before"].items()}
         data["files_after"] = {p: _state(s) for p, s in data["files_after"].items()}
         data["created_dirs"] = tuple(data["created_dirs"])
+        data["plan"] = tuple(data.get("plan", ()))
         return cls(**data)
 
 

@@ -61,6 +61,7 @@ def run(
     kind: Kind,
     profile: str,
     rolls_back: int | None = None,
+    plan: list[dict[str, object]] | None = None,
 ) -> Generation:
     files_before, sysctl_before = capture(host, target)
     # recorded before any change, so a rollback after a kill -9 removes them too
@@ -85,6 +86,7 @@ def run(
         sysctl_after=dict(target.sysctl),
         created_dirs=tuple(new_dirs),
         rolls_back=rolls_back,
+        plan=tuple(plan or ()),
     )
     journal.save(generation)  # durable before the first change
     # undone last, innermost first: the directories this run creates

@@ -34,6 +34,15 @@ def target_of(plan: Plan) -> Target:
     return Target(files, values)
 
 
+def summary_of(plan: Plan) -> list[dict[str, object]]:
+    """The pending changes as the journal keeps them (file contents live in the generation)."""
+    return [
+        {k: v for k, v in c.to_json().items() if k not in ("diff", "current", "desired")}
+        | ({} if c.layer == "file" else {"current": c.current, "desired": c.desired})
+        for c in plan.pending
+    ]
+
+
 def _blockers(plan: Plan) -> list[str]:
     return [
         f"{c.key}: the running kernel has no such key" if c.action == "missing"
@@ -81,11 +90,20 @@ def run_apply(
     confirm(yes)
     with host.lock():
         refuse_incomplete(journal)
+        shown = plan
         plan = make_plan(profile, host, diagnostics)  # the host may have changed meanwhile
-        if not plan.has_changes:
-            report.out("No changes: another run already applied it.")
-            return 0
-        generation = run(host, journal, target_of(plan), kind="apply", profile=profile.name)
+        if summary_of(plan) != summary_of(shown):
+            raise TunerError(
+                "the host changed since the plan was shown: nothing was changed, run again"
+            )
+        generation = run(
+            host,
+            journal,
+            target_of(plan),
+            kind="apply",
+            profile=profile.name,
+            plan=summary_of(plan),
+        )
     report.out(f"\nApplied {profile.name}: generation {generation.number}.")
     _systemd(host, plan, restart_services)
     return 0

@@ -32,6 +32,7 @@ def to_json(generation: Generation, undone: set[int]) -> dict[str, object]:
         "status": status_of(generation, undone),
         "mode": generation.mode,
         "rolls_back": generation.rolls_back,
+        "plan": list(generation.plan),
         "files": changed_files(generation),
         "sysctl": {
             key: {"before": generation.sysctl_before.get(key), "after": value}
