@@ -36,9 +36,10 @@ def test_list(root: Path) -> None:
     assert result.exit_code == 0
     assert result.output.splitlines() == [
         "NAME              FROM     DESCRIPTION",
+        "backend-server    bundled  A backend machine (8 of them) running 10 Node.js servers on ports 8282-8291, each holding the connections one HAProxy opens to it.",
         "base              bundled  Settings every machine in the fleet shares; the other profiles extend it.",
         "haproxy-2m-conns  bundled  HAProxy front door holding 2,000,000 concurrent connections (the load-test story).",
-        "loadgen-client    bundled  A load-generator machine (vegeta) opening ~100,000 outbound connections to one proxy.",
+        "loadgen-client    bundled  A load-generator machine (vegeta), one of ~20, opening 100,000 connections to the proxy's two listener ports.",
     ]  # fmt: skip
 
 
@@ -61,7 +62,7 @@ def test_show_text(root: Path, cwd_repo: Path) -> None:
         "base: Settings every machine in the fleet shares; the other profiles extend it.",
         "resolved: base   (profiles/base.yaml)",
     ]
-    assert "  net.core.somaxconn       4096   profiles/base.yaml:13:12" in lines
+    assert "  net.core.somaxconn       4096   profiles/base.yaml:15:12" in lines
 
 
 def test_validate_bundled_ok(root: Path, proc_sys: Path) -> None:
@@ -81,7 +82,7 @@ def test_validate_reports_everything_and_exits_1(
     assert result.output.splitlines() == [
         "a.yaml:3:15: fs.nr_open: booleans are ambiguous here: write 1 or 0",
         "a.yaml:4:3: fs.nr_open: duplicate key (first set at line 3); YAML would silently keep only the last one",
-        "b.yaml:2:11: extends: no profile named 'nosuch' (available: base, haproxy-2m-conns, loadgen-client)",
+        "b.yaml:2:11: extends: no profile named 'nosuch' (available: backend-server, base, haproxy-2m-conns, loadgen-client)",
         "3 error(s), 0 warning(s) in 2 profile(s)",
     ]  # fmt: skip
 
@@ -152,7 +153,7 @@ def test_plan_missing_profile(root: Path) -> None:
     result = run("plan", "nosuch", "--root", str(root))
     assert result.exit_code == 1
     assert result.stderr == (
-        "no profile named 'nosuch' (available: base, haproxy-2m-conns, loadgen-client)\n"
+        "no profile named 'nosuch' (available: backend-server, base, haproxy-2m-conns, loadgen-client)\n"
     )
 
 
@@ -168,12 +169,12 @@ def test_plan_text(root: Path, proc_sys: Path, cwd_repo: Path) -> None:
     lines = result.output.splitlines()
     assert lines[0] == "Plan: loadgen-client (extends base)  [profiles/loadgen-client.yaml]"
     assert lines[1] == f"host mode: root {root}, kernel {proc_sys} (Linux 6.1.0-test)"
-    assert "Kernel: 3 of 6 live values differ" in lines
+    assert "Kernel: 2 of 5 live values differ" in lines
     assert "  ~  net.ipv4.ip_local_port_range  32768 60999  1024 65535" in lines
     assert "  + /etc/sysctl.d/99-tuner.conf (create)" in lines
     assert (
         lines[-1]
-        == "Plan: 3 live value(s) to set, 2 file(s) to create, 0 file(s) to update, 0 file(s) to delete."
+        == "Plan: 2 live value(s) to set, 2 file(s) to create, 0 file(s) to update, 0 file(s) to delete."
     )
     assert "\x1b[" not in result.output  # not a terminal: no colour
 

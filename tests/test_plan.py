@@ -31,7 +31,6 @@ def test_fresh_host_plans_every_difference(host: Host) -> None:
     plan = plan_for("loadgen-client", host)
     kernel = {c.key: (c.current, c.desired, c.action) for c in plan.changes if c.layer == "kernel"}
     assert kernel == {
-        "fs.file-max": ("2466170", "2097152", "set"),
         "net.ipv4.ip_local_port_range": ("32768 60999", "1024 65535", "set"),
         "net.ipv4.tcp_tw_reuse": ("2", "1", "set"),
     }

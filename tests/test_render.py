@@ -15,7 +15,7 @@ from tuner.render import limit_lines, render_files
 from tuner.resolve import LimitEntry, Profile, SysctlEntry, resolve
 
 GOLDEN = Path(__file__).parent / "golden"
-BUNDLED = ["base", "haproxy-2m-conns", "loadgen-client"]
+BUNDLED = ["backend-server", "base", "haproxy-2m-conns", "loadgen-client"]
 HERE = Location("t.yaml", 1, 1)
 
 

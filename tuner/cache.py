@@ -1,10 +1,11 @@
-"""A per-user cache of resolved profiles: a repeated plan skips YAML parsing and validation.
+"""A per-user cache: a repeated plan skips YAML parsing and validation.
 
-An entry is keyed by everything resolution depends on: the tuner version, the reference, the
-working directory (messages name files relative to it), and the name, size, mtime and inode of
+``memo`` keeps any picklable result under a key that must cover everything the result depends
+on. Two users: resolved profiles (``resolve_cached``), keyed by the tuner version, the reference,
+the working directory (messages name files relative to it), and the name, size, mtime and inode of
 every profile file in every folder resolution can read from: the reference's own folder and the
-search folders. Any change to any of them is a different key, so an entry is never stale.
-Entries hold only profiles that resolved without errors.
+search folders; and the parsed key catalog, keyed by its file. Any change to any of them is a
+different key, so an entry is never stale. Only profiles that resolved without errors are kept.
 
 The cache lives in ``$XDG_CACHE_HOME/tuner`` (``~/.cache/tuner``), a directory that must belong
 to the user and be private to them; otherwise nothing is cached. ``TUNER_NO_CACHE=1`` turns it off.
@@ -17,7 +18,9 @@ import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from tuner import __version__
 from tuner.diagnostics import Diagnostic
@@ -25,6 +28,7 @@ from tuner.library import ProfileLibrary, looks_like_path
 from tuner.resolve import Profile, resolve
 
 MAX_ENTRIES = 64
+T = TypeVar("T")
 _SUFFIXES = (".yaml", ".yml")
 
 
@@ -69,20 +73,46 @@ def _stat_line(path: Path) -> bytes:
     return f"{path} {info.st_size} {info.st_mtime_ns} {info.st_ino}\0".encode()
 
 
-def resolve_cached(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Diagnostic]]:
-    """``resolve``, answered from the cache when nothing it depends on has changed."""
+def memo(
+    kind: str,
+    key: str,
+    compute: Callable[[], T],
+    valid: Callable[[object], bool],
+    keep: Callable[[T], bool] = lambda _: True,
+) -> T:
+    """``compute()``, or what it returned before under ``key``; ``valid`` vets a loaded entry."""
     directory = cache_dir()
     if directory is None:
-        return resolve(ref, library)
-    entry = directory / f"profile-{fingerprint(ref, library)[:40]}.pickle"
-    with contextlib.suppress(Exception):  # a missing, truncated or foreign entry: resolve anew
-        profile, diagnostics = pickle.loads(entry.read_bytes())
-        if isinstance(profile, Profile) and isinstance(diagnostics, list):
-            return profile, diagnostics
-    profile, diagnostics = resolve(ref, library)
-    if profile is not None and not any(d.severity == "error" for d in diagnostics):
-        _store(directory, entry, pickle.dumps((profile, diagnostics)))
-    return profile, diagnostics
+        return compute()
+    entry = directory / f"{kind}-{key[:40]}.pickle"
+    with contextlib.suppress(Exception):  # a missing, truncated or foreign entry: compute anew
+        loaded = pickle.loads(entry.read_bytes())
+        if valid(loaded):
+            return loaded  # type: ignore[no-any-return]
+    result = compute()
+    if keep(result):
+        _store(directory, entry, pickle.dumps(result))
+    return result
+
+
+def file_key(*paths: Path) -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for path in paths:
+        digest.update(_stat_line(path))
+    return digest.hexdigest()
+
+
+def resolve_cached(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Diagnostic]]:
+    """``resolve``, answered from the cache when nothing it depends on has changed."""
+
+    def valid(entry: object) -> bool:
+        return isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], Profile)
+
+    def keep(result: tuple[Profile | None, list[Diagnostic]]) -> bool:
+        profile, diagnostics = result
+        return profile is not None and not any(d.severity == "error" for d in diagnostics)
+
+    return memo("profile", fingerprint(ref, library), lambda: resolve(ref, library), valid, keep)
 
 
 def _store(directory: Path, entry: Path, data: bytes) -> None:
@@ -91,7 +121,7 @@ def _store(directory: Path, entry: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         Path(temporary).replace(entry)
-        entries = sorted(directory.glob("profile-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+        entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
         for old in entries[:-MAX_ENTRIES]:
             old.unlink(missing_ok=True)
     except OSError:

@@ -12,7 +12,6 @@ followed as a chroot would follow them: an absolute link target is taken relativ
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import stat
@@ -291,11 +290,21 @@ class Host:
             raise HostError(f"cannot write {key}: {exc.strerror}") from None
         try:
             os.write(fd, f"{value}\n".encode())
-        except OSError as exc:
-            reason = "the kernel refused the value" if exc.errno == errno.EINVAL else exc.strerror
-            raise HostError(f"cannot set {key} = {value}: {reason} ({exc.strerror})") from None
+        except OSError as exc:  # the key opened, so the kernel refused the value itself
+            message = f"cannot set {key} = {value}: the kernel refused the value ({exc.strerror})"
+            raise HostError(message) from None
         finally:
             os.close(fd)
+
+    def read_proc(self, name: str) -> str | None:
+        """A file of the kernel's /proc beside its /proc/sys (meminfo, net/tcp); None in image
+        mode or when absent. For a fake --proc-sys DIR this is DIR/../NAME."""
+        if self.proc_sys is None:
+            return None
+        try:
+            return (self.proc_sys.parent / name).read_text()
+        except OSError:
+            return None
 
     def kernel_release(self) -> str | None:
         if self.proc_sys is None:

@@ -84,6 +84,7 @@ class _Model(BaseModel):
 class SysctlSetting(_Model):
     value: SysctlValue
     why: Why | None = None
+    source: Why | None = None
 
     _short = model_validator(mode="before")(_short_form)
 
@@ -91,6 +92,7 @@ class SysctlSetting(_Model):
 class ServiceSetting(_Model):
     value: ServiceValue
     why: Why | None = None
+    source: Why | None = None
 
     _short = model_validator(mode="before")(_short_form)
 
@@ -101,6 +103,7 @@ class LimitRule(_Model):
     item: LimitItem
     value: LimitValue | None = Field(description="null removes an inherited rule")
     why: Why | None = None
+    source: Why | None = None
 
     @model_validator(mode="after")
     def _item_value(self) -> LimitRule:
@@ -110,10 +113,24 @@ class LimitRule(_Model):
         return self
 
 
+class Intent(_Model):
+    """The workload a profile is for; the capacity model and the rules check it."""
+
+    role: Literal["proxy", "client", "server"]
+    concurrent_connections: int = Field(ge=0)
+    new_connections_per_second: int | None = Field(default=None, ge=0)
+    backends: int | None = Field(default=None, ge=1)  # proxy: backend (IP, port) pairs
+    destinations: int | None = Field(default=None, ge=1)  # client: (IP, port) pairs it connects to
+    source_ips: int = Field(default=1, ge=1)
+    target: Literal["host", "container", "kubernetes"] = "host"
+    memory_gib: float | None = Field(default=None, gt=0)  # RAM of the machines it is for
+
+
 class ProfileDoc(_Model):
     name: ProfileName
     description: str = ""
     extends: list[ProfileName] = []
+    intent: Intent | None = None
     sysctl: dict[SysctlKeyName, SysctlSetting | None] = {}
     limits: list[LimitRule] = []
     services: dict[UnitName, dict[ServiceDirective, ServiceSetting | None] | None] = {}
@@ -189,7 +206,9 @@ def _allowed(path: tuple[Any, ...]) -> list[str]:
         return list(FIELDS)
     if path[0] == "limits":
         return list(LimitRule.model_fields)
-    return ["value", "why"]
+    if path[0] == "intent":
+        return list(Intent.model_fields)
+    return ["value", "why", "source"]
 
 
 def _label(loc: tuple[Any, ...]) -> str:

@@ -81,6 +81,7 @@ class LimitLine:
     item: str
     value: str
     why: str | None
+    source: str | None
 
 
 def limit_lines(entries: tuple[LimitEntry, ...]) -> list[LimitLine]:
@@ -92,10 +93,12 @@ def limit_lines(entries: tuple[LimitEntry, ...]) -> list[LimitLine]:
     for (domain, item), kinds in sorted(by_ident.items()):
         soft, hard = kinds.get("soft"), kinds.get("hard")
         if soft and hard and (soft.value, soft.why) == (hard.value, hard.why):
-            lines.append(LimitLine(domain, "-", item, soft.value, soft.why))
+            lines.append(LimitLine(domain, "-", item, soft.value, soft.why, soft.source))
             continue
         lines += [
-            LimitLine(domain, e.kind, item, e.value, e.why) for e in (hard, soft) if e is not None
+            LimitLine(domain, e.kind, item, e.value, e.why, e.source)
+            for e in (hard, soft)
+            if e is not None
         ]
     return lines
 

@@ -24,6 +24,7 @@ class SysctlEntry:
     value: str
     why: str | None
     origin: Location
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class LimitEntry:
     value: str
     why: str | None
     origin: Location
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,27 @@ class ServiceLimit:
     value: str
     why: str | None
     origin: Location
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the profile is for (see profile.Intent); None fields were not declared."""
+
+    role: str
+    concurrent_connections: int
+    new_connections_per_second: int | None = None
+    backends: int | None = None
+    destinations: int | None = None
+    source_ips: int = 1
+    target: str = "host"
+    memory_gib: float | None = None
+    origin: Location | None = None
+
+    @property
+    def tuples(self) -> int:
+        """(src IP, dst IP, dst port) tuples outbound connections spread over."""
+        return (self.backends or self.destinations or 1) * self.source_ips
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,7 @@ class Profile:
     sysctl: tuple[SysctlEntry, ...] = ()
     limits: tuple[LimitEntry, ...] = ()
     services: tuple[ServiceLimit, ...] = ()
+    intent: Intent | None = None
 
     def sysctl_value(self, name: str) -> str | None:
         for entry in self.sysctl:
@@ -70,6 +94,7 @@ class _Layer:
     limits: dict[tuple[str, str, str], LimitEntry] = field(default_factory=dict)
     services: dict[tuple[str, str], ServiceLimit] = field(default_factory=dict)
     chain: list[str] = field(default_factory=list)
+    intent: Intent | None = None
 
 
 class _Resolver:
@@ -130,7 +155,9 @@ class _Resolver:
                 self._removal(merged.sysctl.pop(key.name, None), doc.location(("sysctl", raw)), raw)
                 continue
             where = doc.location(("sysctl", raw, "value"))
-            merged.sysctl[key.name] = SysctlEntry(key, setting.value, setting.why, where)
+            merged.sysctl[key.name] = SysctlEntry(
+                key, setting.value, setting.why, where, setting.source
+            )
         for index, rule in enumerate(model.limits):
             where = doc.location(("limits", index, "value"))
             for kind in ("soft", "hard") if rule.type == "-" else (rule.type,):
@@ -139,7 +166,9 @@ class _Resolver:
                     label = f"limits[{index}]"
                     self._removal(merged.limits.pop(ident, None), where, label)
                     continue
-                entry = LimitEntry(rule.domain, kind, rule.item, rule.value, rule.why, where)
+                entry = LimitEntry(
+                    rule.domain, kind, rule.item, rule.value, rule.why, where, rule.source
+                )
                 merged.limits[ident] = entry
         for unit, directives in model.services.items():
             if directives is None:
@@ -155,10 +184,16 @@ class _Resolver:
                     self._removal(previous, doc.location(path), f"{unit}.{directive}")
                     continue
                 where = doc.location((*path, "value"))
-                limit = ServiceLimit(
-                    unit, directive, service_setting.value, service_setting.why, where
-                )
+                value, why = service_setting.value, service_setting.why
+                limit = ServiceLimit(unit, directive, value, why, where, service_setting.source)
                 merged.services[(unit, directive)] = limit
+        if "intent" in model.model_fields_set:  # a child's intent replaces; null removes it
+            declared = model.intent
+            merged.intent = (
+                None
+                if declared is None
+                else Intent(**declared.model_dump(), origin=doc.location(("intent",)))
+            )
         merged.chain.append(model.name)
 
     def _removal(self, removed: object, where: Location, key: str) -> None:
@@ -182,6 +217,7 @@ def _overlay(base: _Layer, top: _Layer) -> None:
     base.limits.update(top.limits)
     base.services.update(top.services)
     base.chain.extend(name for name in top.chain if name not in base.chain)
+    base.intent = top.intent or base.intent
 
 
 def resolve(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Diagnostic]]:
@@ -205,5 +241,6 @@ def resolve(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Dia
         sysctl=tuple(sorted(layer.sysctl.values(), key=lambda e: e.key.name)),
         limits=tuple(sorted(layer.limits.values(), key=lambda e: (e.domain, e.item, e.kind))),
         services=tuple(sorted(layer.services.values(), key=lambda e: (e.unit, e.directive))),
+        intent=layer.intent,
     )
     return profile, diagnostics

@@ -1,0 +1,163 @@
+"""Every rule: a profile that triggers it (with the message it gives) and one that does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write_proc_sys
+
+from tuner import rules
+from tuner.diagnostics import Diagnostic, Location
+from tuner.host import Host
+from tuner.keys import parse_key
+from tuner.library import ProfileLibrary
+from tuner.live import LiveKernel
+from tuner.resolve import Profile, SysctlEntry, resolve
+
+PROXY = "intent: {role: proxy, concurrent_connections: 100000, backends: 4, memory_gib: 64}\n"
+NOFILE = "limits:\n  - {domain: '*', type: '-', item: nofile, value: %s}\n  - {domain: root, type: '-', item: nofile, value: %s}\n"
+
+# rule id -> (profile body, live /proc/sys overrides, a fragment of the message)
+TRIGGERS: dict[str, tuple[str, dict[str, str], str]] = {
+    "catalog-value": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 3\n", {},
+                      "3 is not one of 0 (off), 1 (on for all outgoing connections), 2 (on for loopback only)"),
+    "value-syntax": ("", {}, "a value cannot contain a newline"),  # built in code, see below
+    "port-range-order": ("sysctl:\n  net.ipv4.ip_local_port_range: 1000 65535\n", {},
+                         "low end 1000 is below ip_unprivileged_port_start (1024, live value)"),
+    "port-range-parity": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65534\n", {},
+                          "low 1024 and high 65534 have the same parity"),
+    "listener-not-reserved": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n", {},
+                              "listening port(s) 8080 lie inside ip_local_port_range 1024-65535"),
+    "outbound-per-tuple": ("intent: {role: client, concurrent_connections: 100000, destinations: 1}\n", {},
+                           "100,000 outbound / 1 tuple(s) = 100,000 per tuple; 60999 - 32768 + 1 = 28,232 usable ports: over by 71,768; needs 3 more destination(s)"),
+    "new-connection-rate": ("intent: {role: client, concurrent_connections: 1000, new_connections_per_second: 1000}\n",
+                            {"net/ipv4/tcp_tw_reuse": "0"},
+                            "1,000/s / 1 tuple(s) = 1,000/s; no reuse: 28,232 ports / 60 s TIME_WAIT = 470/s"),
+    "tw-reuse": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n  net.ipv4.tcp_timestamps: 0\n", {},
+                 "tcp_tw_reuse=1 needs TCP timestamps, but tcp_timestamps is 0"),
+    "key-removed": ("sysctl:\n  net.ipv4.tcp_tw_recycle: 1\n", {},
+                    "removed in Linux 4.12 (this kernel is 6.1.0-test)"),
+    "fin-timeout": ("sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 10, why: shorter TIME_WAIT}\n", {},
+                    "10 s is below 30"),
+    "nofile-above-nr-open": (NOFILE % (2000000, 2000000), {},
+                             "* hard nofile 2000000 is above fs.nr_open 1,048,576 (live value)"),
+    "file-max": ("sysctl:\n  fs.file-max: 100000\n" + PROXY, {},
+                 "100,000 is below the 201,024 descriptors this profile plans for"),
+    "proxy-descriptors": (PROXY + "services:\n  haproxy.service: {LimitNOFILE: 150000}\n", {},
+                          "2 x 100,000 + 1024 = 201,024 descriptors; haproxy.service LimitNOFILE=150000"),
+    "somaxconn-old-kernel": ("sysctl:\n  net.core.somaxconn: 100000\n", {"kernel/osrelease": "4.0.9"},
+                             "100000 is above 65535, the limit before Linux 4.1"),
+    "tcp-mem": ("sysctl:\n  net.ipv4.tcp_mem: 300 200 100\n", {},
+                "min 300, pressure 200, max 100 are not in ascending order"),
+    "socket-buffers-order": ("sysctl:\n  net.ipv4.tcp_rmem: 4096 8192000 6291456\n", {},
+                             "min 4096, default 8192000, max 6291456 are not in ascending order"),
+    "tw-buckets": ("sysctl:\n  net.ipv4.tcp_max_tw_buckets: 1000\n", {},
+                   "1,000 is below this host's 131,072"),
+    "conntrack": ("sysctl:\n  net.netfilter.nf_conntrack_max: 1000000\n", {},
+                  "the nf_conntrack module is not loaded"),
+    "container-target": ("intent: {role: server, concurrent_connections: 10, target: container}\n"
+                         "sysctl:\n  fs.file-max: 3000000\n", {},
+                         "a global key: a container cannot set it"),
+    "limits-soft-above-hard": ("limits:\n  - {domain: '*', type: soft, item: nofile, value: 10}\n"
+                               "  - {domain: '*', type: hard, item: nofile, value: 5}\n", {},
+                               "* soft nofile 10 is above the hard limit 5"),
+    "limits-root-wildcard": ("limits:\n  - {domain: '*', type: '-', item: nofile, value: 5000}\n", {},
+                             "'*' nofile does not apply to root on Debian"),
+    "unknown-key": ("sysctl:\n  net.core.somaxconn_typo: 1\n", {},
+                    "has no such key; did you mean net.core.somaxconn?"),
+}  # fmt: skip
+
+# rule id -> a profile close to the trigger that must not trigger it
+QUIET: dict[str, tuple[str, dict[str, str]]] = {
+    "catalog-value": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n", {}),
+    "value-syntax": ("sysctl:\n  fs.nr_open: 1048576\n", {}),
+    "port-range-order": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n", {}),
+    "port-range-parity": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n", {}),
+    "listener-not-reserved": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n"
+                              "  net.ipv4.ip_local_reserved_ports: 8080\n", {}),
+    "outbound-per-tuple": ("intent: {role: client, concurrent_connections: 100000, destinations: 4}\n", {}),
+    "new-connection-rate": ("intent: {role: client, concurrent_connections: 1000, new_connections_per_second: 1000}\n"
+                            "sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n", {}),
+    "tw-reuse": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n  net.ipv4.tcp_timestamps: 1\n", {}),
+    "key-removed": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n", {}),
+    "fin-timeout": ("sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: orphans in FIN_WAIT_2}\n", {}),
+    "nofile-above-nr-open": ("sysctl:\n  fs.nr_open: 4194304\n" + NOFILE % (2000000, 2000000), {}),
+    "file-max": ("sysctl:\n  fs.file-max: 3000000\n" + PROXY, {}),
+    "proxy-descriptors": (PROXY + "services:\n  haproxy.service: {LimitNOFILE: 210000}\n", {}),
+    "somaxconn-old-kernel": ("sysctl:\n  net.core.somaxconn: 100000\n", {}),
+    "tcp-mem": ("sysctl:\n  net.ipv4.tcp_mem: 100 200 300\n", {}),
+    "socket-buffers-order": ("sysctl:\n  net.ipv4.tcp_rmem: 4096 131072 6291456\n", {}),
+    "tw-buckets": ("sysctl:\n  net.ipv4.tcp_max_tw_buckets: 2000000\n", {}),
+    "conntrack": ("sysctl:\n  net.netfilter.nf_conntrack_max: 1000000\n",
+                  {"net/netfilter/nf_conntrack_max": "262144"}),
+    "container-target": ("intent: {role: server, concurrent_connections: 10, target: container}\n"
+                         "sysctl:\n  net.core.somaxconn: 8192\n", {}),
+    "limits-soft-above-hard": ("limits:\n  - {domain: '*', type: soft, item: nofile, value: 5}\n"
+                               "  - {domain: '*', type: hard, item: nofile, value: 10}\n", {}),
+    "limits-root-wildcard": (NOFILE % (5000, 5000), {}),
+    "unknown-key": ("sysctl:\n  net.core.somaxconn: 1\n", {}),
+}  # fmt: skip
+
+LISTENING = (
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n"
+)
+
+
+def findings(
+    tmp_path: Path, proc_sys: Path, root: Path, body: str, live: dict[str, str]
+) -> list[Diagnostic]:
+    write_proc_sys(proc_sys, live)
+    (proc_sys.parent / "net").mkdir(exist_ok=True)
+    (proc_sys.parent / "net/tcp").write_text(LISTENING)  # something listens on 8080
+    (proc_sys.parent / "meminfo").write_text("MemTotal:       24576000 kB\n")
+    site = root / "etc/tuner/profiles"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "t.yaml").write_text("name: t\n" + body)
+    profile, problems = resolve("t", ProfileLibrary.for_root(root))
+    assert profile is not None, problems
+    return rules.check(rules.Context(profile, LiveKernel(Host(root, proc_sys))))
+
+
+def code_built_profile(value: str) -> Profile:
+    entry = SysctlEntry(parse_key("fs.nr_open"), value, None, Location("t.yaml", 3, 3))
+    return Profile("t", "", Path("t.yaml"), ("t",), sysctl=(entry,))
+
+
+@pytest.mark.parametrize("rule_id", TRIGGERS)
+def test_rule_triggers(rule_id: str, tmp_path: Path, proc_sys: Path, root: Path) -> None:
+    body, live, fragment = TRIGGERS[rule_id]
+    if rule_id == "value-syntax":
+        ctx = rules.Context(code_built_profile("1\nkernel.x = 1"), LiveKernel(Host(root, proc_sys)))
+        found = rules.check(ctx)
+    else:
+        found = findings(tmp_path, proc_sys, root, body, live)
+    mine = [d for d in found if d.rule == rule_id]
+    assert mine, [str(d) for d in found]
+    assert any(fragment in d.message for d in mine), [d.message for d in mine]
+
+
+@pytest.mark.parametrize("rule_id", QUIET)
+def test_rule_stays_quiet(rule_id: str, tmp_path: Path, proc_sys: Path, root: Path) -> None:
+    body, live = QUIET[rule_id]
+    found = findings(tmp_path, proc_sys, root, body, live)
+    assert [str(d) for d in found if d.rule == rule_id] == []
+
+
+def test_every_rule_has_both_tests() -> None:
+    ids = [r.id for r in rules.RULES]
+    assert len(ids) == len(set(ids)) >= 20
+    assert set(TRIGGERS) == set(ids)
+    assert set(QUIET) == set(ids)
+
+
+def test_every_rule_names_a_source_and_a_severity() -> None:
+    for rule in rules.RULES:
+        assert rule.source and rule.summary
+        assert rule.severity in ("error", "warning", "info")
+
+
+def test_errors_block_validation(tmp_path: Path, proc_sys: Path, root: Path) -> None:
+    found = findings(tmp_path, proc_sys, root, "sysctl:\n  net.ipv4.tcp_mem: 3 2 1\n", {})
+    assert [d.severity for d in found if d.rule == "tcp-mem"] == ["error"]

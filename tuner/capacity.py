@@ -1,0 +1,182 @@
+"""The capacity model: how many connections a profile really allows, with the arithmetic shown.
+
+Facts it rests on (KERNEL-FACTS.md): one (src IP, dst IP, dst port) tuple holds at most one
+connection per usable ephemeral port; TIME_WAIT is a fixed 60 s, so without reuse a tuple sustains
+usable/60 new connections per second (the local side closing first); tcp_tw_reuse=1 with
+timestamps lets a port be reused after 1 s; a proxied connection costs about 2 descriptors; every
+TCP socket keeps at least tcp_rmem[0] + tcp_wmem[0] bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tuner import catalog
+from tuner.facts import Facts
+from tuner.limits import UNLIMITED
+from tuner.resolve import Intent, Profile
+
+TIME_WAIT_SECONDS = 60
+REUSE_DELAY_SECONDS = 1
+FD_OVERHEAD = 1024  # listeners, logs, health checks, libraries
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    needed: float
+    available: float | None  # None: unknown (not declared and not readable)
+    arithmetic: str
+    fix: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.available is None or self.needed <= self.available
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "check": self.name,
+            "needed": self.needed,
+            "available": self.available,
+            "ok": self.ok,
+            "arithmetic": self.arithmetic,
+            "fix": None if self.ok else self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class Ports:
+    low: int
+    high: int
+    reserved: int  # reserved ports inside the range
+
+    @property
+    def usable(self) -> int:
+        return self.high - self.low + 1 - self.reserved
+
+    @property
+    def arithmetic(self) -> str:
+        reserved = f" - {self.reserved} reserved" if self.reserved else ""
+        return f"{self.high} - {self.low} + 1{reserved} = {self.usable:,} usable ports"
+
+
+def ports(facts: Facts) -> Ports:
+    low, high = facts.ints("net.ipv4.ip_local_port_range") or [32768, 60999]
+    reserved_text = facts.value("net.ipv4.ip_local_reserved_ports")
+    reserved = catalog.ports_in(reserved_text.text) if reserved_text else set()
+    return Ports(low, high, len({p for p in reserved if low <= p <= high}))
+
+
+def reuse_effective(facts: Facts) -> bool:
+    return facts.first_int("net.ipv4.tcp_tw_reuse") == 1 and facts.first_int(
+        "net.ipv4.tcp_timestamps"
+    ) not in (0, None)
+
+
+def descriptors_needed(intent: Intent) -> int:
+    per_connection = 2 if intent.role == "proxy" else 1
+    return per_connection * intent.concurrent_connections + FD_OVERHEAD
+
+
+def nofile_limit(profile: Profile) -> tuple[float, str] | None:
+    """The descriptor limit the workload runs under: its unit's LimitNOFILE, else pam's for *."""
+    for limit in profile.services:
+        if limit.directive == "LimitNOFILE":
+            hard = limit.value.rsplit(":", 1)[-1]
+            number = math.inf if hard == "infinity" else float(hard)
+            return number, f"{limit.unit} LimitNOFILE={limit.value}"
+    for entry in profile.limits:
+        if entry.item == "nofile" and entry.kind == "hard" and entry.domain == "*":
+            number = math.inf if entry.value == UNLIMITED else float(entry.value)
+            return number, f"* hard nofile {entry.value}"
+    return None
+
+
+def checks(profile: Profile, facts: Facts) -> list[Check]:
+    intent = profile.intent
+    if intent is None:
+        return []
+    found: list[Check] = []
+    span = ports(facts)
+    outbound = intent.concurrent_connections if intent.role in ("proxy", "client") else 0
+    tuples = intent.tuples
+    if outbound:
+        per_tuple = math.ceil(outbound / tuples)
+        more = math.ceil(outbound / span.usable) - tuples if span.usable > 0 else 0
+        found.append(
+            Check(
+                "outbound connections per tuple",
+                per_tuple,
+                span.usable,
+                f"{outbound:,} outbound / {tuples} tuple(s) = {per_tuple:,} per tuple; "
+                f"{span.arithmetic}",
+                f"{more} more destination(s) or source IP(s), or widen ip_local_port_range",
+            )
+        )
+    rate = intent.new_connections_per_second
+    if outbound and rate:
+        per_tuple_rate = math.ceil(rate / tuples)
+        if reuse_effective(facts):
+            limit = span.usable // REUSE_DELAY_SECONDS
+            how = f"tcp_tw_reuse=1: a port is reusable after {REUSE_DELAY_SECONDS} s"
+        else:
+            limit = span.usable // TIME_WAIT_SECONDS
+            how = f"no reuse: {span.usable:,} ports / {TIME_WAIT_SECONDS} s TIME_WAIT"
+        found.append(
+            Check(
+                "new connections per second per tuple",
+                per_tuple_rate,
+                limit,
+                f"{rate:,}/s / {tuples} tuple(s) = {per_tuple_rate:,}/s; {how} = {limit:,}/s",
+                "set tcp_tw_reuse=1 (with tcp_timestamps), or add destinations or source IPs",
+            )
+        )
+    fds = descriptors_needed(intent)
+    per = "2 x " if intent.role == "proxy" else ""
+    fd_text = f"{per}{intent.concurrent_connections:,} + {FD_OVERHEAD} = {fds:,} descriptors"
+    limit_of = nofile_limit(profile)
+    if limit_of is not None:
+        number, label = limit_of
+        found.append(Check("descriptors vs nofile", fds, number, f"{fd_text}; {label}",
+                           f"raise the nofile limit to at least {fds:,}"))  # fmt: skip
+    nr_open = facts.first_int("fs.nr_open")
+    found.append(Check("descriptors vs fs.nr_open", fds, nr_open,
+                       f"{fd_text}; fs.nr_open = {nr_open}",
+                       f"raise fs.nr_open to at least {fds:,}"))  # fmt: skip
+    file_max = facts.first_int("fs.file-max")
+    found.append(Check("descriptors vs fs.file-max", fds, file_max,
+                       f"{fd_text}; fs.file-max = {file_max}",
+                       f"raise fs.file-max to at least {fds:,}"))  # fmt: skip
+    sockets = intent.concurrent_connections * (2 if intent.role == "proxy" else 1)
+    rmem, wmem = facts.ints("net.ipv4.tcp_rmem"), facts.ints("net.ipv4.tcp_wmem")
+    if rmem and wmem:
+        per_socket = rmem[0] + wmem[0]
+        need = sockets * per_socket
+        socket_text = f"{sockets:,} sockets x ({rmem[0]} + {wmem[0]}) bytes = {need / GIB:.1f} GiB"
+        tcp_mem = facts.ints("net.ipv4.tcp_mem")
+        if tcp_mem and len(tcp_mem) == 3:
+            limit_bytes = tcp_mem[2] * facts.page_size
+            found.append(
+                Check(
+                    "socket buffer minimums vs tcp_mem",
+                    need,
+                    limit_bytes,
+                    f"{socket_text}; tcp_mem max {tcp_mem[2]:,} pages x {facts.page_size} = "
+                    f"{limit_bytes / GIB:.1f} GiB",
+                    f"raise tcp_mem max to at least {math.ceil(need / facts.page_size):,} pages",
+                )
+            )
+        memory = facts.memory_bytes
+        found.append(
+            Check(
+                "socket buffer minimums vs RAM",
+                need,
+                memory,
+                f"{socket_text}; RAM "
+                + (f"{memory / GIB:.1f} GiB" if memory else "unknown (declare intent.memory_gib)"),
+                "more memory, or smaller tcp_rmem/tcp_wmem minimums",
+            )
+        )
+    return found

@@ -1,0 +1,131 @@
+"""The key catalog (data/catalog.yaml): what each sysctl means, its shape, unit and bounds.
+
+Validation checks values against it, plan shows units, rules read scope and kernel versions,
+and ``tuner explain`` prints it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tuner.keys import parse_key
+
+CATALOG = Path(__file__).with_name("data") / "catalog.yaml"
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    shape: str  # int | vector | enum | string | portlist
+    meaning: str
+    source: str
+    scope: str  # netns | global
+    unit: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    elements: tuple[str, ...] = ()
+    values: dict[int, str] = field(default_factory=dict)
+    default: str | None = None
+    default_note: str | None = None
+    since: str | None = None
+    removed: str | None = None
+    module: str | None = None
+
+    def check(self, value: str) -> str | None:
+        """Why ``value`` is not valid for this key, or None when it is."""
+        if self.shape == "string":
+            return None
+        if self.shape == "portlist":
+            return _check_portlist(value)
+        parts = value.split()
+        expected = len(self.elements) if self.shape == "vector" else 1
+        if len(parts) != expected:
+            names = ", ".join(self.elements)
+            what = f"{expected} integers ({names})" if self.shape == "vector" else "one integer"
+            return f"expected {what}, got {value!r}"
+        for name, part in zip(self.elements or (None,), parts, strict=True):
+            label = f"{name} " if name else ""
+            if not re.fullmatch(r"-?\d+", part):
+                return f"{label}{part!r} is not an integer"
+            number = int(part)
+            if self.shape == "enum" and number not in self.values:
+                allowed = ", ".join(f"{k} ({v})" for k, v in sorted(self.values.items()))
+                return f"{number} is not one of {allowed}"
+            if self.minimum is not None and number < self.minimum:
+                return f"{label}{number} is below the minimum {self.minimum}"
+            if self.maximum is not None and number > self.maximum:
+                return f"{label}{number} is above the maximum {self.maximum}"
+        return None
+
+
+def _check_portlist(value: str) -> str | None:
+    for part in filter(None, value.replace(" ", "").split(",")):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match:
+            return f"{part!r} is not a port or a range low-high"
+        low, high = int(match[1]), int(match[2] or match[1])
+        if not 1 <= low <= high <= 65535:
+            return f"{part!r} is not within 1-65535 in ascending order"
+    return None
+
+
+def ports_in(value: str) -> set[int]:
+    """The ports a portlist value names (ip_local_reserved_ports syntax)."""
+    found: set[int] = set()
+    for part in filter(None, value.replace(" ", "").split(",")):
+        low, _, high = part.partition("-")
+        found.update(range(int(low), int(high or low) + 1))
+    return found
+
+
+@functools.cache
+def entries() -> dict[str, Entry]:
+    from tuner.cache import file_key, memo
+
+    def valid(loaded: object) -> bool:
+        return isinstance(loaded, dict) and all(isinstance(e, Entry) for e in loaded.values())
+
+    return memo("catalog", file_key(CATALOG), _parse, valid)
+
+
+def _parse() -> dict[str, Entry]:
+    raw = yaml.load(CATALOG.read_text(), Loader=_Loader)
+    out = {}
+    for key, data in raw.items():
+        name = parse_key(key).name
+        out[name] = Entry(
+            key=name,
+            shape=data["shape"],
+            meaning=" ".join(data["meaning"].split()),
+            source=data["source"],
+            scope=data["scope"],
+            unit=data.get("unit"),
+            minimum=data.get("min"),
+            maximum=data.get("max"),
+            elements=tuple(data.get("elements", ())),
+            values={int(k): str(v) for k, v in data.get("values", {}).items()},
+            default=data.get("default"),
+            default_note=data.get("default_note"),
+            since=data.get("since"),
+            removed=data.get("removed"),
+            module=data.get("module"),
+        )
+    return out
+
+
+def lookup(name: str) -> Entry | None:
+    return entries().get(name)
+
+
+def version_tuple(release: str) -> tuple[int, ...]:
+    """``6.1.0-18-amd64`` -> (6, 1, 0); for comparing kernel versions."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", release)
+    if not match:
+        return ()
+    return tuple(int(g) for g in match.groups() if g is not None)

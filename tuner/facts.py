@@ -1,0 +1,77 @@
+"""What is known about the machine a profile is for: its values, else the live ones, else the
+kernel's defaults; its memory, page size and listening ports. Rules and capacity read these."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+from tuner import catalog
+from tuner.diagnostics import Location
+from tuner.live import LiveKernel
+from tuner.resolve import Profile
+
+_LISTEN = "0A"  # st code of LISTEN in /proc/net/tcp
+
+
+@dataclass(frozen=True)
+class Value:
+    text: str
+    origin: str  # "profile", "live" or "default"
+    location: Location | None = None
+
+    def ints(self) -> list[int] | None:
+        try:
+            return [int(p) for p in self.text.split()]
+        except ValueError:
+            return None
+
+
+class Facts:
+    def __init__(self, profile: Profile, live: LiveKernel) -> None:
+        self.profile = profile
+        self.live = live
+
+    def value(self, name: str) -> Value | None:
+        for entry in self.profile.sysctl:
+            if entry.key.name == name:
+                return Value(entry.value, "profile", entry.origin)
+        live = self.live.value(name) if self.live.available else None
+        if live is not None:
+            return Value(live, "live")
+        default = (catalog.lookup(name) or catalog.Entry(name, "", "", "", "")).default
+        return Value(default, "default") if default is not None else None
+
+    def ints(self, name: str) -> list[int] | None:
+        found = self.value(name)
+        return found.ints() if found else None
+
+    def first_int(self, name: str) -> int | None:
+        numbers = self.ints(name)
+        return numbers[0] if numbers else None
+
+    @functools.cached_property
+    def memory_bytes(self) -> int | None:
+        """RAM: the intent's memory_gib, else the live MemTotal."""
+        intent = self.profile.intent
+        if intent and intent.memory_gib:
+            return int(intent.memory_gib * 1024**3)
+        for line in (self.live.host.read_proc("meminfo") or "").splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+        return None
+
+    @property
+    def page_size(self) -> int:
+        return os.sysconf("SC_PAGESIZE")
+
+    @functools.cached_property
+    def listening_ports(self) -> set[int]:
+        ports: set[int] = set()
+        for name in ("net/tcp", "net/tcp6"):
+            for line in (self.live.host.read_proc(name) or "").splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == _LISTEN:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return ports
