@@ -170,7 +170,7 @@ def test_plan_text(root: Path, proc_sys: Path, cwd_repo: Path) -> None:
     assert lines[0] == "Plan: loadgen-client (extends base)  [profiles/loadgen-client.yaml]"
     assert lines[1] == f"host mode: root {root}, kernel {proc_sys} (Linux 6.1.0-test)"
     assert "Kernel: 2 of 5 live values differ" in lines
-    assert "  ~  net.ipv4.ip_local_port_range  32768 60999  1024 65535" in lines
+    assert "  ~  net.ipv4.ip_local_port_range  32768 60999  1024 65535  ports" in lines
     assert "  + /etc/sysctl.d/99-tuner.conf (create)" in lines
     assert (
         lines[-1]
@@ -188,7 +188,7 @@ def test_plan_image_mode_says_so(root: Path) -> None:
 
 JSON_KEYS = {
     "format_version", "tuner_version", "profile", "extends", "mode", "root", "proc_sys",
-    "kernel_release", "has_changes", "changes", "in_sync", "warnings", "errors",
+    "kernel_release", "has_changes", "changes", "in_sync", "capacity", "warnings", "errors",
 }  # fmt: skip
 
 

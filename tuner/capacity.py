@@ -141,14 +141,12 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
         number, label = limit_of
         found.append(Check("descriptors vs nofile", fds, number, f"{fd_text}; {label}",
                            f"raise the nofile limit to at least {fds:,}"))  # fmt: skip
-    nr_open = facts.first_int("fs.nr_open")
-    found.append(Check("descriptors vs fs.nr_open", fds, nr_open,
-                       f"{fd_text}; fs.nr_open = {nr_open}",
-                       f"raise fs.nr_open to at least {fds:,}"))  # fmt: skip
-    file_max = facts.first_int("fs.file-max")
-    found.append(Check("descriptors vs fs.file-max", fds, file_max,
-                       f"{fd_text}; fs.file-max = {file_max}",
-                       f"raise fs.file-max to at least {fds:,}"))  # fmt: skip
+    for key in ("fs.nr_open", "fs.file-max"):
+        value = facts.value(key)
+        setting = facts.first_int(key)
+        shown = f"{setting:,} ({value.origin})" if value and setting is not None else "unknown"
+        found.append(Check(f"descriptors vs {key}", fds, setting, f"{fd_text}; {key} = {shown}",
+                           f"raise {key} to at least {fds:,}"))  # fmt: skip
     sockets = intent.concurrent_connections * (2 if intent.role == "proxy" else 1)
     rmem, wmem = facts.ints("net.ipv4.tcp_rmem"), facts.ints("net.ipv4.tcp_wmem")
     if rmem and wmem:
@@ -180,3 +178,58 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """What the port range allows, whatever the intent."""
+
+    ports: Ports
+    tuples: int
+    reuse: bool
+
+    @property
+    def max_outbound(self) -> int:
+        return self.ports.usable * self.tuples
+
+    @property
+    def rate_without_reuse(self) -> int:
+        return self.ports.usable // TIME_WAIT_SECONDS
+
+    @property
+    def rate(self) -> int:
+        return self.ports.usable // REUSE_DELAY_SECONDS if self.reuse else self.rate_without_reuse
+
+    def lines(self) -> list[str]:
+        reuse = (
+            f"tcp_tw_reuse=1 with timestamps: a port is reusable after {REUSE_DELAY_SECONDS} s, "
+            f"up to {self.rate:,}/s per tuple"
+            if self.reuse
+            else "tcp_tw_reuse is not 1 (or timestamps are off): no reuse for outgoing connections"
+        )
+        return [
+            f"usable ephemeral ports per (src IP, dst IP, dst port): {self.ports.arithmetic}",
+            f"concurrent outbound: {self.ports.usable:,} per tuple x {self.tuples} tuple(s) = "
+            f"{self.max_outbound:,}",
+            "new connections/s per tuple when this side closes first, without reuse: "
+            f"{self.ports.usable:,} / {TIME_WAIT_SECONDS} s TIME_WAIT "
+            f"= {self.rate_without_reuse:,}/s",
+            reuse,
+        ]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "port_range": [self.ports.low, self.ports.high],
+            "reserved_in_range": self.ports.reserved,
+            "usable_ports_per_tuple": self.ports.usable,
+            "tuples": self.tuples,
+            "max_concurrent_outbound": self.max_outbound,
+            "new_per_second_per_tuple_without_reuse": self.rate_without_reuse,
+            "reuse": self.reuse,
+            "new_per_second_per_tuple": self.rate,
+        }
+
+
+def ceiling(profile: Profile, facts: Facts) -> Ceiling:
+    tuples = profile.intent.tuples if profile.intent else 1
+    return Ceiling(ports(facts), tuples, reuse_effective(facts))

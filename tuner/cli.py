@@ -168,6 +168,31 @@ def plan(
     return command.run(profile, root, proc_sys, strict, json, detailed_exitcode)
 
 
+@app.command()
+def capacity(
+    profile: str,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
+) -> int:
+    """How many connections PROFILE allows, with the arithmetic; exit 1 if its intent is unmet."""
+    from tuner.commands import capacity as command
+
+    return command.run(profile, root, proc_sys, json)
+
+
+@app.command()
+def explain(
+    subject: Annotated[str, typer.Argument(metavar="KEY|RULE-ID")],
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+) -> int:
+    """A key from the catalog or a rule, in plain words, with the live value and who sets it."""
+    from tuner.commands import explain as command
+
+    return command.run(subject, root, proc_sys)
+
+
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DetailedOpt = Annotated[
     bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something to report.")

@@ -19,8 +19,9 @@ from typing import Literal
 
 from deepdiff import DeepDiff
 
-from tuner import __version__, render, sysctld
+from tuner import __version__, capacity, catalog, render, sysctld
 from tuner.diagnostics import Diagnostic
+from tuner.facts import Facts
 from tuner.host import Host
 from tuner.live import LiveKernel
 from tuner.resolve import Profile
@@ -43,6 +44,7 @@ class Change:
     diff: str | None = None
     shadowed_by: str | None = None
     tools: tuple[str, ...] = ()
+    unit: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -58,6 +60,7 @@ class Change:
             "diff": self.diff,
             "shadowed_by": self.shadowed_by,
             "tools": list(self.tools) or None,
+            "unit": self.unit,
         }
         return data | {k: v for k, v in extra.items() if v is not None}
 
@@ -73,6 +76,7 @@ class Plan:
     in_sync: tuple[str, ...]  # keys and paths already as desired
     diagnostics: tuple[Diagnostic, ...]
     files: Mapping[PurePosixPath, str | None] = field(default_factory=dict)  # None: remove
+    capacity: tuple[capacity.Ceiling, list[capacity.Check]] | None = None
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -106,6 +110,12 @@ class Plan:
             "has_changes": self.has_changes,
             "changes": [c.to_json() for c in self.changes],
             "in_sync": list(self.in_sync),
+            "capacity": None
+            if self.capacity is None
+            else {
+                "ceiling": self.capacity[0].to_json(),
+                "checks": [c.to_json() for c in self.capacity[1]],
+            },
             "warnings": [d.to_json() for d in self.warnings],
             "errors": [d.to_json() for d in self.errors],
         }
@@ -175,6 +185,7 @@ def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], l
                 desired=entry.value,
                 why=entry.why,
                 source=str(entry.origin),
+                unit=known.unit if (known := catalog.lookup(name)) else None,
             )
         )
     return changes, same
@@ -244,4 +255,7 @@ def make_plan(profile: Profile, host: Host, diagnostics: list[Diagnostic]) -> Pl
         in_sync=tuple(in_sync),
         diagnostics=tuple(notes),
         files=desired,
+        capacity=(capacity.ceiling(profile, facts), capacity.checks(profile, facts))
+        if profile.intent and (facts := Facts(profile, live))
+        else None,
     )

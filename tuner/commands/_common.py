@@ -34,15 +34,21 @@ def make_host(root: Path | None, proc_sys: Path | None, *, kernel: bool = True) 
 
 
 def load_checked(
-    ref: str, host: Host, *, strict: bool = False, live: LiveKernel | None = None
+    ref: str,
+    host: Host,
+    *,
+    strict: bool = False,
+    live: LiveKernel | None = None,
+    rule_errors_fail: bool = True,
 ) -> tuple[Profile, list[Diagnostic]]:
-    """Resolve ``ref`` and run every rule; raise ProfileError with all diagnostics on an error."""
+    """Resolve ``ref`` and run every rule; raise ProfileError with all diagnostics on an error
+    (only on errors in the profile files themselves when ``rule_errors_fail`` is False)."""
     library = ProfileLibrary.for_root(host.root)
     profile, diagnostics = resolve_cached(ref, library)
     if profile is not None:
         ctx = rules.Context(profile, live or LiveKernel(host), strict)
         diagnostics = diagnostics + rules.check(ctx)
-    if profile is None or has_errors(diagnostics):
+    if profile is None or (rule_errors_fail and has_errors(diagnostics)):
         raise ProfileError(diagnostics)
     return profile, diagnostics
 

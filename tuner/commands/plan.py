@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tuner import __version__, errors, report
 from tuner.commands._common import incomplete_warnings, load_checked, make_host
+from tuner.commands.capacity import print_capacity_report
 from tuner.errors import ProfileError
 from tuner.library import display_path
 from tuner.plan import FORMAT_VERSION, Change, Plan, make_plan
@@ -70,16 +71,22 @@ def print_plan(plan: Plan) -> None:
         total = len(profile.sysctl)
         report.out(style(f"\nKernel: {len(kernel)} of {total} live values differ", "bold"))
         if kernel:
-            rows = [["", "KEY", "CURRENT", "DESIRED"]]
+            rows = [["", "KEY", "CURRENT", "DESIRED", "UNIT"]]
             for change in kernel:
                 current = change.current if change.current is not None else f"({change.action})"
-                rows.append([_mark(change), change.key or "", current, change.desired or ""])
+                row = [_mark(change), change.key or "", current, change.desired or ""]
+                rows.append([*row, change.unit or ""])
             lines = report.table(rows)
             report.out(lines[0])
             for change, line in zip(kernel, lines[1:], strict=True):
                 report.out(style(line, _KIND[_mark(change)]))
                 if change.why:
                     report.out(style(report.wrap(change.why, "        "), "dim"))
+
+    if plan.capacity is not None:
+        ceiling, checks = plan.capacity
+        report.out(style("\nCapacity (with this profile applied)", "bold"))
+        print_capacity_report(ceiling, checks, plan.profile)
 
     files = [c for c in plan.changes if c.layer == "file"]
     report.out(style(f"\nFiles: {len(files)} to write or remove", "bold"))

@@ -1,0 +1,149 @@
+"""The catalog, the capacity model, and explain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tuner import capacity, catalog
+from tuner.cli import app
+from tuner.facts import Facts
+from tuner.host import Host
+from tuner.library import ProfileLibrary
+from tuner.live import LiveKernel
+from tuner.resolve import Profile, resolve
+
+runner = CliRunner()
+BUNDLED = ["backend-server", "base", "haproxy-2m-conns", "loadgen-client"]
+
+
+def bundled(name: str, root: Path) -> Profile:
+    profile, problems = resolve(name, ProfileLibrary.for_root(root))
+    assert profile is not None, problems
+    return profile
+
+
+def test_catalog_covers_bundled_profiles_and_is_consistent(root: Path) -> None:
+    entries = catalog.entries()
+    assert len(entries) >= 60
+    for name in BUNDLED:
+        for entry in bundled(name, root).sysctl:
+            assert entry.key.name in entries, entry.key.name
+    for entry in entries.values():
+        assert entry.scope in ("netns", "global")
+        assert entry.shape in ("int", "vector", "enum", "string", "portlist")
+        assert entry.meaning and entry.source
+        if entry.default:  # a constant default must pass its own check
+            assert entry.check(entry.default) is None, entry.key
+    assert entries["net.ipv4.tcp_tw_recycle"].removed == "4.12"
+    assert entries["net.ipv4.tcp_mem"].unit == "pages"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("net.ipv4.tcp_tw_reuse", "1", None),
+        ("net.ipv4.tcp_tw_reuse", "3", "3 is not one of 0 (off), 1 (on for all outgoing connections), 2 (on for loopback only)"),
+        ("net.ipv4.ip_local_port_range", "1024", "expected 2 integers (low, high), got '1024'"),
+        ("net.ipv4.ip_local_port_range", "0 65535", "low 0 is below the minimum 1"),
+        ("fs.nr_open", "2147483585", "2147483585 is above the maximum 2147483584"),
+        ("net.core.somaxconn", "lots", "'lots' is not an integer"),
+        ("net.ipv4.ip_local_reserved_ports", "8080,9000-9010", None),
+        ("net.ipv4.ip_local_reserved_ports", "9010-9000", "'9010-9000' is not within 1-65535 in ascending order"),
+        ("net.ipv4.tcp_congestion_control", "bbr", None),
+    ],
+)  # fmt: skip
+def test_catalog_checks_values(key: str, value: str, problem: str | None) -> None:
+    entry = catalog.lookup(key)
+    assert entry is not None
+    assert entry.check(value) == problem
+
+
+@pytest.mark.parametrize("name", ["backend-server", "haproxy-2m-conns", "loadgen-client"])
+def test_bundled_profiles_meet_their_own_intent(name: str, root: Path, proc_sys: Path) -> None:
+    (proc_sys.parent / "meminfo").write_text("MemTotal:       67108864 kB\n")
+    profile = bundled(name, root)
+    assert profile.intent is not None
+    checks = capacity.checks(profile, Facts(profile, LiveKernel(Host(root, proc_sys))))
+    assert checks
+    assert [c.name for c in checks if not c.ok] == []
+
+
+def test_the_facts_the_blog_got_wrong(root: Path, proc_sys: Path) -> None:
+    facts = Facts(bundled("base", root), LiveKernel(Host(root, proc_sys)))
+    default = capacity.ceiling(bundled("base", root), facts)
+    assert (default.ports.usable, default.rate_without_reuse) == (28232, 470)  # not 230/s
+    widened = capacity.ceiling(
+        bundled("loadgen-client", root),
+        Facts(bundled("loadgen-client", root), LiveKernel(Host(root, proc_sys))),
+    )
+    assert (widened.ports.usable, widened.rate_without_reuse, widened.reuse) == (64512, 1075, True)
+
+
+def test_reserved_ports_inside_the_range_are_not_usable(root: Path, proc_sys: Path) -> None:
+    site = root / "etc/tuner/profiles"
+    site.mkdir(parents=True)
+    (site / "r.yaml").write_text(
+        "name: r\nsysctl:\n  net.ipv4.ip_local_port_range: 40000 40009\n"
+        "  net.ipv4.ip_local_reserved_ports: 39990-40004,50000\n"
+    )
+    profile = bundled("r", root)
+    ceiling = capacity.ceiling(profile, Facts(profile, LiveKernel(Host(root, proc_sys))))
+    assert (ceiling.ports.usable, ceiling.ports.arithmetic) == (
+        5,
+        "40009 - 40000 + 1 - 5 reserved = 5 usable ports",
+    )
+
+
+def test_capacity_command(root: Path, proc_sys: Path) -> None:
+    args = ["--root", str(root), "--proc-sys", str(proc_sys)]
+    (proc_sys.parent / "meminfo").write_text("MemTotal:       67108864 kB\n")
+    result = runner.invoke(app, ["capacity", "loadgen-client", *args])
+    assert result.exit_code == 0
+    assert (
+        "  concurrent outbound: 64,512 per tuple x 2 tuple(s) = 129,024"
+        in result.output.splitlines()
+    )
+    assert result.output.splitlines()[-1] == "Intent met."
+    doc = json.loads(runner.invoke(app, ["capacity", "haproxy-2m-conns", "--json", *args]).output)
+    assert doc["ceiling"]["max_concurrent_outbound"] == 64512 * 80
+    assert doc["met"] is True
+    site = root / "etc/tuner/profiles"
+    site.mkdir(parents=True)
+    (site / "short.yaml").write_text(
+        "name: short\nintent: {role: client, concurrent_connections: 60000, destinations: 1}\n"
+    )
+    gap = runner.invoke(app, ["capacity", "short", *args])
+    assert gap.exit_code == 1
+    assert (
+        "      to close the gap: 2 more destination(s) or source IP(s), or widen ip_local_port_range"
+        in gap.output.splitlines()
+    )
+
+
+def test_explain_key(root: Path, proc_sys: Path) -> None:
+    result = runner.invoke(
+        app, ["explain", "net/ipv4/tcp_tw_reuse", "--root", str(root), "--proc-sys", str(proc_sys)]
+    )
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "net.ipv4.tcp_tw_reuse (netns key)"
+    assert (
+        "  shape: one of 0 = off; 1 = on for all outgoing connections; 2 = on for loopback only"
+        in lines
+    )
+    assert "  kernel default: 2" in lines
+    assert "  live value: 2" in lines
+    assert "  set by bundled profiles: haproxy-2m-conns (1), loadgen-client (1)" in lines
+
+
+def test_explain_rule_and_unknown(root: Path) -> None:
+    rule = runner.invoke(app, ["explain", "tw-reuse", "--root", str(root)])
+    assert rule.exit_code == 0
+    assert rule.output.splitlines()[0] == "rule tw-reuse (error)"
+    unknown = runner.invoke(app, ["explain", "net.ipv4.tcp_tw_reuze", "--root", str(root)])
+    assert unknown.exit_code == 1
+    assert "did you mean net.ipv4.tcp_tw_reuse" in unknown.stderr
