@@ -40,3 +40,18 @@ def sandbox(script: str, timeout: float = 180) -> subprocess.CompletedProcess[st
 def tmpfs_over(*paths: str) -> str:
     """Shell lines that cover each real path with an empty tmpfs (created if missing)."""
     return "".join(f"mkdir -p {p} && mount -t tmpfs tmpfs {p}\n" for p in paths)
+
+
+# Every place tuner writes or sysctl --system reads, covered: only tuner's files are seen, and
+# nothing reaches the host's /etc. $WORK must name a scratch directory.
+COVER_ETC = tmpfs_over(
+    "/etc/sysctl.d",
+    "/etc/security/limits.d",
+    "/etc/systemd/system",
+    "/var/lib",
+    "/usr/lib/sysctl.d",
+) + (
+    "for d in /run/sysctl.d /usr/local/lib/sysctl.d; do [ ! -d $d ] || mount -t tmpfs tmpfs $d; done\n"
+    ': > "$WORK/empty" && mount --bind "$WORK/empty" /etc/sysctl.conf\n'
+    "ip link set lo up\n"
+)

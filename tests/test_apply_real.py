@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import needs_sandbox
-from sandbox import sandbox, tmpfs_over
+from sandbox import COVER_ETC, sandbox
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
 
@@ -35,16 +35,7 @@ PROFILE = (
         "  haproxy.service: {LimitNOFILE: 8192}\n"
     )
 )
-COVER = tmpfs_over(
-    "/etc/sysctl.d",
-    "/etc/security/limits.d",
-    "/etc/systemd/system",
-    "/var/lib",
-    "/usr/lib/sysctl.d",
-) + (
-    "for d in /run/sysctl.d /usr/local/lib/sysctl.d; do [ ! -d $d ] || mount -t tmpfs tmpfs $d; done\n"
-    ': > "$WORK/empty" && mount --bind "$WORK/empty" /etc/sysctl.conf\n'
-)
+COVER = COVER_ETC
 DUMP = (
     'dump() { echo "== $1"; for k in ' + " ".join(VALUES) + "; do "
     'printf "%s\\t%s\\n" "$k" "$(sysctl -n "$k" | tr "\\t" " ")"; done; }\n'

@@ -118,19 +118,22 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
     rate = intent.new_connections_per_second
     if outbound and rate:
         per_tuple_rate = math.ceil(rate / tuples)
+        more_tuples = "add destinations or source IPs, or widen ip_local_port_range"
         if reuse_effective(facts):
             limit = span.usable // REUSE_DELAY_SECONDS
             how = f"tcp_tw_reuse=1: a port is reusable after {REUSE_DELAY_SECONDS} s"
+            fix = more_tuples
         else:
             limit = span.usable // TIME_WAIT_SECONDS
             how = f"no reuse: {span.usable:,} ports / {TIME_WAIT_SECONDS} s TIME_WAIT"
+            fix = f"set tcp_tw_reuse=1 (with tcp_timestamps), or {more_tuples}"
         found.append(
             Check(
                 "new connections per second per tuple",
                 per_tuple_rate,
                 limit,
                 f"{rate:,}/s / {tuples} tuple(s) = {per_tuple_rate:,}/s; {how} = {limit:,}/s",
-                "set tcp_tw_reuse=1 (with tcp_timestamps), or add destinations or source IPs",
+                fix,
             )
         )
     fds = descriptors_needed(intent)

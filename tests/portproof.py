@@ -1,0 +1,137 @@
+"""Socket experiments for the kernel proofs (run inside a throwaway network namespace).
+
+    python portproof.py exhaust PORT     connect to 127.0.0.1:PORT until EADDRNOTAVAIL, with the
+                                         sockets spread over processes (the hard fd limit here is
+                                         20000); print {"connected": N, "error": ...}
+    python portproof.py timewait PORT N  make N connections the client closes first (so their
+                                         ports sit in TIME_WAIT), then try one more connect
+    python portproof.py retry PORT       one connect: {"ok": bool, "error": ..., "port": ...}
+    python portproof.py ports PORT       connect until refused; print the source ports used
+
+The listener never accepts in exhaust: established connections wait in its accept queue (the
+caller raises net.core.somaxconn in the namespace), so the server side needs no descriptors.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+
+PER_PROCESS = 18000
+ADDRESS = "127.0.0.1"
+
+
+def listener(port: int, backlog: int = 1 << 20) -> socket.socket:
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((ADDRESS, port))
+    server.listen(backlog)
+    return server
+
+
+def connect(port: int) -> tuple[socket.socket | None, str | None]:
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        client.connect((ADDRESS, port))
+    except OSError as exc:
+        client.close()
+        return None, errno.errorcode.get(exc.errno or 0, str(exc))
+    return client, None
+
+
+def worker(port: int) -> None:
+    """Connect up to PER_PROCESS times; report; hold the sockets until stdin closes."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    held, error = [], None
+    for _ in range(min(PER_PROCESS, hard - 50)):
+        client, error = connect(port)
+        if client is None:
+            break
+        held.append(client)
+    print(json.dumps({"connected": len(held), "error": error}), flush=True)
+    sys.stdin.read()
+
+
+def exhaust(port: int, processes: int = 4) -> None:
+    """All workers connect at once (ports are only taken, never freed, so the sum is exact once
+    one of them sees EADDRNOTAVAIL, as long as their caps add up to more than the range)."""
+    server = listener(port)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "worker", str(port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for _ in range(processes)
+    ]  # fmt: skip
+    results = []
+    for child in workers:
+        assert child.stdout is not None
+        results.append(json.loads(child.stdout.readline()))
+    total = sum(r["connected"] for r in results)
+    errors = sorted({r["error"] for r in results if r["error"]})
+    capped = all(r["error"] is None for r in results)  # every worker hit its cap: not exhausted
+    error = None if capped else ",".join(errors)
+    print(json.dumps({"connected": total, "error": error, "processes": processes}))
+    for child in workers:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait()
+    server.close()
+
+
+def timewait(port: int, count: int) -> None:
+    server = listener(port)
+    for _ in range(count):
+        client, error = connect(port)
+        assert client is not None, error
+        accepted, _ = server.accept()
+        client.close()  # the client closes first: its side goes to TIME_WAIT
+        assert accepted.recv(1) == b""
+        accepted.close()
+    time.sleep(1.2)  # past the 1 s tcp_tw_reuse minimum
+    client, error = connect(port)
+    print(json.dumps({"ok": client is not None, "error": error}))
+
+
+def retry(port: int) -> None:
+    server = listener(port)
+    client, error = connect(port)
+    source = client.getsockname()[1] if client else None
+    print(json.dumps({"ok": client is not None, "error": error, "port": source}))
+    server.close()
+
+
+def ports(port: int) -> None:
+    server = listener(port)
+    held, error = [], None
+    while len(held) < 1000:
+        client, error = connect(port)
+        if client is None:
+            break
+        held.append(client)
+    print(json.dumps({"ports": sorted(c.getsockname()[1] for c in held), "error": error}))
+    server.close()
+
+
+if __name__ == "__main__":
+    command, port = sys.argv[1], int(sys.argv[2])
+    if command == "worker":
+        worker(port)
+    elif command == "exhaust":
+        exhaust(port)
+    elif command == "timewait":
+        timewait(port, int(sys.argv[3]))
+    elif command == "retry":
+        retry(port)
+    elif command == "ports":
+        ports(port)
+    else:
+        raise SystemExit(f"unknown command {command}")
+    os._exit(0)
