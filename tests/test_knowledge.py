@@ -147,3 +147,16 @@ def test_explain_rule_and_unknown(root: Path) -> None:
     unknown = runner.invoke(app, ["explain", "net.ipv4.tcp_tw_reuze", "--root", str(root)])
     assert unknown.exit_code == 1
     assert "did you mean net.ipv4.tcp_tw_reuse" in unknown.stderr
+
+
+def test_netlink_finds_a_listener_in_this_namespace() -> None:
+    import socket
+
+    from tuner.sockets import listening_tcp_ports
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        assert port not in listening_tcp_ports()
+        server.listen()
+        assert port in listening_tcp_ports()

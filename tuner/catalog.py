@@ -11,12 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from tuner.keys import parse_key
 
 CATALOG = Path(__file__).with_name("data") / "catalog.yaml"
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,10 @@ def entries() -> dict[str, Entry]:
 
 
 def _parse() -> dict[str, Entry]:
-    raw = yaml.load(CATALOG.read_text(), Loader=_Loader)
+    import yaml  # only on a cache miss: a cached plan never loads PyYAML
+
+    loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    raw = yaml.load(CATALOG.read_text(), Loader=loader)
     out = {}
     for key, data in raw.items():
         name = parse_key(key).name

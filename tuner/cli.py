@@ -11,6 +11,7 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import traceback
@@ -264,7 +265,25 @@ def status(
     return command.run(root, proc_sys, json, detailed_exitcode)
 
 
+def _name(info: typer.models.CommandInfo) -> str:
+    callback = info.callback.__name__ if info.callback else ""
+    return info.name or typer.main.get_command_name(callback)
+
+
+def _app_for(args: Sequence[str]) -> typer.Typer:
+    """The app with only the command being run: typer inspects every registered command's
+    signature on start-up, which costs more than a plan. Anything else gets the full app."""
+    name = args[0] if args else ""
+    chosen = [c for c in app.registered_commands if _name(c) == name]
+    if len(chosen) != 1:
+        return app
+    single = copy.copy(app)
+    single.registered_commands = chosen
+    return single
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    command = typer.main.get_command(app)
-    code: int = command.main(argv, prog_name="tuner", standalone_mode=False)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(_app_for(args))
+    code: int = command.main(args, prog_name="tuner", standalone_mode=False)
     return code

@@ -12,8 +12,6 @@ from tuner.diagnostics import Location
 from tuner.live import LiveKernel
 from tuner.resolve import Profile
 
-_LISTEN = "0A"  # st code of LISTEN in /proc/net/tcp
-
 
 @dataclass(frozen=True)
 class Value:
@@ -68,10 +66,4 @@ class Facts:
 
     @functools.cached_property
     def listening_ports(self) -> set[int]:
-        ports: set[int] = set()
-        for name in ("net/tcp", "net/tcp6"):
-            for line in (self.live.host.read_proc(name) or "").splitlines()[1:]:
-                fields = line.split()
-                if len(fields) > 3 and fields[3] == _LISTEN:
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-        return ports
+        return self.live.host.listening_ports()

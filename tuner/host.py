@@ -306,6 +306,27 @@ class Host:
         except OSError:
             return None
 
+    def listening_ports(self) -> set[int]:
+        """TCP ports something listens on: asked of the kernel through netlink for the real
+        /proc/sys (this process's network namespace), read from DIR/../net/tcp{,6} for a fake
+        --proc-sys DIR; empty in image mode."""
+        if self.proc_sys is None:
+            return set()
+        if self.proc_sys.resolve() == Path("/proc/sys"):
+            from tuner.sockets import listening_tcp_ports
+
+            try:
+                return listening_tcp_ports()
+            except OSError as exc:
+                raise HostError(f"cannot list listening sockets: {exc.strerror}") from None
+        ports: set[int] = set()
+        for name in ("net/tcp", "net/tcp6"):
+            for line in (self.read_proc(name) or "").splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == "0A":  # st 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return ports
+
     def kernel_release(self) -> str | None:
         if self.proc_sys is None:
             return None

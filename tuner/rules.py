@@ -48,6 +48,10 @@ class Context:
     def facts(self) -> Facts:
         return Facts(self.profile, self.live)
 
+    @functools.cached_property
+    def capacity(self) -> list[capacity.Check]:
+        return capacity.checks(self.profile, self.facts)
+
     def kernel(self) -> tuple[int, ...] | None:
         release = self.live.release if self.live.available else None
         return catalog.version_tuple(release) if release else None
@@ -214,7 +218,7 @@ def _listener_not_reserved(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
 
 
 def _capacity(ctx: Context, name: str) -> capacity.Check | None:
-    return next((c for c in capacity.checks(ctx.profile, ctx.facts) if c.name == name), None)
+    return next((c for c in ctx.capacity if c.name == name), None)
 
 
 def _intent_where(ctx: Context) -> Location | None:
