@@ -16,7 +16,7 @@ CASES = {
     "unknown top-level field, with a suggestion": (
         "name: x\ndescripton: typo\n",
         ["x.yaml:2:1: descripton: unknown field 'descripton'; did you mean 'description'? "
-         "allowed here: name, description, extends, intent, sysctl, limits, services"],
+         "allowed here: name, description, extends, intent, vendored, sysctl, limits, services"],
     ),
     "unknown field in a setting": (
         "name: x\nsysctl:\n  fs.nr_open: {value: 5, reason: r}\n",

@@ -12,6 +12,7 @@ Exit codes (documented in the README):
 from __future__ import annotations
 
 import copy
+import enum
 import os
 import sys
 import traceback
@@ -97,6 +98,14 @@ ProcSysOpt = Annotated[
     Path | None,
     typer.Option("--proc-sys", help="Use DIR as the kernel's /proc/sys, whatever the root."),
 ]
+NoKernelOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-kernel",
+        help="Never read or write the running kernel: files only, even with --root / "
+        "(image builds inside a chroot, where /proc is the build host's).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document.")]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Treat keys the running kernel lacks as errors.")
@@ -155,6 +164,7 @@ def plan(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     strict: StrictOpt = False,
+    no_kernel: NoKernelOpt = False,
     json: JsonOpt = False,
     detailed_exitcode: Annotated[
         bool,
@@ -166,7 +176,7 @@ def plan(
     """Show what applying PROFILE would change: live values, files, and boot-time overrides."""
     from tuner.commands import plan as command
 
-    return command.run(profile, root, proc_sys, strict, json, detailed_exitcode)
+    return command.run(profile, root, proc_sys, strict, json, detailed_exitcode, not no_kernel)
 
 
 @app.command()
@@ -194,6 +204,49 @@ def explain(
     return command.run(subject, root, proc_sys)
 
 
+@app.command()
+def vendor(
+    profiles: Annotated[list[str], typer.Argument(help="Profile names or files.")],
+    root: Annotated[
+        Path,
+        typer.Option("--root", help="The image (or host) root to vendor into: required."),
+    ],
+) -> int:
+    """Write flattened profiles to ROOT/etc/tuner/profiles/ for offline apply and status."""
+    from tuner.commands import vendor as command
+
+    return command.run(profiles, root)
+
+
+export_app = typer.Typer(
+    cls=TunerGroup, no_args_is_help=True, rich_markup_mode=None, help="Export a profile."
+)
+app.add_typer(export_app, name="export")
+
+
+class Mode(enum.StrEnum):
+    files = "files"
+    apply = "apply"
+
+
+@export_app.command("cloud-init")
+def export_cloud_init(
+    profile: str,
+    mode: Annotated[
+        Mode, typer.Option("--mode", help="files: write and apply the files; apply: run tuner.")
+    ] = Mode.files,
+    root: RootOpt = None,
+    pip_spec: Annotated[
+        str | None,
+        typer.Option("--pip-spec", help="What apply mode installs (default: this tuner version)."),
+    ] = None,
+) -> int:
+    """Print a #cloud-config document that applies PROFILE at first boot."""
+    from tuner.commands import export as command
+
+    return command.cloud_init(profile, root, mode.value, pip_spec)
+
+
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DetailedOpt = Annotated[
     bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something to report.")
@@ -206,6 +259,7 @@ def apply(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     strict: StrictOpt = False,
+    no_kernel: NoKernelOpt = False,
     yes: YesOpt = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
@@ -226,6 +280,7 @@ def apply(
         yes=yes,
         dry_run=dry_run,
         restart_services=restart_services,
+        kernel=not no_kernel,
     )
 
 
@@ -236,12 +291,13 @@ def rollback(
     to: Annotated[
         int | None, typer.Option("--to", help="The generation to undo (default: the latest).")
     ] = None,
+    no_kernel: NoKernelOpt = False,
     yes: YesOpt = False,
 ) -> int:
     """Restore the state from before a generation (files byte for byte, live values)."""
     from tuner.commands.rollback import run_rollback
 
-    return run_rollback(root, proc_sys, to, yes)
+    return run_rollback(root, proc_sys, to, yes, kernel=not no_kernel)
 
 
 @app.command()
@@ -256,13 +312,14 @@ def history(root: RootOpt = None, proc_sys: ProcSysOpt = None, json: JsonOpt = F
 def status(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
+    no_kernel: NoKernelOpt = False,
     json: JsonOpt = False,
     detailed_exitcode: DetailedOpt = False,
 ) -> int:
     """Which profile is applied, and any drift since (exit 2 with --detailed-exitcode)."""
     from tuner.commands import status as command
 
-    return command.run(root, proc_sys, json, detailed_exitcode)
+    return command.run(root, proc_sys, json, detailed_exitcode, kernel=not no_kernel)
 
 
 def _name(info: typer.models.CommandInfo) -> str:

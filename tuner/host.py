@@ -235,6 +235,27 @@ class Host:
         """Whether this is the running system's own root (not an image)."""
         return self.root.resolve() == Path("/")
 
+    def chroot_warning(self) -> str | None:
+        """Why this looks like a chroot, when live writes would reach the kernel from inside one.
+
+        Inside a chroot /proc is the outer machine's: Packer's chroot builders mount the build
+        host's /proc into the image, so writing /proc/sys there tunes the build host.
+        """
+        if self.proc_sys is None or not self.is_live_root:
+            return None
+        try:
+            mountinfo: str | None = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            mountinfo = None
+        reason = looks_like_chroot(Path("/proc/1/root"), Path("/"), mountinfo)
+        if reason is None:
+            return None
+        return (
+            f"this looks like a chroot ({reason}): writing /proc/sys here tunes the machine "
+            "running the chroot, not the image. Image builds should run tuner outside with "
+            "--root DIR, or pass --no-kernel"
+        )
+
     def systemd_is_pid1(self) -> bool:
         if not self.is_live_root:
             return False
@@ -334,3 +355,28 @@ class Host:
             return (self.proc_sys / "kernel" / "osrelease").read_text().strip() or None
         except OSError:
             return None
+
+
+def looks_like_chroot(pid1_root: Path, root: Path, mountinfo: str | None) -> str | None:
+    """Two signs of a chroot, either enough:
+
+    - ischroot(1)'s: / is not the root of PID 1, by device and inode (needs the right to look at
+      PID 1; decides either way when it can);
+    - no filesystem is mounted at / in /proc/self/mountinfo: mounts outside a process's root are
+      not listed, so a chroot into a plain directory has none at "/". (A chroot into a mount
+      point, as Packer's chroot builders do, needs the first sign.)
+    """
+    try:
+        outer, here = pid1_root.stat(), root.stat()
+    except OSError:
+        pass  # not allowed to look at PID 1 (or no /proc): try the mount table
+    else:
+        if (outer.st_dev, outer.st_ino) != (here.st_dev, here.st_ino):
+            return f"/ is not the root of PID 1 ({pid1_root})"
+        return None
+    if mountinfo is None:
+        return None
+    mount_points = {line.split()[4] for line in mountinfo.splitlines() if len(line.split()) > 4}
+    if mount_points and "/" not in mount_points:
+        return "no filesystem is mounted at / (/proc/self/mountinfo)"
+    return None

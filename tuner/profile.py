@@ -126,11 +126,20 @@ class Intent(_Model):
     memory_gib: float | None = Field(default=None, gt=0)  # RAM of the machines it is for
 
 
+class Vendored(_Model):
+    """Written by ``tuner vendor``: where a flattened profile came from."""
+
+    tuner_version: str
+    content_sha256: str
+    chain: list[str]
+
+
 class ProfileDoc(_Model):
     name: ProfileName
     description: str = ""
     extends: list[ProfileName] = []
     intent: Intent | None = None
+    vendored: Vendored | None = None
     sysctl: dict[SysctlKeyName, SysctlSetting | None] = {}
     limits: list[LimitRule] = []
     services: dict[UnitName, dict[ServiceDirective, ServiceSetting | None] | None] = {}
@@ -208,6 +217,8 @@ def _allowed(path: tuple[Any, ...]) -> list[str]:
         return list(LimitRule.model_fields)
     if path[0] == "intent":
         return list(Intent.model_fields)
+    if path[0] == "vendored":
+        return list(Vendored.model_fields)
     return ["value", "why", "source"]
 
 
@@ -240,6 +251,20 @@ def _file_checks(model: ProfileDoc, path: Path, doc: YamlDocument) -> list[Diagn
                 "name",
             )
         )
+    if model.vendored is not None and isinstance(doc.data, dict):
+        from tuner.vendor import content_hash
+
+        body = {k: v for k, v in doc.data.items() if k != "vendored"}
+        if content_hash(body) != model.vendored.content_sha256:
+            problems.append(
+                Diagnostic(
+                    "warning",
+                    "this vendored profile changed after `tuner vendor` wrote it "
+                    "(its content no longer matches vendored.content_sha256)",
+                    doc.location(("vendored",), key=True),
+                    "vendored",
+                )
+            )
     raw_sysctl = doc.data.get("sysctl") if isinstance(doc.data, dict) else None
     seen: dict[str, str] = {}
     for raw in raw_sysctl or {}:

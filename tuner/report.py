@@ -34,6 +34,11 @@ def error(message: str) -> None:
     print(f"{style('tuner: error:', 'remove')} {message}", file=sys.stderr)
 
 
+def warning(message: str) -> None:
+    style = Style(sys.stderr)
+    print(f"{style('tuner: warning:', 'warn')} {message}", file=sys.stderr)
+
+
 def emit_json(document: Any) -> None:
     print(json.dumps(document, indent=2, ensure_ascii=False))
 

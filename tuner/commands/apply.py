@@ -52,6 +52,14 @@ def _blockers(plan: Plan) -> list[str]:
     ]  # fmt: skip
 
 
+def warn_chroot(host: Host, plan: Plan | None = None) -> None:
+    """Loudly, before any live write, when / looks like a chroot."""
+    writes_kernel = plan is None or any(c.layer == "kernel" for c in plan.pending)
+    warning = host.chroot_warning() if writes_kernel else None
+    if warning:
+        report.warning(warning.upper()[:1] + warning[1:])
+
+
 def confirm(yes: bool) -> None:
     if yes:
         return
@@ -70,8 +78,9 @@ def run_apply(
     yes: bool,
     dry_run: bool,
     restart_services: bool,
+    kernel: bool = True,
 ) -> int:
-    host = make_host(root, proc_sys)
+    host = make_host(root, proc_sys, kernel=kernel)
     journal = Journal(host)
     if not dry_run:
         refuse_incomplete(journal)
@@ -87,6 +96,7 @@ def run_apply(
     if not plan.has_changes:
         return 0  # the summary line already said "No changes"
     require_privileges(host, "apply")
+    warn_chroot(host, plan)
     confirm(yes)
     with host.lock():
         refuse_incomplete(journal)

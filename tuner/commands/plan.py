@@ -8,6 +8,7 @@ from pathlib import Path
 from tuner import __version__, errors, report
 from tuner.commands._common import incomplete_warnings, load_checked, make_host
 from tuner.commands.capacity import print_capacity_report
+from tuner.diagnostics import Diagnostic
 from tuner.errors import ProfileError
 from tuner.library import display_path
 from tuner.plan import FORMAT_VERSION, Change, Plan, make_plan
@@ -23,8 +24,9 @@ def run(
     strict: bool,
     as_json: bool,
     detailed_exitcode: bool,
+    kernel: bool = True,
 ) -> int:
-    host = make_host(root, proc_sys)
+    host = make_host(root, proc_sys, kernel=kernel)
     try:
         profile, diagnostics = load_checked(ref, host, strict=strict)
     except ProfileError as exc:
@@ -41,7 +43,11 @@ def run(
             }
         )
         return errors.EXIT_ERROR
-    result = make_plan(profile, host, diagnostics + incomplete_warnings(host))
+    found = diagnostics + incomplete_warnings(host)
+    chroot = host.chroot_warning()
+    if chroot:
+        found.append(Diagnostic("warning", chroot, None, None, "chroot"))
+    result = make_plan(profile, host, found)
     if as_json:
         report.emit_json(result.to_json())
     else:

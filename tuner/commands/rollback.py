@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 from tuner import report
 from tuner.commands._common import make_host
-from tuner.commands.apply import confirm, require_privileges
+from tuner.commands.apply import confirm, require_privileges, warn_chroot
 from tuner.errors import NotFoundError, TunerError
 from tuner.journal import Generation, Journal
 from tuner.transaction import Target, run
@@ -29,8 +29,10 @@ def choose(journal: Journal, number: int | None) -> Generation:
     raise NotFoundError("nothing to roll back: every generation is already rolled back or failed")
 
 
-def run_rollback(root: Path | None, proc_sys: Path | None, to: int | None, yes: bool) -> int:
-    host = make_host(root, proc_sys)
+def run_rollback(
+    root: Path | None, proc_sys: Path | None, to: int | None, yes: bool, *, kernel: bool = True
+) -> int:
+    host = make_host(root, proc_sys, kernel=kernel)
     require_privileges(host, "rollback")
     journal = Journal(host)
     chosen = choose(journal, to)
@@ -52,6 +54,8 @@ def run_rollback(root: Path | None, proc_sys: Path | None, to: int | None, yes: 
         report.out(f"  {'-' if state is None else '~'} {path}")
     for key, value in sorted(target.sysctl.items()):
         report.out(f"  ~ {key} = {value}")
+    if target.sysctl:
+        warn_chroot(host)
     confirm(yes)
     with host.lock():
         if to is None and choose(journal, None).number != chosen.number:

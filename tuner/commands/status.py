@@ -10,8 +10,15 @@ from tuner.journal import Journal, incomplete_message
 from tuner.keys import normalize_live, parse_key
 
 
-def run(root: Path | None, proc_sys: Path | None, as_json: bool, detailed_exitcode: bool) -> int:
-    host = make_host(root, proc_sys)
+def run(
+    root: Path | None,
+    proc_sys: Path | None,
+    as_json: bool,
+    detailed_exitcode: bool,
+    *,
+    kernel: bool = True,
+) -> int:
+    host = make_host(root, proc_sys, kernel=kernel)
     journal = Journal(host)
     incomplete = [incomplete_message(g) for g in journal.incomplete()]
     applied = journal.applied()

@@ -1,0 +1,108 @@
+"""The README's image and first-boot examples are the ones tested here, not separate copies.
+
+Each example sits in a fenced block after a `<!-- tested: ... -->` marker. The Packer template
+passes `packer validate`, and its commands are run against a scratch image root. Each cloud-init
+document is exactly what `tuner export cloud-init` prints now, and passes cloud-init's own schema.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, have
+from typer.testing import CliRunner
+
+from tuner.cli import app
+
+runner = CliRunner()
+
+
+def examples() -> dict[str, str]:
+    text = (REPO / "README.md").read_text()
+    found = re.findall(r"<!-- tested: (.+?) -->\n```\w*\n(.*?)\n```", text, re.DOTALL)
+    return {marker: body + "\n" for marker, body in found}
+
+
+def test_the_readme_has_the_examples() -> None:
+    assert set(examples()) == {
+        "packer",
+        "cloud-init loadgen-client files",
+        "cloud-init base apply",
+    }
+
+
+needs = pytest.mark.skipif(
+    not os.environ.get("CI") and not have("cloud-init", "packer"),
+    reason="needs cloud-init and packer (see .ci/run)",
+)
+
+
+@needs
+@pytest.mark.parametrize("marker", ["cloud-init loadgen-client files", "cloud-init base apply"])
+def test_cloud_init_example_is_what_export_prints_and_is_valid(marker: str, tmp_path: Path) -> None:
+    _, profile, mode = marker.split()
+    exported = runner.invoke(app, ["export", "cloud-init", profile, "--mode", mode,
+                                   "--root", str(tmp_path)])  # fmt: skip
+    assert exported.exit_code == 0
+    assert examples()[marker] == exported.output, "regenerate the README example"
+    path = tmp_path / "user-data"
+    path.write_text(examples()[marker])
+    checked = subprocess.run(["cloud-init", "schema", "--config-file", str(path)],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def packer_dir(tmp_path: Path, template: str) -> Path:
+    directory = tmp_path / "packer"
+    (directory / "profiles").mkdir(parents=True)
+    (directory / "profiles/site-overrides.yaml").write_text("name: site-overrides\n")
+    (directory / "golden.pkr.hcl").write_text(template)
+    return directory
+
+
+def validate(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["packer", "validate", "-var", "source_ami=ami-12345678", "golden.pkr.hcl"],
+        cwd=directory, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+@needs
+def test_packer_example_validates_and_a_broken_one_does_not(tmp_path: Path) -> None:
+    template = examples()["packer"]
+    ok = validate(packer_dir(tmp_path / "ok", template))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = validate(
+        packer_dir(tmp_path / "broken", template.replace("source_ami = var", "source_amy = var"))
+    )
+    assert broken.returncode != 0
+
+
+def test_packer_example_commands_bake_an_image_root(tmp_path: Path) -> None:
+    commands = re.findall(r'^\s+"(tuner [^"]+)",$', examples()["packer"], re.MULTILINE)
+    assert [c.split()[1] for c in commands] == ["vendor", "apply", "plan"]
+    image = tmp_path / "golden"
+    for directory in ("etc/sysctl.d", "var/lib"):
+        (image / directory).mkdir(parents=True)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    for command in commands:
+        argv = [
+            sys.executable,
+            "-m",
+            "tuner",
+            *command.replace("/mnt/golden", str(image)).split()[1:],
+        ]
+        result = subprocess.run(argv, capture_output=True, text=True, env=environment, check=False)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+    assert (image / "etc/sysctl.d/99-tuner.conf").exists()
+    assert (image / "etc/tuner/profiles/haproxy-2m-conns.yaml").exists()
+    assert (image / "etc/systemd/system/haproxy.service.d/99-tuner.conf").exists()

@@ -1,0 +1,14 @@
+"""tuner export cloud-init: a #cloud-config document for first boot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuner.cloudinit import document
+from tuner.commands._common import load_checked, make_host
+
+
+def cloud_init(ref: str, root: Path | None, mode: str, pip_spec: str | None) -> int:
+    profile, _diagnostics = load_checked(ref, make_host(root, None, kernel=False))
+    print(document(profile, mode, pip_spec), end="")
+    return 0
