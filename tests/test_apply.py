@@ -153,21 +153,11 @@ def test_a_failure_at_any_step_leaves_the_host_as_it_was(
     total = count_calls(method, "haproxy-2m-conns", root, proc_sys)
     assert total >= 4
     before = snapshot(root, proc_sys)
-    original = getattr(Host, method)
     # write_file call 1 is the journal itself; the last one marks it complete
     for failing in range(2 if method == "write_file" else 1, total):
-        calls = 0
-
-        def flaky(self: Host, *args: object, failing: int = failing) -> object:
-            nonlocal calls
-            calls += 1
-            if calls == failing:
-                raise FAULTS[method]
-            return original(self, *args)
-
-        monkeypatch.setattr(Host, method, flaky)
-        result = tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes")
-        monkeypatch.setattr(Host, method, original)
+        with pytest.MonkeyPatch.context() as patch:
+            fail_at(patch, method, failing)
+            result = tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes")
         assert result.exit_code == 1, (failing, result.output)
         assert "Nothing was changed: every step was undone." in result.stderr
         assert snapshot(root, proc_sys) == before, f"{method} failing at call {failing}"

@@ -48,6 +48,8 @@ def test_show_json_has_origins(root: Path, cwd_repo: Path) -> None:
     assert result.exit_code == 0
     doc = json.loads(result.output)
     assert doc["chain"] == ["base", "haproxy-2m-conns"]
+    assert (doc["intent"]["role"], doc["intent"]["backends"]) == ("proxy", 80)
+    assert doc["intent"]["from"].startswith("profiles/haproxy-2m-conns.yaml:")
     assert doc["sysctl"]["net.core.somaxconn"]["value"] == "65535"
     assert doc["sysctl"]["net.core.somaxconn"]["from"].startswith("profiles/haproxy-2m-conns.yaml:")
     assert doc["sysctl"]["net.ipv4.tcp_timestamps"]["from"].startswith("profiles/base.yaml:")

@@ -17,7 +17,6 @@ import datetime
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from tuner.errors import HostError
@@ -152,7 +151,3 @@ def incomplete_message(generation: Generation) -> str:
         f"{generation.created}) did not finish: tuner was interrupted part-way. "
         "Run `tuner rollback` to restore the state from before it."
     )
-
-
-def paths(states: dict[str, FileState | None]) -> list[PurePosixPath]:
-    return [PurePosixPath(p) for p in sorted(states)]

@@ -217,6 +217,14 @@ def _listener_not_reserved(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
         )
 
 
+def _live_above(ctx: Context, name: str, setting: int) -> int | None:
+    """The live value of ``name`` when it is higher than the profile's ``setting``."""
+    live = ctx.live.value(name) if ctx.live.available else None
+    if live is not None and live.isdigit() and setting < int(live):
+        return int(live)
+    return None
+
+
 def _capacity(ctx: Context, name: str) -> capacity.Check | None:
     return next((c for c in ctx.capacity if c.name == name), None)
 
@@ -406,10 +414,10 @@ def _file_max(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
                 where,
                 "fs.file-max",
             )
-    live = ctx.live.value("fs.file-max") if ctx.live.available else None
-    if live and live.isdigit() and setting < int(live):
+    live = _live_above(ctx, "fs.file-max", setting)
+    if live is not None:
         yield self.found(
-            f"{setting:,} is lower than this host's current {int(live):,} (the boot "
+            f"{setting:,} is lower than this host's current {live:,} (the boot "
             "default scales with RAM): it would reduce the limit",
             where,
             "fs.file-max",
@@ -521,11 +529,10 @@ def _tw_buckets(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
             where,
             "net.ipv4.tcp_max_tw_buckets",
         )
-    live = ctx.live.value("net.ipv4.tcp_max_tw_buckets") if ctx.live.available else None
-    if live and live.isdigit() and setting < int(live):
+    live = _live_above(ctx, "net.ipv4.tcp_max_tw_buckets", setting)
+    if live is not None:
         yield self.found(
-            f"{setting:,} is below this host's {int(live):,}; the kernel docs say "
-            "never to lower it",
+            f"{setting:,} is below this host's {live:,}; the kernel docs say never to lower it",
             where,
             "net.ipv4.tcp_max_tw_buckets",
         )

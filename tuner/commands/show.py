@@ -18,6 +18,10 @@ def profile_json(profile: Profile) -> dict[str, object]:
         "description": profile.description,
         "path": display_path(profile.path),
         "chain": list(profile.chain),
+        "intent": None
+        if profile.intent is None
+        else {k: v for k, v in profile.intent.__dict__.items() if k != "origin"}
+        | {"from": str(profile.intent.origin)},
         "sysctl": {
             e.key.name: {"value": e.value, "why": e.why, "from": str(e.origin)}
             for e in profile.sysctl
