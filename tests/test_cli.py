@@ -155,7 +155,7 @@ def test_plan_missing_profile(root: Path) -> None:
     result = run("plan", "nosuch", "--root", str(root))
     assert result.exit_code == 1
     assert result.stderr == (
-        "no profile named 'nosuch' (available: backend-server, base, haproxy-2m-conns, loadgen-client)\n"
+        "tuner: error: no profile named 'nosuch' (available: backend-server, base, haproxy-2m-conns, loadgen-client)\n"
     )
 
 
@@ -254,3 +254,35 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
     assert Style(_Tty())("x", "add") == "\x1b[32mx\x1b[0m"  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "1")
     assert Style(_Tty())("x", "add") == "x"  # type: ignore[arg-type]
+
+
+BAD_INVOCATIONS = [
+    ["plan", "{tmp}"],  # a directory
+    ["plan", "{tmp}/missing.yaml"],
+    ["plan", "nosuch"],
+    ["validate", "{tmp}/binary.yaml"],
+    ["explain", ""],
+    ["capacity", "base", "--root", "{tmp}/missing"],
+    ["rollback", "--to", "abc"],
+    ["rollback", "--to", "7", "--yes"],
+    ["history", "--root", "{tmp}/damaged"],
+    ["status", "--root", "{tmp}/binary.yaml"],
+    ["vendor", "base"],  # --root is required
+    ["export", "cloud-init", "base", "--mode", "sideways"],
+    ["apply", "{tmp}/binary.yaml", "--yes"],
+]
+
+
+@pytest.mark.parametrize("args", BAD_INVOCATIONS, ids=lambda a: " ".join(a) or "empty")
+def test_user_errors_never_show_a_traceback(args: list[str], tmp_path: Path, root: Path) -> None:
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00binary")
+    journal = tmp_path / "damaged/var/lib/tuner/generations"
+    journal.mkdir(parents=True)
+    (journal / "000001.json").write_text("{broken")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if ("--root" not in argv and argv[0] not in ("vendor", "export", "explain")) or argv[0] in ("export", "explain"):
+        argv += ["--root", str(root)]
+    result = run(*argv)
+    assert result.exit_code in (1, 64), (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    assert "internal error" not in result.output

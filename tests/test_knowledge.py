@@ -160,3 +160,10 @@ def test_netlink_finds_a_listener_in_this_namespace() -> None:
         assert port not in listening_tcp_ports()
         server.listen()
         assert port in listening_tcp_ports()
+
+
+@pytest.mark.parametrize("subject", ["", "not a key", "../../etc/shadow"])
+def test_explain_garbage_is_not_found_not_a_crash(subject: str, root: Path) -> None:
+    result = runner.invoke(app, ["explain", subject, "--root", str(root)])
+    assert result.exit_code == 1
+    assert "is neither a catalog key nor a rule id" in result.stderr

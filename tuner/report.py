@@ -48,7 +48,10 @@ def diagnostics(found: Iterable[Diagnostic], stream: IO[str] | None = None) -> N
     style = Style(stream)
     for diagnostic in sorted_diagnostics(list(found)):
         kind = "remove" if diagnostic.severity == "error" else "warn"
-        print(style(str(diagnostic), kind), file=stream)
+        text = str(diagnostic)
+        if diagnostic.location is None and diagnostic.key is None:  # not about a file: say who
+            text = f"tuner: {text}" if diagnostic.severity != "error" else f"tuner: error: {text}"
+        print(style(text, kind), file=stream)
 
 
 def wrap(text: str, indent: str, width: int = 100) -> str:

@@ -22,17 +22,17 @@ def run(subject: str, root: Path | None, proc_sys: Path | None) -> int:
         report.out(f"  source: {found.source}")
         return 0
     try:
-        name = parse_key(subject).name
+        name: str | None = parse_key(subject).name
     except KeySyntaxError:
-        name = subject
-    entry = catalog.lookup(name)
+        name = None
+    entry = catalog.lookup(name) if name else None
     host = make_host(root, proc_sys)
     live = LiveKernel(host)
     if entry is None:
         known = [*catalog.entries(), *(r.id for r in rules.RULES)]
-        guess = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        guess = difflib.get_close_matches(name or subject, known, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(guess)}?" if guess else ""
-        exists = live.available and live.value(name) is not None
+        exists = name is not None and live.available and live.value(name) is not None
         where = " (the kernel has it, but tuner's catalog does not describe it)" if exists else ""
         raise NotFoundError(f"{subject!r} is neither a catalog key nor a rule id{where}{hint}")
     report.out(f"{entry.key} ({entry.scope} key{', ' + entry.unit if entry.unit else ''})")
