@@ -280,7 +280,10 @@ def test_user_errors_never_show_a_traceback(args: list[str], tmp_path: Path, roo
     journal.mkdir(parents=True)
     (journal / "000001.json").write_text("{broken")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    if ("--root" not in argv and argv[0] not in ("vendor", "export", "explain")) or argv[0] in ("export", "explain"):
+    if ("--root" not in argv and argv[0] not in ("vendor", "export", "explain")) or argv[0] in (
+        "export",
+        "explain",
+    ):
         argv += ["--root", str(root)]
     result = run(*argv)
     assert result.exit_code in (1, 64), (result.exit_code, result.output)

@@ -26,8 +26,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_contains_data_and_entry_point(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("base", "haproxy-2m-conns", "loadgen-client"):
+    for name in ("backend-server", "base", "haproxy-2m-conns", "loadgen-client"):
         assert f"tuner/profiles/{name}.yaml" in names
+    assert "tuner/data/catalog.yaml" in names
     for template in ("header.j2", "sysctl.conf.j2", "limits.conf.j2", "dropin.conf.j2"):
         assert f"tuner/templates/{template}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
@@ -51,3 +52,8 @@ def test_installed_wheel_runs_from_another_directory(wheel: Path, tmp_path: Path
     )  # fmt: skip
     assert plan.returncode == 0, plan.stderr
     assert '"profile": "haproxy-2m-conns"' in plan.stdout
+    explained = subprocess.run(
+        [sys.executable, "-m", "tuner", "explain", "fs.nr_open", "--root", "root"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert explained.returncode == 0, explained.stderr  # the catalog ships too
