@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from tuner.cli import app
 
 runner = CliRunner()
+SPEC = "tuner @ https://artifacts.example.com/tuner-0.1.0-py3-none-any.whl"  # as in the README
 
 
 def examples() -> dict[str, str]:
@@ -46,8 +47,9 @@ needs = pytest.mark.skipif(
 @pytest.mark.parametrize("marker", ["cloud-init loadgen-client files", "cloud-init base apply"])
 def test_cloud_init_example_is_what_export_prints_and_is_valid(marker: str, tmp_path: Path) -> None:
     _, profile, mode = marker.split()
+    spec = ["--pip-spec", SPEC] if mode == "apply" else []
     exported = runner.invoke(app, ["export", "cloud-init", profile, "--mode", mode,
-                                   "--root", str(tmp_path)])  # fmt: skip
+                                   "--root", str(tmp_path), *spec])  # fmt: skip
     assert exported.exit_code == 0
     assert examples()[marker] == exported.output, "regenerate the README example"
     path = tmp_path / "user-data"

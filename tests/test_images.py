@@ -145,7 +145,8 @@ def schema(path: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("name", BUNDLED)
 @pytest.mark.parametrize("mode", ["files", "apply"])
 def test_cloud_init_documents_pass_the_real_schema(name: str, mode: str, tmp_path: Path) -> None:
-    result = tuner("export", "cloud-init", name, "--mode", mode, "--root", str(tmp_path))
+    spec = ["--pip-spec", "tuner @ https://artifacts.example.com/tuner-0.1.0-py3-none-any.whl"]
+    result = tuner("export", "cloud-init", name, "--mode", mode, "--root", str(tmp_path), *spec)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("#cloud-config\n")
     path = tmp_path / "user-data.yaml"
@@ -244,3 +245,10 @@ def test_apply_inside_a_chroot_warns_before_writing(tmp_path: Path) -> None:
     assert "pass --no-kernel" in error
     assert (tmp_path / "value").read_text() == "8192\n"  # it did write: in the sandbox's netns
     shutil.rmtree(chroot, ignore_errors=True)
+
+
+def test_apply_mode_needs_to_be_told_what_to_install(tmp_path: Path) -> None:
+    result = tuner("export", "cloud-init", "base", "--mode", "apply", "--root", str(tmp_path))
+    assert result.exit_code == 1
+    assert "pass --pip-spec" in result.stderr
+    assert "the name 'tuner' on PyPI is a different project" in result.stderr

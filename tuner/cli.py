@@ -238,7 +238,11 @@ def export_cloud_init(
     root: RootOpt = None,
     pip_spec: Annotated[
         str | None,
-        typer.Option("--pip-spec", help="What apply mode installs (default: this tuner version)."),
+        typer.Option(
+            "--pip-spec",
+            help="apply mode: what pip installs on the instance (a wheel URL, path or "
+            "requirement on your index); required there.",
+        ),
     ] = None,
 ) -> int:
     """Print a #cloud-config document that applies PROFILE at first boot."""

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from tuner import __version__, render
+from tuner.errors import TunerError
 from tuner.library import SITE_PROFILES
 from tuner.resolve import Profile
 from tuner.vendor import vendored_text
@@ -78,7 +79,13 @@ def document(profile: Profile, mode: str, pip_spec: str | None = None) -> str:
             "run;\n# every later boot applies them like any other sysctl.d file."
         )
     else:
-        spec = pip_spec or f"tuner=={__version__}"
+        if not pip_spec:
+            raise TunerError(
+                "apply mode installs tuner on the instance: pass --pip-spec with a wheel URL, a "
+                "path or a requirement on your own index (the name 'tuner' on PyPI is a "
+                "different project)"
+            )
+        spec = pip_spec
         profile_path = SITE_PROFILES / f"{profile.name}.yaml"
         config = {
             "package_update": True,
