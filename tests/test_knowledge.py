@@ -167,3 +167,14 @@ def test_explain_garbage_is_not_found_not_a_crash(subject: str, root: Path) -> N
     result = runner.invoke(app, ["explain", subject, "--root", str(root)])
     assert result.exit_code == 1
     assert "is neither a catalog key nor a rule id" in result.stderr
+
+
+def test_reuse_rate_follows_tcp_tw_reuse_delay(root: Path, proc_sys: Path) -> None:
+    (proc_sys / "net/ipv4/tcp_tw_reuse_delay").write_text("4000\n")
+    profile = bundled("loadgen-client", root)
+    ceiling = capacity.ceiling(profile, Facts(profile, LiveKernel(Host(root, proc_sys))))
+    assert (ceiling.delay, ceiling.rate) == (4.0, 64512 // 4)
+    assert (
+        ceiling.lines()[-1]
+        == "tcp_tw_reuse=1 with timestamps: a port is reusable after 4 s, up to 16,128/s per tuple"
+    )

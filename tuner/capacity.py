@@ -75,6 +75,13 @@ def reuse_effective(facts: Facts) -> bool:
     ) not in (0, None)
 
 
+def reuse_delay(facts: Facts) -> float:
+    """Seconds before tcp_tw_reuse may take a TIME_WAIT port: tcp_tw_reuse_delay (ms) since
+    Linux 6.13, a fixed second before."""
+    delay_ms = facts.first_int("net.ipv4.tcp_tw_reuse_delay")
+    return delay_ms / 1000 if delay_ms else REUSE_DELAY_SECONDS
+
+
 def descriptors_needed(intent: Intent) -> int:
     per_connection = 2 if intent.role == "proxy" else 1
     return per_connection * intent.concurrent_connections + FD_OVERHEAD
@@ -120,8 +127,9 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
         per_tuple_rate = math.ceil(rate / tuples)
         more_tuples = "add destinations or source IPs, or widen ip_local_port_range"
         if reuse_effective(facts):
-            limit = span.usable // REUSE_DELAY_SECONDS
-            how = f"tcp_tw_reuse=1: a port is reusable after {REUSE_DELAY_SECONDS} s"
+            delay = reuse_delay(facts)
+            limit = int(span.usable / delay)
+            how = f"tcp_tw_reuse=1: a port is reusable after {delay:g} s"
             fix = more_tuples
         else:
             limit = span.usable // TIME_WAIT_SECONDS
@@ -190,6 +198,7 @@ class Ceiling:
     ports: Ports
     tuples: int
     reuse: bool
+    delay: float = REUSE_DELAY_SECONDS
 
     @property
     def max_outbound(self) -> int:
@@ -201,11 +210,11 @@ class Ceiling:
 
     @property
     def rate(self) -> int:
-        return self.ports.usable // REUSE_DELAY_SECONDS if self.reuse else self.rate_without_reuse
+        return int(self.ports.usable / self.delay) if self.reuse else self.rate_without_reuse
 
     def lines(self) -> list[str]:
         reuse = (
-            f"tcp_tw_reuse=1 with timestamps: a port is reusable after {REUSE_DELAY_SECONDS} s, "
+            f"tcp_tw_reuse=1 with timestamps: a port is reusable after {self.delay:g} s, "
             f"up to {self.rate:,}/s per tuple"
             if self.reuse
             else "tcp_tw_reuse is not 1 (or timestamps are off): no reuse for outgoing connections"
@@ -235,4 +244,4 @@ class Ceiling:
 
 def ceiling(profile: Profile, facts: Facts) -> Ceiling:
     tuples = profile.intent.tuples if profile.intent else 1
-    return Ceiling(ports(facts), tuples, reuse_effective(facts))
+    return Ceiling(ports(facts), tuples, reuse_effective(facts), reuse_delay(facts))
