@@ -224,8 +224,11 @@ def _boot_changes(
     return changes
 
 
-def make_plan(profile: Profile, host: Host, diagnostics: list[Diagnostic]) -> Plan:
-    live = LiveKernel(host)
+def make_plan(
+    profile: Profile, host: Host, diagnostics: list[Diagnostic], live: LiveKernel | None = None
+) -> Plan:
+    """``live``: the kernel as already read (by the rules); None reads it afresh."""
+    live = live or LiveKernel(host)
     desired = desired_files(profile, host)
     changes: list[Change] = []
     in_sync: list[str] = []

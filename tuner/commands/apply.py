@@ -14,6 +14,7 @@ from tuner.commands.plan import print_plan
 from tuner.errors import TunerError
 from tuner.host import FileState, Host
 from tuner.journal import Journal
+from tuner.live import LiveKernel
 from tuner.plan import Plan, make_plan
 from tuner.transaction import Target, run
 
@@ -84,8 +85,9 @@ def run_apply(
     journal = Journal(host)
     if not dry_run:
         refuse_incomplete(journal)
-    profile, diagnostics = load_checked(ref, host, strict=strict)
-    plan = make_plan(profile, host, diagnostics)
+    live = LiveKernel(host)  # read once for the rules and the plan shown
+    profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
+    plan = make_plan(profile, host, diagnostics, live)
     print_plan(plan)
     if dry_run:
         report.out("\nDry run: nothing was changed.")

@@ -11,6 +11,7 @@ from tuner.commands.capacity import print_capacity_report
 from tuner.diagnostics import Diagnostic
 from tuner.errors import ProfileError
 from tuner.library import display_path
+from tuner.live import LiveKernel
 from tuner.plan import FORMAT_VERSION, Change, Plan, make_plan
 
 _MARK = {"set": "~", "create": "+", "update": "~", "delete": "-", "shadowed": "!"}
@@ -27,8 +28,9 @@ def run(
     kernel: bool = True,
 ) -> int:
     host = make_host(root, proc_sys, kernel=kernel)
+    live = LiveKernel(host)  # read once, for the rules and the plan
     try:
-        profile, diagnostics = load_checked(ref, host, strict=strict)
+        profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
     except ProfileError as exc:
         if not as_json:
             raise
@@ -47,7 +49,7 @@ def run(
     chroot = host.chroot_warning()
     if chroot:
         found.append(Diagnostic("warning", chroot, None, None, "chroot"))
-    result = make_plan(profile, host, found)
+    result = make_plan(profile, host, found, live)
     if as_json:
         report.emit_json(result.to_json())
     else:
