@@ -227,20 +227,25 @@ def test_apply_inside_a_chroot_warns_before_writing(tmp_path: Path) -> None:
     profile = tmp_path / "netns.yaml"
     profile.write_text("name: netns\nsysctl:\n  net.core.somaxconn: 8192\n")
     chroot = tmp_path / "chroot"
-    binds = ["usr", "etc", "root", "tmp", "work", "proc", "sys", "dev", "var", "run"]
-    links = [d for d in ("bin", "sbin", "lib", "lib64") if Path(f"/{d}").is_symlink()]
+    # The chroot sees the whole filesystem (wherever the checkout, the venv and the interpreter
+    # live): every top-level directory bound in, every top-level symlink recreated, /tmp last.
+    top = sorted(Path("/").iterdir(), key=lambda p: p.name == "tmp")
+    binds = [p.name for p in top if p.is_dir() and not p.is_symlink()]
+    links = [p.name for p in top if p.is_symlink()]
     python = shlex.quote(sys.executable)
     script = (
         COVER_ETC
         + "".join(f"mkdir -p $CH/{d} && mount --rbind /{d} $CH/{d}\n" for d in binds)
-        + "".join(f"ln -s {os.readlink(f'/{d}')} $CH/{d}\n" for d in links)
-        + f"chroot $CH env PYTHONPATH={shlex.quote(str(REPO))} {python} -m tuner apply "
-        + f"{shlex.quote(str(profile))} --yes > $WORK/out 2> $WORK/err\n"
+        + "".join(f"ln -s {shlex.quote(os.readlink(f'/{d}'))} $CH/{d}\n" for d in links)
+        + f"rc=0; chroot $CH env PYTHONPATH={shlex.quote(str(REPO))} {python} -m tuner apply "
+        + f"{shlex.quote(str(profile))} --yes > $WORK/out 2> $WORK/err || rc=$?\n"
+        + "echo $rc > $WORK/rc\n"
         + "sysctl -n net.core.somaxconn > $WORK/value\n"
     )
     result = sandbox(f"WORK={shlex.quote(str(tmp_path))}\nCH={shlex.quote(str(chroot))}\n" + script)
     assert result.returncode == 0, result.stderr
     error = (tmp_path / "err").read_text()
+    assert (tmp_path / "rc").read_text() == "0\n", error
     assert "tuner: warning: This looks like a chroot (" in error
     assert "pass --no-kernel" in error
     assert (tmp_path / "value").read_text() == "8192\n"  # it did write: in the sandbox's netns
