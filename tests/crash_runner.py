@@ -2,6 +2,9 @@
 
 python tests/crash_runner.py kill METHOD N tuner-args...    # SIGKILL, as a power cut would
 python tests/crash_runner.py pause METHOD N tuner-args...   # sleep 3 s (to race another run)
+
+METHOD is a Host method, or ``rename``: the rename inside ``Host.write_file`` that puts the
+written temporary file in place (a kill before it leaves that file beside the target).
 """
 
 from __future__ import annotations
@@ -10,17 +13,21 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from tuner.cli import main
 from tuner.host import Host
 
 
 def arm(action: str, method: str, nth: int) -> None:
-    original = getattr(Host, method)
+    owner, name = (Path, "replace") if method == "rename" else (Host, method)
+    original = getattr(owner, name)
     calls = 0
 
-    def faulty(self: Host, *args: object) -> object:
+    def faulty(self: object, *args: object) -> object:
         nonlocal calls
+        if owner is Path and not str(self).endswith(".tuner-tmp"):
+            return original(self, *args)  # another rename (a cache entry): not a step
         calls += 1
         if calls == nth:
             if action == "kill":
@@ -28,7 +35,7 @@ def arm(action: str, method: str, nth: int) -> None:
             time.sleep(3)
         return original(self, *args)
 
-    setattr(Host, method, faulty)
+    setattr(owner, name, faulty)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,13 @@ from tuner.journal import Journal
 
 RUNNER = Path(__file__).with_name("crash_runner.py")
 PROFILE = "haproxy-2m-conns"
-# write_file: 1 journal (pending), 2-4 the three files, 5 journal (complete); write_sysctl: 1-10
-STEPS = [("write_file", n) for n in range(1, 6)] + [("write_sysctl", n) for n in range(1, 11)]
+# write_file: 1 journal (pending), 2-4 the three files, 5 journal (complete); write_sysctl: 1-10;
+# rename: inside write_file 2-4, after the temporary file is written (one in a new directory)
+STEPS = (
+    [("write_file", n) for n in range(1, 6)]
+    + [("rename", n) for n in range(2, 5)]
+    + [("write_sysctl", n) for n in range(1, 11)]
+)
 
 
 def cli(*args: str, runner: list[str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -54,7 +59,7 @@ def test_killed_apply_is_detected_and_rolled_back(
 def test_steps_cover_every_write_of_an_apply(root: Path, proc_sys: Path) -> None:
     """If apply grows a step, STEPS must grow too: killing one call past the end does nothing."""
     where = ["--root", str(root), "--proc-sys", str(proc_sys)]
-    for method, total in (("write_file", 5), ("write_sysctl", 10)):
+    for method, total in (("write_file", 5), ("rename", 5), ("write_sysctl", 10)):
         result = cli(
             "apply", PROFILE, "--yes", *where, runner=[str(RUNNER), "kill", method, str(total + 1)]
         )

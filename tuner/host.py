@@ -135,7 +135,7 @@ class Host:
         target = directory / path.name
         if target.is_symlink():
             raise HostError(f"refusing to write through the symlink at {path}")
-        temporary = directory / f".{path.name}.tuner-tmp"
+        temporary = _temporary(target)
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             try:
@@ -154,14 +154,20 @@ class Host:
             raise HostError(f"cannot write {path}: {exc.strerror}") from None
 
     def remove_file(self, path: PurePosixPath) -> None:
+        """Remove ``path``, and the temporary file a run killed mid-write may have left beside it
+        (so that a rollback also removes a directory that run created)."""
         directory = self.real_path(self.resolve(path.parent))
-        try:
-            (directory / path.name).unlink()
+        removed = False
+        for name in (_temporary(directory / path.name), directory / path.name):
+            try:
+                name.unlink()
+                removed = True
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise HostError(f"cannot remove {path}: {exc.strerror}") from None
+        if removed:
             self._fsync_dir(directory)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise HostError(f"cannot remove {path}: {exc.strerror}") from None
 
     def missing_dirs(self, path: PurePosixPath) -> list[PurePosixPath]:
         """``path`` and those of its parents that do not exist, outermost first."""
@@ -355,6 +361,12 @@ class Host:
             return (self.proc_sys / "kernel" / "osrelease").read_text().strip() or None
         except OSError:
             return None
+
+
+def _temporary(target: Path) -> Path:
+    """Where ``write_file`` stages ``target``: hidden, and not named ``*.conf``, so neither
+    systemd, procps nor pam_limits reads it."""
+    return target.with_name(f".{target.name}.tuner-tmp")
 
 
 def looks_like_chroot(pid1_root: Path, root: Path, mountinfo: str | None) -> str | None:
