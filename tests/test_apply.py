@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -321,3 +322,61 @@ def test_the_journal_holds_the_plan(root: Path, proc_sys: Path) -> None:
     assert {"layer": "file", "action": "create", "path": "/etc/sysctl.d/99-tuner.conf"} in entry[
         "plan"
     ]
+
+
+def test_prune_keeps_the_newest_and_whatever_is_still_needed(root: Path, proc_sys: Path) -> None:
+    for profile in ("base", "loadgen-client", "haproxy-2m-conns"):
+        assert tuner(root, proc_sys, "apply", profile, "--yes").exit_code == 0
+    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # 4 undoes 3: 2 is applied
+    applied = snapshot(root, proc_sys)
+    pruned = tuner(root, proc_sys, "history", "--prune", "1", "--json")
+    assert pruned.exit_code == 0, pruned.output
+    assert pruned.stderr == (
+        "pruned 1 generation(s) (1); kept 2 more than asked: the applied or an unfinished "
+        "generation.\n"
+    )
+    assert [g["generation"] for g in json.loads(pruned.stdout)["generations"]] == [2, 3, 4]
+    assert generations(root) == [2, 3, 4]
+    assert snapshot(root, proc_sys) == applied  # pruning touches only the journal
+    status = json.loads(tuner(root, proc_sys, "status", "--json").output)
+    assert (status["applied"], status["generation"], status["drifted"]) == (
+        "loadgen-client",
+        2,
+        False,
+    )
+    assert "undoes 3" in tuner(root, proc_sys, "history").output  # 4 still names what it undid
+    assert tuner(root, proc_sys, "apply", "base", "--yes").exit_code == 0  # 5: now applied
+    again = tuner(root, proc_sys, "history", "--prune", "2")
+    assert again.stderr == "pruned 2 generation(s) (2-3).\n"
+    assert generations(root) == [4, 5]
+    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # undoes 5, as before
+    assert snapshot(root, proc_sys) == applied
+    assert generations(root) == [4, 5, 6]
+    nothing = tuner(root, proc_sys, "history", "--prune", "5")
+    assert (nothing.exit_code, nothing.stderr) == (0, "nothing to prune.\n")
+
+
+def test_prune_never_removes_an_unfinished_generation(root: Path, proc_sys: Path) -> None:
+    for profile in ("base", "loadgen-client"):
+        assert tuner(root, proc_sys, "apply", profile, "--yes").exit_code == 0
+    journal = Journal(Host(root, proc_sys))
+    first = journal.generations()[0]
+    journal.save(dataclasses.replace(first, status="pending"))  # as a kill -9 would leave it
+    result = tuner(root, proc_sys, "history", "--prune", "1")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("nothing to prune; kept 1 more than asked")
+    assert generations(root) == [1, 2]
+    assert "did not finish" in tuner(root, proc_sys, "plan", "base").output
+
+
+def test_prune_waits_for_nobody_and_wants_a_count(root: Path, proc_sys: Path) -> None:
+    for profile in ("base", "loadgen-client"):
+        assert tuner(root, proc_sys, "apply", profile, "--yes").exit_code == 0
+    with Host(root, proc_sys).lock():
+        held = tuner(root, proc_sys, "history", "--prune", "1")
+    assert held.exit_code == 1
+    assert "another tuner run holds the lock" in held.stderr
+    zero = tuner(root, proc_sys, "history", "--prune", "0")
+    assert zero.exit_code == 64
+    assert "Invalid value for '--prune': Input should be greater than or equal to 1" in zero.stderr
+    assert generations(root) == [1, 2]

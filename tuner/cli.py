@@ -305,11 +305,25 @@ def rollback(
 
 
 @app.command()
-def history(root: RootOpt = None, proc_sys: ProcSysOpt = None, json: JsonOpt = False) -> int:
+def history(
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
+    prune: Annotated[
+        int | None,
+        typer.Option(
+            "--prune",
+            metavar="KEEP",
+            min=1,
+            help="First delete all but the newest KEEP generations; the applied one, an "
+            "unfinished one and everything after them always stay.",
+        ),
+    ] = None,
+) -> int:
     """Every apply and rollback: when, which profile, what changed, and how it ended."""
     from tuner.commands import history as command
 
-    return command.run(root, proc_sys, json)
+    return command.run(root, proc_sys, json, prune)
 
 
 @app.command()

@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from tuner.errors import HostError
@@ -111,8 +112,24 @@ class Journal:
         self.host.make_dirs(GENERATIONS, mode=0o700)
         text = json.dumps(generation.to_json(), indent=1, sort_keys=True) + "\n"
         owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
-        path = GENERATIONS / f"{generation.number:06d}.json"
-        self.host.write_file(path, FileState(text.encode(), 0o600, *owner))
+        self.host.write_file(_path(generation), FileState(text.encode(), 0o600, *owner))
+
+    def prunable(self, keep: int) -> list[Generation]:
+        """The generations older than the newest ``keep`` that nothing needs any more.
+
+        Only a prefix of the history goes, so every rollback that stays still follows what it
+        undid. It stops before the applied generation (status compares the host against it) and
+        before any unfinished one (rollback restores from it)."""
+        generations = self.generations()
+        undone = self.rolled_back(generations)
+        applied = self.applied(generations)
+        needed = [g.number for g in generations if g.status == "pending" and g.number not in undone]
+        needed += [applied.number] if applied else []
+        old = generations[: max(len(generations) - keep, 0)]
+        return [g for g in old if not needed or g.number < min(needed)]
+
+    def remove(self, generation: Generation) -> None:
+        self.host.remove_file(_path(generation))
 
     def rolled_back(self, generations: list[Generation]) -> set[int]:
         """Numbers of the generations whose effect has been undone by a rollback."""
@@ -134,15 +151,19 @@ class Journal:
             return []
         return pending
 
-    def applied(self) -> Generation | None:
+    def applied(self, generations: list[Generation] | None = None) -> Generation | None:
         """The last complete apply whose effect is still in place."""
-        generations = self.generations()
+        generations = self.generations() if generations is None else generations
         undone = self.rolled_back(generations)
         for generation in reversed(generations):
             complete = generation.kind == "apply" and generation.status == "complete"
             if complete and generation.number not in undone:
                 return generation
         return None
+
+
+def _path(generation: Generation) -> PurePosixPath:
+    return GENERATIONS / f"{generation.number:06d}.json"
 
 
 def incomplete_message(generation: Generation) -> str:

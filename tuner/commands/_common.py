@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,11 @@ def make_host(root: Path | None, proc_sys: Path | None, *, kernel: bool = True) 
     if proc_sys is None and root.resolve() == Path("/"):
         proc_sys = REAL_PROC_SYS
     return Host(root, proc_sys if kernel else None)
+
+
+def require_privileges(host: Host, verb: str) -> None:
+    if host.is_live_root and os.geteuid() != 0:
+        raise TunerError(f"{verb} on / needs root: nothing was changed (try sudo)")
 
 
 def load_checked(

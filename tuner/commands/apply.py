@@ -9,7 +9,12 @@ from pathlib import Path, PurePosixPath
 import typer
 
 from tuner import render, report
-from tuner.commands._common import load_checked, make_host, refuse_incomplete
+from tuner.commands._common import (
+    load_checked,
+    make_host,
+    refuse_incomplete,
+    require_privileges,
+)
 from tuner.commands.plan import print_plan
 from tuner.errors import TunerError
 from tuner.host import FileState, Host
@@ -17,11 +22,6 @@ from tuner.journal import Journal
 from tuner.live import LiveKernel
 from tuner.plan import Plan, make_plan
 from tuner.transaction import Target, run
-
-
-def require_privileges(host: Host, verb: str) -> None:
-    if host.is_live_root and os.geteuid() != 0:
-        raise TunerError(f"{verb} on / needs root: nothing was changed (try sudo)")
 
 
 def target_of(plan: Plan) -> Target:

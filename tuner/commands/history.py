@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tuner import __version__, report
-from tuner.commands._common import make_host
+from tuner.commands._common import make_host, require_privileges
 from tuner.journal import Generation, Journal
 
 
@@ -42,8 +43,29 @@ def to_json(generation: Generation, undone: set[int]) -> dict[str, object]:
     }
 
 
-def run(root: Path | None, proc_sys: Path | None, as_json: bool) -> int:
+def prune(journal: Journal, keep: int) -> None:
+    """Delete the generations older than the newest ``keep`` that nothing needs any more."""
+    require_privileges(journal.host, "history --prune")
+    with journal.host.lock():
+        gone = journal.prunable(keep)
+        for generation in gone:
+            journal.remove(generation)
+    if gone:
+        numbers = f"{gone[0].number}" if len(gone) == 1 else f"{gone[0].number}-{gone[-1].number}"
+        message = f"pruned {len(gone)} generation(s) ({numbers})"
+    else:
+        message = "nothing to prune"
+    kept = journal.generations()
+    protected = len(kept) - keep
+    if protected > 0:
+        message += f"; kept {protected} more than asked: the applied or an unfinished generation"
+    report.out(message + ".", sys.stderr)
+
+
+def run(root: Path | None, proc_sys: Path | None, as_json: bool, keep: int | None = None) -> int:
     journal = Journal(make_host(root, proc_sys, kernel=False))
+    if keep is not None:
+        prune(journal, keep)
     generations = journal.generations()
     undone = journal.rolled_back(generations)
     if as_json:

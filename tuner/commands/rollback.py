@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from tuner import report
-from tuner.commands._common import make_host
-from tuner.commands.apply import confirm, require_privileges, warn_chroot
+from tuner.commands._common import make_host, require_privileges
+from tuner.commands.apply import confirm, warn_chroot
 from tuner.errors import NotFoundError, TunerError
 from tuner.journal import Generation, Journal
 from tuner.transaction import Target, run
