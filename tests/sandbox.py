@@ -43,15 +43,17 @@ def tmpfs_over(*paths: str) -> str:
 
 
 # Every place tuner writes or sysctl --system reads, covered: only tuner's files are seen, and
-# nothing reaches the host's /etc. $WORK must name a scratch directory.
+# nothing reaches the host's /etc. /run is empty too (no /run/sysctl.d, and no sign of systemd
+# as PID 1, whatever the machine). $WORK must name a scratch directory.
 COVER_ETC = tmpfs_over(
     "/etc/sysctl.d",
     "/etc/security/limits.d",
     "/etc/systemd/system",
     "/var/lib",
     "/usr/lib/sysctl.d",
+    "/run",
 ) + (
-    "for d in /run/sysctl.d /usr/local/lib/sysctl.d; do [ ! -d $d ] || mount -t tmpfs tmpfs $d; done\n"
+    "[ ! -d /usr/local/lib/sysctl.d ] || mount -t tmpfs tmpfs /usr/local/lib/sysctl.d\n"
     ': > "$WORK/empty" && mount --bind "$WORK/empty" /etc/sysctl.conf\n'
     "ip link set lo up\n"
 )

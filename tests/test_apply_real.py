@@ -7,6 +7,7 @@ holds only per-network-namespace keys. Nothing here can reach the host's kernel 
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -125,3 +126,46 @@ echo "== files"; find /etc/sysctl.d /etc/security/limits.d /etc/systemd/system -
     assert values(found["after"]) == values(found["before"])
     assert found["files"] == ["/etc/systemd/system/filler"]
     assert "No space left on device" in (tmp_path / "err").read_text()
+
+
+def test_under_systemd_apply_and_rollback_reload_it_and_restart_on_request(
+    tmp_path: Path,
+) -> None:
+    # systemd's sign (sd_booted(3)): /run/systemd/system, in the sandbox's empty /run. A
+    # stand-in systemctl first on PATH records each call, and fails when $WORK/fail has a message.
+    body = """
+mkdir -p /run/systemd/system
+mkdir "$WORK/bin" && cat > "$WORK/bin/systemctl" <<'SH'
+#!/bin/sh
+echo "$*" >> "$WORK/calls"
+if [ -s "$WORK/fail" ]; then cat "$WORK/fail" >&2; exit 1; fi
+SH
+chmod +x "$WORK/bin/systemctl"; export WORK PATH="$WORK/bin:$PATH"
+$TUNER apply "$WORK/real.yaml" --yes > "$WORK/apply.out"
+echo "== after apply"; cat "$WORK/calls"
+$TUNER rollback --yes --restart-services > "$WORK/rollback.out"
+echo "== after rollback"; cat "$WORK/calls"
+echo 'Failed to reload daemon: Access denied' > "$WORK/fail"
+if $TUNER apply "$WORK/real.yaml" --yes > /dev/null 2> "$WORK/failed.err"; then exit 1; fi
+$TUNER history --json > "$WORK/history.json"
+"""
+    found = run(tmp_path, body)
+    assert found["after apply"] == ["daemon-reload"]
+    applied = (tmp_path / "apply.out").read_text().splitlines()
+    assert applied[-2:] == [
+        "Ran `systemctl daemon-reload`.",
+        "Restart for the new limits to take effect: haproxy.service",
+    ]
+    assert found["after rollback"] == [
+        "daemon-reload",
+        "daemon-reload",
+        "try-restart haproxy.service",
+    ]
+    rolled = (tmp_path / "rollback.out").read_text().splitlines()
+    assert rolled[-1] == "Restarted haproxy.service (if it was running)."
+    assert (tmp_path / "failed.err").read_text() == (
+        "tuner: error: real is applied (generation 3), but systemctl daemon-reload failed: Failed "
+        "to reload daemon: Access denied. Run `systemctl daemon-reload` once the cause is fixed\n"
+    )
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [g["status"] for g in history["generations"]] == ["rolled back", "complete", "complete"]

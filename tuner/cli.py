@@ -252,6 +252,13 @@ def export_cloud_init(
 
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+RestartOpt = Annotated[
+    bool,
+    typer.Option(
+        "--restart-services",
+        help="After daemon-reload, try-restart the units whose limits changed.",
+    ),
+]
 DetailedOpt = Annotated[
     bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something to report.")
 ]
@@ -268,10 +275,7 @@ def apply(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
     ] = False,
-    restart_services: Annotated[
-        bool,
-        typer.Option("--restart-services", help="Restart units whose limits changed."),
-    ] = False,
+    restart_services: RestartOpt = False,
 ) -> int:
     """Apply PROFILE: show the plan, then change exactly that, all or nothing, journaled."""
     from tuner.commands.apply import run_apply
@@ -297,11 +301,14 @@ def rollback(
     ] = None,
     no_kernel: NoKernelOpt = False,
     yes: YesOpt = False,
+    restart_services: RestartOpt = False,
 ) -> int:
     """Restore the state from before a generation (files byte for byte, live values)."""
     from tuner.commands.rollback import run_rollback
 
-    return run_rollback(root, proc_sys, to, yes, kernel=not no_kernel)
+    return run_rollback(
+        root, proc_sys, to, yes, restart_services=restart_services, kernel=not no_kernel
+    )
 
 
 @app.command()

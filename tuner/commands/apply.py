@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import typer
@@ -16,7 +17,7 @@ from tuner.commands._common import (
     require_privileges,
 )
 from tuner.commands.plan import print_plan
-from tuner.errors import TunerError
+from tuner.errors import HostError, TunerError
 from tuner.host import FileState, Host
 from tuner.journal import Journal
 from tuner.live import LiveKernel
@@ -117,16 +118,21 @@ def run_apply(
             plan=summary_of(plan),
         )
     report.out(f"\nApplied {profile.name}: generation {generation.number}.")
-    _systemd(host, plan, restart_services)
+    changed = [c.path for c in plan.pending if c.layer == "file" and c.path]
+    done = f"{profile.name} is applied (generation {generation.number})"
+    reload_systemd(host, units_of(changed), restart_services, done)
     return 0
 
 
-def _systemd(host: Host, plan: Plan, restart: bool) -> None:
-    units = sorted(
-        PurePosixPath(c.path).parent.name.removesuffix(".d")
-        for c in plan.pending
-        if c.layer == "file" and c.path and c.path.startswith(f"{render.SYSTEMD_DIR}/")
-    )
+def units_of(paths: Iterable[str | PurePosixPath]) -> list[str]:
+    """The systemd units whose drop-ins are among ``paths``."""
+    dropins = [PurePosixPath(p) for p in paths if str(p).startswith(f"{render.SYSTEMD_DIR}/")]
+    return sorted({path.parent.name.removesuffix(".d") for path in dropins})
+
+
+def reload_systemd(host: Host, units: list[str], restart: bool, done: str) -> None:
+    """Make systemd read the changed drop-ins of ``units`` (``done`` says what already happened,
+    for the message if systemctl fails): daemon-reload, then restart them or say they need it."""
     if not units:
         return
     if host.image_mode or not host.is_live_root:
@@ -136,11 +142,19 @@ def _systemd(host: Host, plan: Plan, restart: bool) -> None:
         report.out("PID 1 is not systemd: skipped `systemctl daemon-reload`.")
         report.out(f"New limits take effect when these start under systemd: {', '.join(units)}")
         return
-    host.systemctl("daemon-reload")
-    report.out("Ran `systemctl daemon-reload`.")
+    steps = [["daemon-reload"]] + [["try-restart", unit] for unit in units if restart]
+    for step in steps:
+        try:
+            host.systemctl(*step)
+        except HostError as exc:
+            raise HostError(
+                f"{done}, but {exc}. Run `systemctl {' '.join(step)}` once the cause is fixed"
+            ) from None
+        reloaded = len(step) == 1
+        report.out(
+            "Ran `systemctl daemon-reload`."
+            if reloaded
+            else f"Restarted {step[1]} (if it was running)."
+        )
     if not restart:
         report.out(f"Restart for the new limits to take effect: {', '.join(units)}")
-        return
-    for unit in units:
-        host.systemctl("try-restart", unit)
-        report.out(f"Restarted {unit} (if it was running).")

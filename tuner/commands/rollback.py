@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 from tuner import report
 from tuner.commands._common import make_host, require_privileges
-from tuner.commands.apply import confirm, warn_chroot
+from tuner.commands.apply import confirm, reload_systemd, units_of, warn_chroot
 from tuner.errors import NotFoundError, TunerError
 from tuner.journal import Generation, Journal
 from tuner.transaction import Target, run
@@ -30,7 +30,13 @@ def choose(journal: Journal, number: int | None) -> Generation:
 
 
 def run_rollback(
-    root: Path | None, proc_sys: Path | None, to: int | None, yes: bool, *, kernel: bool = True
+    root: Path | None,
+    proc_sys: Path | None,
+    to: int | None,
+    yes: bool,
+    *,
+    restart_services: bool = False,
+    kernel: bool = True,
 ) -> int:
     host = make_host(root, proc_sys, kernel=kernel)
     require_privileges(host, "rollback")
@@ -64,4 +70,7 @@ def run_rollback(
             host, journal, target, kind="rollback", profile=chosen.profile, rolls_back=chosen.number
         )
     report.out(f"Rolled back generation {chosen.number}: generation {generation.number}.")
+    changed = [p for p, s in target.files.items() if chosen.files_after.get(str(p)) != s]
+    done = f"generation {chosen.number} is rolled back (generation {generation.number})"
+    reload_systemd(host, units_of(changed), restart_services, done)
     return 0
