@@ -227,10 +227,13 @@ def test_apply_inside_a_chroot_warns_before_writing(tmp_path: Path) -> None:
     profile = tmp_path / "netns.yaml"
     profile.write_text("name: netns\nsysctl:\n  net.core.somaxconn: 8192\n")
     chroot = tmp_path / "chroot"
-    # The chroot sees the whole filesystem (wherever the checkout, the venv and the interpreter
-    # live): every top-level directory bound in, every top-level symlink recreated, /tmp last.
+    # The chroot sees the system's directories and wherever the checkout, the venv and the
+    # interpreter really live (a CI clone can be anywhere), /tmp last; top-level links recreated.
+    used = (REPO, sys.prefix, sys.base_prefix, sys.executable, tmp_path)
+    needed = {"usr", "etc", "root", "var", "run", "proc", "sys", "dev", "tmp"}
+    needed |= {Path(os.path.realpath(p)).parts[1] for p in used}
     top = sorted(Path("/").iterdir(), key=lambda p: p.name == "tmp")
-    binds = [p.name for p in top if p.is_dir() and not p.is_symlink()]
+    binds = [p.name for p in top if p.name in needed and p.is_dir() and not p.is_symlink()]
     links = [p.name for p in top if p.is_symlink()]
     python = shlex.quote(sys.executable)
     script = (
