@@ -370,6 +370,10 @@ def test_prune_never_removes_an_unfinished_generation(root: Path, proc_sys: Path
 
 
 def test_prune_waits_for_nobody_and_wants_a_count(root: Path, proc_sys: Path) -> None:
+    before = snapshot(root, proc_sys, skip="nothing")
+    empty = tuner(root, proc_sys, "history", "--prune", "1")
+    assert (empty.exit_code, empty.stderr) == (0, "nothing to prune.\n")
+    assert snapshot(root, proc_sys, skip="nothing") == before  # not even a state directory
     for profile in ("base", "loadgen-client"):
         assert tuner(root, proc_sys, "apply", profile, "--yes").exit_code == 0
     with Host(root, proc_sys).lock():

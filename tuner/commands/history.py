@@ -45,6 +45,9 @@ def to_json(generation: Generation, undone: set[int]) -> dict[str, object]:
 
 def prune(journal: Journal, keep: int) -> None:
     """Delete the generations older than the newest ``keep`` that nothing needs any more."""
+    if not journal.generations():
+        report.out("nothing to prune.", sys.stderr)
+        return
     require_privileges(journal.host, "history --prune")
     with journal.host.lock():
         gone = journal.prunable(keep)
