@@ -114,13 +114,12 @@ class Journal:
         owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
         self.host.write_file(_path(generation), FileState(text.encode(), 0o600, *owner))
 
-    def prunable(self, keep: int) -> list[Generation]:
-        """The generations older than the newest ``keep`` that nothing needs any more.
+    def prunable(self, generations: list[Generation], keep: int) -> list[Generation]:
+        """Of ``generations``, those older than the newest ``keep`` that nothing needs any more.
 
         Only a prefix of the history goes, so every rollback that stays still follows what it
         undid. It stops before the applied generation (status compares the host against it) and
         before any unfinished one (rollback restores from it)."""
-        generations = self.generations()
         undone = self.rolled_back(generations)
         applied = self.applied(generations)
         needed = [g.number for g in generations if g.status == "pending" and g.number not in undone]

@@ -142,19 +142,16 @@ def reload_systemd(host: Host, units: list[str], restart: bool, done: str) -> No
         report.out("PID 1 is not systemd: skipped `systemctl daemon-reload`.")
         report.out(f"New limits take effect when these start under systemd: {', '.join(units)}")
         return
-    steps = [["daemon-reload"]] + [["try-restart", unit] for unit in units if restart]
-    for step in steps:
+    steps: dict[tuple[str, ...], str] = {("daemon-reload",): "Ran `systemctl daemon-reload`."}
+    if restart:
+        steps |= {("try-restart", unit): f"Restarted {unit} (if it was running)." for unit in units}
+    for step, said in steps.items():
         try:
             host.systemctl(*step)
         except HostError as exc:
             raise HostError(
                 f"{done}, but {exc}. Run `systemctl {' '.join(step)}` once the cause is fixed"
             ) from None
-        reloaded = len(step) == 1
-        report.out(
-            "Ran `systemctl daemon-reload`."
-            if reloaded
-            else f"Restarted {step[1]} (if it was running)."
-        )
+        report.out(said)
     if not restart:
         report.out(f"Restart for the new limits to take effect: {', '.join(units)}")

@@ -50,7 +50,8 @@ def prune(journal: Journal, keep: int) -> None:
         return
     require_privileges(journal.host, "history --prune")
     with journal.host.lock():
-        gone = journal.prunable(keep)
+        generations = journal.generations()
+        gone = journal.prunable(generations, keep)
         for generation in gone:
             journal.remove(generation)
     if gone:
@@ -58,8 +59,7 @@ def prune(journal: Journal, keep: int) -> None:
         message = f"pruned {len(gone)} generation(s) ({numbers})"
     else:
         message = "nothing to prune"
-    kept = journal.generations()
-    protected = len(kept) - keep
+    protected = len(generations) - len(gone) - keep
     if protected > 0:
         message += f"; kept {protected} more than asked: the applied or an unfinished generation"
     report.out(message + ".", sys.stderr)
