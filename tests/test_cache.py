@@ -57,7 +57,7 @@ def test_a_new_site_profile_shadowing_a_parent_misses(root: Path) -> None:
 
 def test_profiles_with_errors_are_not_cached(tmp_path: Path, root: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\nsysctl: {fs.nr_open: yes}\n")
+    bad.write_text("name: bad\nsysctl: {fs.nr_open: true}\n")
     profile, problems = cache.resolve_cached(str(bad), site_library(root))
     assert profile is None
     assert problems

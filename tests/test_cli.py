@@ -77,7 +77,7 @@ def test_validate_reports_everything_and_exits_1(
     tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("a.yaml").write_text("name: a\nsysctl:\n  fs.nr_open: yes\n  fs.nr_open: 2\n")
+    Path("a.yaml").write_text("name: a\nsysctl:\n  fs.nr_open: true\n  fs.nr_open: 2\n")
     Path("b.yaml").write_text("name: b\nextends: [nosuch]\n")
     result = run("validate", "a.yaml", "b.yaml", "--root", str(root))
     assert result.exit_code == 1
@@ -221,7 +221,7 @@ def test_plan_json_contract(root: Path, proc_sys: Path) -> None:
 
 def test_plan_json_errors(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("a.yaml").write_text("name: a\nsysctl: {fs.nr_open: yes}\n")
+    Path("a.yaml").write_text("name: a\nsysctl: {fs.nr_open: true}\n")
     result = run("plan", "a.yaml", "--json", "--root", str(root))
     assert result.exit_code == 1
     doc = json.loads(result.output)

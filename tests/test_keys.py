@@ -68,7 +68,7 @@ def test_normalize_value(value: object, expected: str) -> None:
         ("1 = 2", "a value cannot contain '=' (it would change the rendered file)"),
         ("1 # x", "a value cannot contain '#' (it would change the rendered file)"),
         ("1;", "a value cannot contain ';' (it would change the rendered file)"),
-        ("a\x1bb", "a value cannot contain \\x1b (it would change the rendered file)"),
+        ("a\x1bb", "a value cannot contain U+001B ESC: values are printable ASCII"),
         ("", "a value cannot be empty"),
         ([], "a list value needs at least one element"),
         (["a b"], "a list element cannot contain spaces"),

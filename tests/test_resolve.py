@@ -122,7 +122,7 @@ def test_errors_in_parent_and_child_reported_together(
     profiles_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(profiles_dir)
-    write(profiles_dir, "parent", "sysctl:\n  fs.nr_open: yes\n")
+    write(profiles_dir, "parent", "sysctl:\n  fs.nr_open: true\n")
     write(profiles_dir, "child", "extends: [parent]\nsysctl:\n  bad key.x: 1\n")
     _profile, problems = resolve("child", library(profiles_dir))
     assert sorted(str(p) for p in problems) == [
@@ -136,7 +136,7 @@ def test_diamond_loads_the_shared_parent_once(
     profiles_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(profiles_dir)
-    write(profiles_dir, "base", "sysctl:\n  fs.nr_open: yes\n")
+    write(profiles_dir, "base", "sysctl:\n  fs.nr_open: true\n")
     write(profiles_dir, "l", "extends: [base]\n")
     write(profiles_dir, "r", "extends: [base]\n")
     write(profiles_dir, "top", "extends: [l, r]\n")

@@ -52,8 +52,8 @@ def test_merge_keys_expand_and_own_keys_win() -> None:
 def test_python_tags_are_refused() -> None:
     _doc, problems = load_yaml("a: !!python/object:os.system ls\n", "f.yaml")
     assert [p.message for p in problems] == [
-        "cannot read this value: could not determine a constructor for the tag "
-        "'tag:yaml.org,2002:python/object:os.system'"
+        "explicit YAML tag 'tag:yaml.org,2002:python/object:os.system' is not supported here; "
+        "quote the value instead"
     ]
 
 

@@ -91,8 +91,8 @@ def nofile_limit(profile: Profile) -> tuple[float, str] | None:
     """The descriptor limit the workload runs under: its unit's LimitNOFILE, else pam's for *."""
     for limit in profile.services:
         if limit.directive == "LimitNOFILE":
-            hard = limit.value.rsplit(":", 1)[-1]
-            number = math.inf if hard == "infinity" else float(hard)
+            hard = limit.numbers.hard
+            number = math.inf if hard is None else float(hard)
             return number, f"{limit.unit} LimitNOFILE={limit.value}"
     for entry in profile.limits:
         if entry.item == "nofile" and entry.kind == "hard" and entry.domain == "*":

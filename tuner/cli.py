@@ -7,6 +7,8 @@ Exit codes (documented in the README):
   3   an internal error (a bug in tuner)
   64  command-line usage error (never 2, so a typo cannot read as "changes pending")
   130 interrupted
+  141 the reader of stdout went away (``tuner plan | head``): 128 + SIGPIPE, as a shell reports
+      a command that a closed pipe stopped; nothing more is printed
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class TunerGroup(TyperGroup):
             else:
                 report.error(exc.format_message())
             return errors.EXIT_USAGE if exc.exit_code == _CLICK_USAGE else errors.EXIT_ERROR
+        except report.PipeClosed:
+            return _pipe_closed()
         except typer.Abort:
             report.error("interrupted")
             return errors.EXIT_INTERRUPTED
@@ -108,7 +112,11 @@ NoKernelOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document.")]
 StrictOpt = Annotated[
-    bool, typer.Option("--strict", help="Treat keys the running kernel lacks as errors.")
+    bool,
+    typer.Option(
+        "--strict",
+        help="Treat every warning about the profile (its files and the rules) as an error.",
+    ),
 ]
 
 
@@ -364,8 +372,23 @@ def _app_for(args: Sequence[str]) -> typer.Typer:
     return single
 
 
+def _pipe_closed() -> int:
+    """Point stdout at /dev/null so that nothing, not even the final flush, writes again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to redirect
+        pass
+    return errors.EXIT_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(_app_for(args))
     code: int = command.main(args, prog_name="tuner", standalone_mode=False)
+    try:
+        sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe cannot be caught
+    except BrokenPipeError:
+        return _pipe_closed()
     return code

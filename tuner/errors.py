@@ -19,6 +19,7 @@ EXIT_CHANGES = 2  # --detailed-exitcode: changes pending / drift
 EXIT_INTERNAL = 3
 EXIT_USAGE = 64  # a command-line usage error (sysexits.h EX_USAGE), never 2
 EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141  # 128 + SIGPIPE: stdout's reader went away
 
 
 class TunerError(Exception):

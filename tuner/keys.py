@@ -12,9 +12,15 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-_COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@+-]*$")
-# Characters that would break out of a `key = value` line, or out of a comment in a rendered file.
-_FORBIDDEN_VALUE = re.compile(r"[=#;\x00-\x1f\x7f]")
+from tuner.safetext import describe
+
+_COMPONENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*")
+# Characters that would break out of a `key = value` line, or out of a comment in a rendered file;
+# anything outside printable ASCII is refused too (the kernel's string sysctls take bytes, and
+# systemd and procps read them differently).
+_FORBIDDEN_VALUE = re.compile(r"[=#;]|[^\x20-\x7e]")
+_NUMBER = re.compile(r"-?[0-9]+")
+VALUE_MIN, VALUE_MAX = -(2**63), 2**64 - 1  # what the kernel's integer handlers can hold
 MAX_KEY_LENGTH = 512
 MAX_VALUE_LENGTH = 4096
 
@@ -67,7 +73,7 @@ def parse_key(text: object) -> SysctlKey:
     for component in components:
         if component in ("", ".", ".."):
             raise KeySyntaxError("not a sysctl key: empty, '.' or '..' component")
-        if not _COMPONENT.match(component):
+        if not _COMPONENT.fullmatch(component):
             raise KeySyntaxError(
                 f"not a sysctl key: component {component!r} may only use letters, digits and _.:@+-"
             )
@@ -81,10 +87,20 @@ def check_value_text(text: str) -> str:
     bad = _FORBIDDEN_VALUE.search(text)
     if bad:
         char = bad.group()
-        shown = repr(char) if char.isprintable() else f"\\x{ord(char):02x}"
-        raise ValueError(f"a value cannot contain {shown} (it would change the rendered file)")
+        if char in "=#;":
+            raise ValueError(f"a value cannot contain {char!r} (it would change the rendered file)")
+        raise ValueError(f"a value cannot contain {describe(char)}: values are printable ASCII")
     if len(text) > MAX_VALUE_LENGTH:
         raise ValueError(f"a value is at most {MAX_VALUE_LENGTH} characters")
+    for part in text.split():
+        if not _NUMBER.fullmatch(part):
+            continue
+        if len(part) > 21 or not VALUE_MIN <= int(part) <= VALUE_MAX:
+            raise ValueError(f"{part} is beyond any integer the kernel holds (64 bits)")
+        if re.fullmatch(r"-?0[0-9]+", part):
+            raise ValueError(
+                f"{part}: the kernel reads a leading 0 as octal; write the decimal number"
+            )
     return text
 
 
@@ -97,7 +113,7 @@ def normalize_value(value: object) -> str:
     if isinstance(value, bool):
         raise ValueError("booleans are ambiguous here: write 1 or 0")
     if isinstance(value, int):
-        return str(value)
+        return check_value_text(str(value))
     if isinstance(value, str):
         check_value_text(value.replace("\t", " "))
         text = " ".join(value.split())

@@ -1,27 +1,39 @@
-"""pam_limits vocabulary (limits.conf(5)): domains and values (items and types: profile.py)."""
+"""pam_limits vocabulary (limits.conf(5)): domains and values (items and types: profile.py).
+
+pam_limits reads values with ``strtoull``/``strtol`` in base 10 and names with its own
+comparisons, so only ASCII is accepted: ``int()`` and ``\\d`` would take other scripts' digits.
+Rlimit values run from 0 to 2^64-2 (2^64-1 is RLIM_INFINITY: write ``unlimited``); priority and
+the login counts are C ints.
+"""
 
 from __future__ import annotations
 
 import re
 
+from tuner.safetext import check_text, is_ascii_digits
+
 UNLIMITED = "unlimited"
+RLIM_MAX = 2**64 - 2
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+_INT_ITEMS = {"priority", "maxlogins", "maxsyslogins"}
 # limits.conf(5): every item takes -1/unlimited/infinity except priority, nice and nonewprivs.
 _NO_UNLIMITED = {"priority", "nice", "nonewprivs"}
 _LOGIN_ITEMS = {"maxlogins", "maxsyslogins"}
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?"
 _USER = re.compile(rf"^{_NAME}$")
 _GROUP = re.compile(rf"^@{_NAME}$")
-_UID_RANGE = re.compile(r"^(\d*):(\d*)$")
-_GID_RANGE = re.compile(r"^@(\d*):(\d*)$")
-_PERCENT = re.compile(rf"^%({_NAME})?$|^%:\d+$")
+_UID_RANGE = re.compile(r"^([0-9]{0,10}):([0-9]{0,10})$")
+_GID_RANGE = re.compile(r"^@([0-9]{0,10}):([0-9]{0,10})$")
+_PERCENT = re.compile(rf"^%({_NAME})?$|^%:[0-9]{{1,10}}$")
 
 
 def check_domain(domain: str) -> str:
     """Validate a limits.conf domain; return it unchanged."""
-    if domain == "*" or _USER.match(domain) or _GROUP.match(domain) or _PERCENT.match(domain):
+    check_text(domain, what="a domain")
+    if domain == "*" or any(p.fullmatch(domain) for p in (_USER, _GROUP, _PERCENT)):
         return domain
     for pattern, what in ((_UID_RANGE, "uid"), (_GID_RANGE, "gid")):
-        match = pattern.match(domain)
+        match = pattern.fullmatch(domain)
         if match:
             low, high = match.groups()
             if not low and not high:
@@ -47,12 +59,15 @@ def normalize_limit_value(value: object) -> str:
     if isinstance(value, int):
         return UNLIMITED if value == -1 else str(value)
     if isinstance(value, str):
-        text = value.strip().lower()
+        text = check_text(value.strip().lower(), what="a limit value")
         if text in ("unlimited", "infinity", "-1"):
             return UNLIMITED
-        if re.fullmatch(r"[+-]?\d+", text):
+        digits = text.removeprefix("-").removeprefix("+")
+        if is_ascii_digits(digits) and len(digits) <= 20:
             return str(int(text))
-    raise ValueError(f"expected an integer, unlimited, infinity or -1, got {value!r}")
+    raise ValueError(
+        f"expected an integer (ASCII digits), unlimited, infinity or -1, got {value!r}"
+    )
 
 
 def check_item_value(item: str, value: str) -> None:
@@ -62,6 +77,10 @@ def check_item_value(item: str, value: str) -> None:
             raise ValueError(f"{item} cannot be unlimited (limits.conf(5))")
         return
     number = int(value)
+    if item in _INT_ITEMS and not INT_MIN <= number <= INT_MAX:
+        raise ValueError(f"{item} is a C int: {INT_MIN}..{INT_MAX}, got {number}")
+    if number > RLIM_MAX:
+        raise ValueError(f"{number} is beyond the largest limit {RLIM_MAX}: use unlimited")
     if item == "nice" and not -20 <= number <= 19:
         raise ValueError(f"nice must be between -20 and 19, got {number}")
     if item == "nonewprivs" and number not in (0, 1):

@@ -6,6 +6,7 @@ problem comes back as a ``Diagnostic`` at the offending node. ``resolve`` then m
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass
@@ -26,13 +27,14 @@ from tuner import limits, services
 from tuner.diagnostics import Diagnostic
 from tuner.keys import KeySyntaxError, normalize_value, parse_key
 from tuner.library import display_path
-from tuner.yamlsrc import YamlDocument, load_yaml
+from tuner.safetext import check_text
+from tuner.yamlsrc import MAX_BYTES, YamlDocument, load_yaml
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def _check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(
             f"{name!r} is not a profile name: letters, digits, '.', '_' and '-', "
             "starting with a letter or digit"
@@ -47,11 +49,13 @@ def _check_key(text: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-def _check_why(text: str) -> str:
-    text = text.strip()
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
-        raise ValueError("why cannot contain control characters")
-    return text
+def _check_text(text: str) -> str:
+    """Free text (description, why, source): several lines, but nothing safetext refuses."""
+    return check_text(text.strip(), multiline=True)
+
+
+def _check_line(text: str) -> str:
+    return check_text(text)
 
 
 def _short_form(data: Any) -> Any:
@@ -63,7 +67,9 @@ SysctlKeyName = Annotated[str, AfterValidator(_check_key)]
 SysctlValue = Annotated[str, BeforeValidator(normalize_value)]
 LimitValue = Annotated[str, BeforeValidator(limits.normalize_limit_value)]
 ServiceValue = Annotated[str, BeforeValidator(services.normalize_service_value)]
-Why = Annotated[str, AfterValidator(_check_why)]
+Text = Annotated[str, AfterValidator(_check_text)]
+Line = Annotated[str, AfterValidator(_check_line)]
+Why = Text
 UnitName = Annotated[str, AfterValidator(services.check_unit)]
 LimitItem = Literal[
     "core", "data", "fsize", "memlock", "nofile", "rss", "stack", "cpu", "nproc", "as",
@@ -113,30 +119,36 @@ class LimitRule(_Model):
         return self
 
 
+MAX_CONNECTIONS = 10**12  # far beyond any host; keeps the arithmetic in exact integers
+MAX_TUPLES = 2**32
+MAX_MEMORY_GIB = 2**20  # 1 PiB
+
+
 class Intent(_Model):
     """The workload a profile is for; the capacity model and the rules check it."""
 
     role: Literal["proxy", "client", "server"]
-    concurrent_connections: int = Field(ge=0)
-    new_connections_per_second: int | None = Field(default=None, ge=0)
-    backends: int | None = Field(default=None, ge=1)  # proxy: backend (IP, port) pairs
-    destinations: int | None = Field(default=None, ge=1)  # client: (IP, port) pairs it connects to
-    source_ips: int = Field(default=1, ge=1)
+    concurrent_connections: int = Field(ge=0, le=MAX_CONNECTIONS)
+    new_connections_per_second: int | None = Field(default=None, ge=0, le=MAX_CONNECTIONS)
+    backends: int | None = Field(default=None, ge=1, le=MAX_TUPLES)  # proxy: backend (IP, port)s
+    destinations: int | None = Field(default=None, ge=1, le=MAX_TUPLES)  # client: (IP, port)s
+    source_ips: int = Field(default=1, ge=1, le=MAX_TUPLES)
     target: Literal["host", "container", "kubernetes"] = "host"
-    memory_gib: float | None = Field(default=None, gt=0)  # RAM of the machines it is for
+    # RAM of the machines it is for
+    memory_gib: float | None = Field(default=None, gt=0, le=MAX_MEMORY_GIB, allow_inf_nan=False)
 
 
 class Vendored(_Model):
     """Written by ``tuner vendor``: where a flattened profile came from."""
 
-    tuner_version: str
-    content_sha256: str
-    chain: list[str]
+    tuner_version: Line
+    content_sha256: Line
+    chain: list[Line]
 
 
 class ProfileDoc(_Model):
     name: ProfileName
-    description: str = ""
+    description: Text = ""
     extends: list[ProfileName] = []
     intent: Intent | None = None
     vendored: Vendored | None = None
@@ -150,18 +162,30 @@ FIELDS = tuple(ProfileDoc.model_fields)
 
 @dataclass(frozen=True)
 class ProfileSource:
-    """One profile file as loaded: where it is, its positions, and its model (None if invalid)."""
+    """One profile file as loaded: where it is, its positions, and its model (None if invalid).
+
+    ``partial`` is the model of whatever part of an invalid file is valid (the entries with errors
+    left out), so that validate can still run the rules on it and report everything at once."""
 
     path: Path
     display: str
     doc: YamlDocument
     model: ProfileDoc | None
+    partial: ProfileDoc | None = None
+
+    @property
+    def best(self) -> ProfileDoc | None:
+        return self.model or self.partial
 
 
 def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:
     display = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+        # a byte order mark is allowed at the start (editors on Windows write one), nowhere else
+        text = raw[: MAX_BYTES + 1].decode("utf-8", "ignore" if len(raw) > MAX_BYTES else "strict")
+        text = text.removeprefix("\ufeff")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         doc = YamlDocument(display, None)
@@ -169,6 +193,7 @@ def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:
             Diagnostic("error", f"cannot read profile: {reason}", doc.location(()))
         ]
     doc, problems = load_yaml(text, display)
+    problems = _labelled(problems, doc)
     if doc.data is None and problems:  # not YAML at all; duplicate keys still get validated
         return ProfileSource(path, display, doc, None), problems
     if not isinstance(doc.data, dict):
@@ -177,13 +202,75 @@ def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:
             *problems,
             Diagnostic("error", message, doc.location(())),
         ]
+    data: dict[str, Any] = doc.data
     try:
-        model = ProfileDoc.model_validate(doc.data)
+        model = ProfileDoc.model_validate(data)
     except ValidationError as exc:
-        return ProfileSource(path, display, doc, None), problems + _located(exc, doc)
-    problems += _file_checks(model, path, doc)
-    source = ProfileSource(path, display, doc, model if not problems else None)
-    return source, problems
+        model = None
+        said = {d.location for d in problems if d.severity == "error"}
+        problems += [d for d in _located(exc, doc) if d.location not in said]
+        pruned = [_prune_path(tuple(e["loc"])) for e in exc.errors(include_url=False)]
+        partial = _partial(data, pruned, path)
+    if model is None:
+        return ProfileSource(path, display, doc, None, partial), problems
+    checks, bad_paths = _file_checks(model, path, doc)
+    problems += checks
+    if not problems:
+        return ProfileSource(path, display, doc, model), problems
+    partial = _partial(data, bad_paths, path) if bad_paths else model
+    return ProfileSource(path, display, doc, None, partial), problems
+
+
+def _labelled(problems: list[Diagnostic], doc: YamlDocument) -> list[Diagnostic]:
+    """YAML-level problems named by the key they are about, as model errors are."""
+    paths = {loc: path for path, loc in doc.value_marks.items()}
+    out = []
+    for problem in problems:
+        path = paths.get(problem.location) if problem.location else None
+        label = _label(path) if problem.key is None and path else None
+        out.append(dataclasses.replace(problem, key=label) if label else problem)
+    return out
+
+
+def _prune_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The smallest part of a profile to leave out so that an error at ``loc`` goes away."""
+    parts = tuple(p for p in loc if p != "[key]")
+    if parts and parts[0] in ("sysctl", "limits"):
+        return parts[:2]
+    if parts and parts[0] == "services":
+        return parts[:3]
+    return parts[:1]
+
+
+def _partial(data: dict[str, Any], paths: list[tuple[Any, ...]], path: Path) -> ProfileDoc | None:
+    """The model of ``data`` without the entries at ``paths``; None when even that fails."""
+    pruned: dict[str, Any] = {
+        k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+        for k, v in data.items()
+    }
+    drop_limits: set[int] = set()
+    for where in paths:
+        head = where[0] if where else None
+        if head == "limits" and len(where) > 1 and isinstance(where[1], int):
+            drop_limits.add(where[1])
+        elif head in ("sysctl", "services") and len(where) > 1:
+            section = pruned.get(head)
+            if not isinstance(section, dict):
+                pruned.pop(head, None)
+            elif len(where) == 3 and isinstance(section.get(where[1]), dict):
+                section[where[1]] = {k: v for k, v in section[where[1]].items() if k != where[2]}
+            else:
+                section.pop(where[1], None)
+        elif head is not None:
+            pruned.pop(head, None)
+    if drop_limits and isinstance(pruned.get("limits"), list):
+        pruned["limits"] = [r for i, r in enumerate(pruned["limits"]) if i not in drop_limits]
+    if not isinstance(pruned.get("name"), str) or not _NAME.fullmatch(pruned["name"]):
+        pruned["name"] = path.stem if _NAME.fullmatch(path.stem) else "invalid"
+    try:
+        return ProfileDoc.model_validate(pruned)
+    except ValidationError:
+        return None
 
 
 def _located(exc: ValidationError, doc: YamlDocument) -> list[Diagnostic]:
@@ -238,9 +325,24 @@ def _label(loc: tuple[Any, ...]) -> str:
     return str(head)
 
 
-def _file_checks(model: ProfileDoc, path: Path, doc: YamlDocument) -> list[Diagnostic]:
-    """Checks within one file that the models cannot see: name vs file, aliased duplicates."""
+def _file_checks(
+    model: ProfileDoc, path: Path, doc: YamlDocument
+) -> tuple[list[Diagnostic], list[tuple[Any, ...]]]:
+    """Checks within one file that the models cannot see: name vs file, aliased duplicates, each
+    Limit*= value as systemd parses it for its directive. Also: the entries to leave out of the
+    partial model."""
     problems = []
+    bad: list[tuple[Any, ...]] = []
+    for unit, directives in model.services.items():
+        for directive, setting in (directives or {}).items():
+            if setting is None:
+                continue
+            try:
+                services.parse_value(directive, setting.value)
+            except ValueError as exc:
+                where = doc.location(("services", unit, directive, "value"))
+                problems.append(Diagnostic("error", str(exc), where, f"{unit}.{directive}"))
+                bad.append(("services", unit, directive))
     stem = path.name.rsplit(".", 1)[0]
     if path.suffix in (".yaml", ".yml") and model.name != stem:
         problems.append(
@@ -294,4 +396,4 @@ def _file_checks(model: ProfileDoc, path: Path, doc: YamlDocument) -> list[Diagn
                     )
                 )
             rules.setdefault(ident, index)
-    return problems
+    return problems, bad

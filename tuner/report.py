@@ -1,17 +1,47 @@
-"""Everything tuner prints: human text (colour only on a terminal, never with NO_COLOR) and JSON."""
+"""Everything tuner prints: human text (colour only on a terminal, never with NO_COLOR) and JSON.
+
+All of it goes through ``write``, which shows any control character, line separator or bidi
+control as an escape (``\\x1b``, ``\\u202e``), whatever text it came from (a file on disk, a
+live value, a key in an error): only tuner's own colour codes reach the terminal. A closed pipe
+(``tuner plan | head``) raises ``PipeClosed``, which the CLI ends quietly with status 141.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Iterable
 from typing import IO, Any
 
 from tuner.diagnostics import Diagnostic, sorted_diagnostics
+from tuner.safetext import escape
 
 _CODES = {"add": "32", "change": "33", "remove": "31", "warn": "35", "dim": "2", "bold": "1"}
+_OWN_CODES = re.compile(r"(\x1b\[(?:" + "|".join(_CODES.values()) + r"|0)m)")
+# In JSON, control characters are already escaped; these are not, and would still reach a terminal.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class PipeClosed(Exception):
+    """The reader of stdout went away (``| head``): stop printing, end quietly."""
+
+
+def write(text: str, stream: IO[str] | None = None, *, styled: bool = False) -> None:
+    """Print one line of text made safe for a terminal; ``styled`` keeps tuner's colour codes."""
+    stream = stream or sys.stdout
+    if styled:
+        text = "".join(
+            part if _OWN_CODES.fullmatch(part) else escape(part) for part in _OWN_CODES.split(text)
+        )
+    else:
+        text = escape(text)
+    try:
+        print(text, file=stream)
+    except BrokenPipeError:
+        raise PipeClosed from None
 
 
 class Style:
@@ -26,21 +56,35 @@ class Style:
 
 
 def out(text: str = "", stream: IO[str] | None = None) -> None:
-    print(text, file=stream or sys.stdout)
+    stream = stream or sys.stdout
+    write(text, stream, styled=Style(stream).enabled)
 
 
 def error(message: str) -> None:
     style = Style(sys.stderr)
-    print(f"{style('tuner: error:', 'remove')} {message}", file=sys.stderr)
+    write(f"{style('tuner: error:', 'remove')} {escape(message)}", sys.stderr, styled=True)
 
 
 def warning(message: str) -> None:
     style = Style(sys.stderr)
-    print(f"{style('tuner: warning:', 'warn')} {message}", file=sys.stderr)
+    write(f"{style('tuner: warning:', 'warn')} {escape(message)}", sys.stderr, styled=True)
 
 
 def emit_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    try:
+        print(text)
+    except BrokenPipeError:
+        raise PipeClosed from None
+
+
+def raw(text: str) -> None:
+    """A document printed byte for byte (an export); it was built from checked values only."""
+    try:
+        sys.stdout.write(text)
+    except BrokenPipeError:
+        raise PipeClosed from None
 
 
 def diagnostics(found: Iterable[Diagnostic], stream: IO[str] | None = None) -> None:
@@ -51,7 +95,7 @@ def diagnostics(found: Iterable[Diagnostic], stream: IO[str] | None = None) -> N
         text = str(diagnostic)
         if diagnostic.location is None and diagnostic.key is None:  # not about a file: say who
             text = f"tuner: {text}" if diagnostic.severity != "error" else f"tuner: error: {text}"
-        print(style(text, kind), file=stream)
+        write(style(escape(text), kind), stream, styled=True)
 
 
 def wrap(text: str, indent: str, width: int = 100) -> str:

@@ -13,9 +13,11 @@ from tuner.diagnostics import Diagnostic, Location
 from tuner.errors import NotFoundError
 from tuner.keys import SysctlKey, parse_key
 from tuner.library import ProfileLibrary, looks_like_path
+from tuner.services import RlimitValue, parse_value
 
 if TYPE_CHECKING:  # the pydantic models load only when a profile file is parsed (see cache.py)
-    from tuner.profile import ProfileSource
+    from tuner.profile import ProfileDoc, ProfileSource
+    from tuner.yamlsrc import YamlDocument
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class ServiceLimit:
     why: str | None
     origin: Location
     source: str | None = None
+
+    @property
+    def numbers(self) -> RlimitValue:
+        """The value as systemd reads it (validated when the profile was loaded)."""
+        return parse_value(self.directive, self.value)
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,19 @@ class _Layer:
     intent: Intent | None = None
 
 
+MAX_EXTENDS_DEPTH = 64
+MAX_PROFILES = 1000
+
+
 class _Resolver:
-    def __init__(self, library: ProfileLibrary) -> None:
+    """Loads each file once and resolves each profile's layer once (a diamond of any depth is
+    linear); ``partial`` resolves from what is valid in files with errors (for validate)."""
+
+    def __init__(self, library: ProfileLibrary, partial: bool = False) -> None:
         self.library = library
+        self.partial = partial
         self.loaded: dict[Path, tuple[ProfileSource, list[Diagnostic]]] = {}
+        self.layers: dict[Path, _Layer | None] = {}
         self.diagnostics: list[Diagnostic] = []
         self.reported: set[Path] = set()
 
@@ -117,11 +133,24 @@ class _Resolver:
         return source
 
     def layer(self, path: Path, stack: tuple[Path, ...]) -> _Layer | None:
+        key = path.resolve()
+        if key not in self.layers:
+            self.layers[key] = self._layer(path, stack)
+        return self.layers[key]
+
+    def _layer(self, path: Path, stack: tuple[Path, ...]) -> _Layer | None:
         source = self.load(path)
-        model = source.model
+        model = source.best if self.partial else source.model
         merged = _Layer()
         here = (*stack, path.resolve())
         ok = model is not None
+        if len(here) > MAX_EXTENDS_DEPTH or len(self.loaded) > MAX_PROFILES:
+            where = source.doc.location(("extends",), key=True)
+            limit = f"{MAX_EXTENDS_DEPTH} levels deep" if len(here) > MAX_EXTENDS_DEPTH else (
+                f"{MAX_PROFILES} profiles")  # fmt: skip
+            message = f"extends reaches more than {limit}"
+            self.diagnostics.append(Diagnostic("error", message, where, "extends"))
+            return None
         for index, parent in enumerate(_extends(source)):
             where = source.doc.location(("extends", index))
             try:
@@ -141,14 +170,12 @@ class _Resolver:
                 ok = False
                 continue
             _overlay(merged, inherited)
-        if not ok:
+        if not ok or model is None:
             return None  # parents were still loaded, so their errors are reported too
-        self._apply_own(merged, source)
+        self._apply_own(merged, model, source.doc)
         return merged
 
-    def _apply_own(self, merged: _Layer, source: ProfileSource) -> None:
-        model, doc = source.model, source.doc
-        assert model is not None
+    def _apply_own(self, merged: _Layer, model: ProfileDoc, doc: YamlDocument) -> None:
         for raw, setting in model.sysctl.items():
             key = parse_key(raw)
             if setting is None:
@@ -204,8 +231,8 @@ class _Resolver:
 
 def _extends(source: ProfileSource) -> list[str]:
     """The parents to load: from the model, or from the raw YAML when the file has errors."""
-    if source.model is not None:
-        return source.model.extends
+    if source.best is not None:
+        return source.best.extends
     raw = source.doc.data.get("extends") if isinstance(source.doc.data, dict) else None
     if isinstance(raw, list) and all(isinstance(r, str) for r in raw):
         return [r for r in raw if not looks_like_path(r)]
@@ -216,26 +243,32 @@ def _overlay(base: _Layer, top: _Layer) -> None:
     base.sysctl.update(top.sysctl)
     base.limits.update(top.limits)
     base.services.update(top.services)
-    base.chain.extend(name for name in top.chain if name not in base.chain)
+    known = set(base.chain)
+    base.chain.extend(name for name in top.chain if name not in known)
     base.intent = top.intent or base.intent
 
 
-def resolve(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Diagnostic]]:
-    """Load ``ref`` and its parents; the profile is None when any file has an error."""
-    resolver = _Resolver(library)
+def resolve(
+    ref: str, library: ProfileLibrary, *, partial: bool = False
+) -> tuple[Profile | None, list[Diagnostic]]:
+    """Load ``ref`` and its parents; the profile is None when any file has an error.
+
+    With ``partial``, a profile is still built from whatever is valid, for reporting only:
+    the diagnostics then hold errors and the profile must never be applied."""
+    resolver = _Resolver(library, partial)
     try:
         path = library.find(ref)
     except NotFoundError as exc:
         return None, [Diagnostic("error", str(exc))]
     layer = resolver.layer(path, ())
     diagnostics = resolver.diagnostics
-    if layer is None or any(d.severity == "error" for d in diagnostics):
+    if layer is None or (not partial and any(d.severity == "error" for d in diagnostics)):
         return None, diagnostics
-    source = resolver.load(path)
-    assert source.model is not None
+    model = resolver.load(path).best
+    assert model is not None
     profile = Profile(
-        name=source.model.name,
-        description=source.model.description,
+        name=model.name,
+        description=model.description,
         path=path,
         chain=tuple(layer.chain),
         sysctl=tuple(sorted(layer.sysctl.values(), key=lambda e: e.key.name)),

@@ -355,8 +355,8 @@ def _nofile(ctx: Context) -> list[tuple[str, float, Location]]:
             found.append((f"{entry.domain} {entry.kind} nofile {entry.value}", value, entry.origin))
     for limit in ctx.profile.services:
         if limit.directive == "LimitNOFILE":
-            for part in limit.value.split(":"):
-                value = float("inf") if part == "infinity" else float(part)
+            for number in {limit.numbers.soft, limit.numbers.hard}:
+                value = float("inf") if number is None else float(number)
                 found.append((f"{limit.unit} LimitNOFILE={limit.value}", value, limit.origin))
     return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from tuner.errors import ProfileError, TunerError
 from tuner.host import Host
 from tuner.library import ProfileLibrary
 from tuner.live import LiveKernel
-from tuner.resolve import Profile
+from tuner.resolve import Profile, resolve
 
 if TYPE_CHECKING:
     from tuner.journal import Journal
@@ -48,15 +49,30 @@ def load_checked(
     rule_errors_fail: bool = True,
 ) -> tuple[Profile, list[Diagnostic]]:
     """Resolve ``ref`` and run every rule; raise ProfileError with all diagnostics on an error
-    (only on errors in the profile files themselves when ``rule_errors_fail`` is False)."""
+    (only on errors in the profile files themselves when ``rule_errors_fail`` is False).
+
+    Everything is reported at once: when a file has errors, the rules still run on the part
+    of the profile that is valid. ``strict`` makes every warning an error."""
     library = ProfileLibrary.for_root(host.root)
     profile, diagnostics = resolve_cached(ref, library)
-    if profile is not None:
-        ctx = rules.Context(profile, live or LiveKernel(host), strict)
+    checked = profile
+    if profile is None:
+        checked, diagnostics = resolve(ref, library, partial=True)
+    if checked is not None:
+        ctx = rules.Context(checked, live or LiveKernel(host), strict)
         diagnostics = diagnostics + rules.check(ctx)
+    if strict:
+        diagnostics = [_strict(d) for d in diagnostics]
     if profile is None or (rule_errors_fail and has_errors(diagnostics)):
         raise ProfileError(diagnostics)
     return profile, diagnostics
+
+
+def _strict(diagnostic: Diagnostic) -> Diagnostic:
+    if diagnostic.severity == "error":
+        return diagnostic
+    message = f"{diagnostic.message} (an error with --strict)"
+    return dataclasses.replace(diagnostic, severity="error", message=message)
 
 
 def incomplete_warnings(host: Host) -> list[Diagnostic]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuner import report
 from tuner.cloudinit import document
 from tuner.commands._common import load_checked, make_host
 
 
 def cloud_init(ref: str, root: Path | None, mode: str, pip_spec: str | None) -> int:
     profile, _diagnostics = load_checked(ref, make_host(root, None, kernel=False))
-    print(document(profile, mode, pip_spec), end="")
+    report.raw(document(profile, mode, pip_spec))
     return 0
