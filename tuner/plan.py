@@ -203,7 +203,7 @@ def _boot_changes(
     for entry in profile.sysctl:
         winners: dict[sysctld.Assignment, list[str]] = {}
         for tool, applied in by_tool.items():
-            winner = sysctld.effective(applied, entry.key.name, tool)
+            winner = sysctld.effective(applied, entry.key.name)
             if winner is None or winner.file == render.SYSCTL_FILE or winner.value == entry.value:
                 continue
             winners.setdefault(winner, []).append(tool)

@@ -322,6 +322,8 @@ def _label(loc: tuple[Any, ...]) -> str:
         return f"limits[{parts[1]}]{tail}"
     if head == "services" and len(parts) > 1:
         return ".".join(str(p) for p in parts[1:3])
+    if head == "intent" and len(parts) > 1:
+        return f"intent.{parts[1]}"
     return str(head)
 
 

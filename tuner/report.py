@@ -95,7 +95,7 @@ def diagnostics(found: Iterable[Diagnostic], stream: IO[str] | None = None) -> N
         text = str(diagnostic)
         if diagnostic.location is None and diagnostic.key is None:  # not about a file: say who
             text = f"tuner: {text}" if diagnostic.severity != "error" else f"tuner: error: {text}"
-        write(style(escape(text), kind), stream, styled=True)
+        write(style(escape(text, newlines=False), kind), stream, styled=True)
 
 
 def wrap(text: str, indent: str, width: int = 100) -> str:

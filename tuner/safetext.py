@@ -54,9 +54,10 @@ def is_ascii_digits(text: str) -> bool:
     return bool(_ASCII_DIGITS.fullmatch(text))
 
 
-def escape(text: str) -> str:
-    """``text`` with every character ``check_text`` refuses made visible; newlines and tabs stay."""
-    return _SHOWN.sub(_visible, text)
+def escape(text: str, *, newlines: bool = True) -> str:
+    """``text`` with every character ``check_text`` refuses made visible; tabs stay, and so do
+    newlines unless ``newlines`` is False (text meant to be one line: a key, a message)."""
+    return (_SHOWN if newlines else _IN_LINE).sub(_visible, text)
 
 
 def _visible(match: re.Match[str]) -> str:

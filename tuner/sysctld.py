@@ -3,12 +3,16 @@
 Both systemd-sysctl and ``sysctl --system`` gather ``*.conf`` files from the directories below; a
 file name found in an earlier directory masks the same name in later ones (a link to /dev/null
 masks it to nothing); the survivors are applied in lexical order of file name, and within a file
-line by line, so the last assignment wins. Two differences:
+line by line, so the last assignment wins, with one exception: a glob pattern
+(``net.ipv4.conf.*.rp_filter``) never overrides a key that some file sets explicitly, whichever
+comes first. A glob matches one path component per ``*`` (``net.*.forwarding`` matches nothing
+below ``net/ipv4/conf``), as glob(3) does on the path. One difference between the tools:
 
 - procps then applies /etc/sysctl.conf once more, last of all (systemd-sysctl does not read it;
-  Debian's /etc/sysctl.d/99-sysctl.conf link brings it into both lists at its own place);
-- systemd-sysctl never lets a glob pattern (``net.ipv4.conf.*.rp_filter``) override a key that
-  some file sets explicitly; procps applies lines in order, globs included.
+  Debian's /etc/sysctl.d/99-sysctl.conf link brings it into both lists at its own place).
+
+Both rules were observed with procps 4.0.2 and systemd 252 (tests/test_boot_differential.py runs
+the real tools on generated file sets and compares them with this model key by key).
 """
 
 from __future__ import annotations
@@ -47,7 +51,12 @@ class Assignment:
     is_glob: bool
 
     def matches(self, name: str) -> bool:
-        return fnmatch.fnmatchcase(name, self.pattern) if self.is_glob else name == self.pattern
+        if not self.is_glob:
+            return name == self.pattern
+        parts, names = self.pattern.split("."), name.split(".")
+        return len(parts) == len(names) and all(
+            fnmatch.fnmatchcase(n, p) for n, p in zip(names, parts, strict=True)
+        )
 
     @property
     def where(self) -> str:
@@ -128,11 +137,15 @@ def assignments(files: list[ConfFile], host: Host, tool: str) -> list[Assignment
     return out
 
 
-def effective(applied: list[Assignment], name: str, tool: str) -> Assignment | None:
-    """The assignment that decides ``name`` at boot under ``tool``."""
-    matching = [a for a in applied if a.matches(name)]
-    if tool == SYSTEMD:
-        explicit = [a for a in matching if not a.is_glob]
-        if explicit:
-            return explicit[-1]
-    return matching[-1] if matching else None
+def effective(applied: list[Assignment], name: str) -> Assignment | None:
+    """The assignment that decides ``name`` at boot: the last explicit one, else the last glob
+    that matches (the same rule for both tools; ``assignments`` gives each tool's list)."""
+    explicit = None
+    glob = None
+    for assignment in applied:
+        if not assignment.is_glob:
+            if assignment.pattern == name:
+                explicit = assignment
+        elif explicit is None and assignment.matches(name):
+            glob = assignment
+    return explicit or glob
