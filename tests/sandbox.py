@@ -8,6 +8,7 @@ test's own namespaces, so a failed unshare can never fall through to the real ho
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,13 @@ def sandbox(script: str, timeout: float = 180) -> subprocess.CompletedProcess[st
     return subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
+
+
+def sourced(script: str, directory: Path) -> str:
+    """A long script as a file the sandbox sources (argv has a size limit)."""
+    path = directory / "sandbox-script.sh"
+    path.write_text(script)
+    return f"source {shlex.quote(str(path))}\n"
 
 
 def tmpfs_over(*paths: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 from conftest import needs_sandbox
 from sandbox import sandbox
+from sandbox import sourced as _sourced
 
 from tuner.host import Host
 from tuner.keys import normalize_live
@@ -181,7 +182,7 @@ def test_boot_model_matches_the_real_tool_key_by_key(
     tool: str, command: str, tmp_path: Path
 ) -> None:
     all_scenarios = scenarios()
-    result = sandbox(_script(all_scenarios, command, tmp_path), timeout=300)
+    result = sandbox(_sourced(_script(all_scenarios, command, tmp_path), tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     observed = _parse(result.stdout)
     assert len(observed) == len(all_scenarios)

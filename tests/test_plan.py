@@ -124,3 +124,31 @@ def test_missing_key_is_a_warning_with_a_suggestion(root: Path, proc_sys: Path) 
     )
     with pytest.raises(Exception, match="1 error"):
         load_checked("typo", host, strict=True)
+
+
+def test_limits_another_file_decides_at_login(root: Path, host: Host) -> None:
+    """pam_limits reads limits.d in name order, and a user line beats a '*' line anywhere."""
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\nhaproxy:x:110:120::/:/bin/sh\n")
+    (root / "etc/group").write_text("root:x:0:\nhaproxy:x:120:\n")
+    (root / "etc/security/limits.conf").write_text("haproxy hard nofile 4096\n")
+    (root / "etc/security/limits.d/zz-late.conf").write_text("*  soft  nofile  1024\n")
+    (root / "etc/security/limits.d/00-early.conf").write_text("*  hard  nofile  1024\n")
+    profile = (
+        "name: x\nlimits:\n"
+        "  - {domain: '*', type: '-', item: nofile, value: 65536}\n"
+        "  - {domain: haproxy, type: soft, item: nofile, value: 8192}\n"
+        "  - {domain: root, type: '-', item: nofile, value: 65536}\n"
+    )
+    (root / "x.yaml").write_text(profile)
+    plan = plan_for(str(root / "x.yaml"), host)
+    login = {c.key: (c.current, c.shadowed_by) for c in plan.changes if c.tools == ("pam_limits",)}
+    assert login == {"* soft nofile": ("1024", "/etc/security/limits.d/zz-late.conf:1")}
+    (root / "etc/security/limits.d/zz-late.conf").write_text("haproxy  -  nofile  2048\n")
+    plan = plan_for(str(root / "x.yaml"), host)
+    login = {c.key: (c.current, c.shadowed_by) for c in plan.changes if c.tools == ("pam_limits",)}
+    assert login == {"haproxy soft nofile": ("2048", "/etc/security/limits.d/zz-late.conf:1")}
+    warnings = [str(d) for d in plan.warnings if d.rule == "login-shadowed"]
+    assert warnings == [
+        "haproxy soft nofile: warning: at login /etc/security/limits.d/zz-late.conf:1 decides "
+        "this limit (2048, pam_limits); the profile's 8192 would not apply"
+    ]

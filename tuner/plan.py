@@ -3,7 +3,8 @@
 - kernel: live /proc/sys values against the profile's;
 - file: every file tuner renders against what is on disk (and tuner's own files that the profile
   no longer wants, which would be removed);
-- boot: keys that another sysctl.d file or /etc/sysctl.conf would override at the next boot.
+- boot: keys that another sysctl.d file or /etc/sysctl.conf would override at the next boot,
+  and limits that another limits file would override at the next login (pam_limits).
 
 ``make_plan`` is pure apart from reads through the host. deepdiff finds what differs between
 the observed and the desired state; difflib shows file differences as unified diffs.
@@ -19,7 +20,7 @@ from typing import Literal
 
 from deepdiff import DeepDiff
 
-from tuner import __version__, capacity, catalog, render, sysctld
+from tuner import __version__, capacity, catalog, pamlimits, render, sysctld
 from tuner.diagnostics import Diagnostic
 from tuner.facts import Facts
 from tuner.host import Host
@@ -224,6 +225,55 @@ def _boot_changes(
     return changes
 
 
+def _login_changes(
+    profile: Profile, desired: Mapping[PurePosixPath, str | None], host: Host
+) -> list[Change]:
+    """Limits whose value at the next login would come from some other line than tuner's."""
+    if not profile.limits:
+        return []
+    lines = pamlimits.login_lines(host, desired)
+    changes = []
+    for entry in profile.limits:
+        who = pamlimits.identity_for(entry.domain, host)
+        if who is None or entry.item not in pamlimits.RLIMIT_ITEMS:
+            continue
+        settings = pamlimits.effective(lines, who)
+        setting = settings.get(entry.item) if settings is not None else None
+        winner = None if setting is None else (
+            setting.soft_from if entry.kind == "soft" else setting.hard_from
+        )  # fmt: skip
+        if winner is not None and winner.file == str(render.LIMITS_FILE):
+            continue
+        wanted = pamlimits.rlimit_number(entry.item, entry.value)
+        if winner is not None and pamlimits.rlimit_number(winner.item, winner.value) == wanted:
+            continue
+        blocker = winner or _no_limits_line(lines, who)
+        changes.append(
+            Change(
+                "boot",
+                "shadowed",
+                key=f"{entry.domain} {entry.kind} {entry.item}",
+                current=blocker.value if blocker and blocker.item else "(not set)",
+                desired=entry.value,
+                why=entry.why,
+                source=str(entry.origin),
+                shadowed_by=blocker.where if blocker else None,
+                tools=("pam_limits",),
+            )
+        )
+    return changes
+
+
+def _no_limits_line(
+    lines: list[pamlimits.ConfLine], who: pamlimits.Identity
+) -> pamlimits.ConfLine | None:
+    """The '<domain> -' line that makes pam_limits set nothing for ``who``, if any."""
+    return next(
+        (line for line in lines if not line.item and pamlimits.effective([line], who) is None),
+        None,
+    )
+
+
 def make_plan(
     profile: Profile, host: Host, diagnostics: list[Diagnostic], live: LiveKernel | None = None
 ) -> Plan:
@@ -240,9 +290,16 @@ def make_plan(
     changes += files
     in_sync += same
     changes += _boot_changes(profile, desired, host)
+    changes += _login_changes(profile, desired, host)
     notes = list(diagnostics)
     for change in changes:
-        if change.layer == "boot":
+        if change.layer == "boot" and change.tools == ("pam_limits",):
+            message = (
+                f"at login {change.shadowed_by} decides this limit ({change.current}, "
+                f"pam_limits); the profile's {change.desired} would not apply"
+            )
+            notes.append(Diagnostic("warning", message, None, change.key, "login-shadowed"))
+        elif change.layer == "boot":
             message = (
                 f"at boot {change.shadowed_by} sets {change.current} after tuner's file "
                 f"({', '.join(change.tools)}); the profile's {change.desired} would be lost"
