@@ -224,12 +224,12 @@ def identity_for(domain: str, host: Host) -> Identity | None:
     if domain[:1] in "@%" or ":" in domain:
         return None  # ranges and %groups: no single login to stand for them
     uid = gid = None
-    for line in _read(host, "/etc/passwd").splitlines():
+    for line in _read(host, "/etc/passwd").split("\n"):
         fields = line.split(":")
         if len(fields) > 3 and fields[0] == domain and fields[2].isdigit() and fields[3].isdigit():
             uid, gid = int(fields[2]), int(fields[3])
     groups, gids = set(), set()
-    for line in _read(host, "/etc/group").splitlines():
+    for line in _read(host, "/etc/group").split("\n"):
         fields = line.split(":")
         if len(fields) < 4 or not fields[2].isdigit():
             continue

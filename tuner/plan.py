@@ -13,6 +13,7 @@ the observed and the desired state; difflib shows file differences as unified di
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -154,14 +155,20 @@ def _file_changes(
         action = "create" if current is None else "delete" if text is None else "update"
         diff = "".join(
             difflib.unified_diff(
-                (current or "").splitlines(keepends=True),
-                (text or "").splitlines(keepends=True),
+                _lines(current or ""),
+                _lines(text or ""),
                 fromfile=f"{path} (on disk)" if current is not None else "/dev/null",
                 tofile=f"{path} (planned)" if text is not None else "/dev/null",
             )
         )
         changes.append(Change("file", action, path=path, current=current, desired=text, diff=diff))
     return changes, same
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as the consumers read them: split at newline only (``str.splitlines`` also splits
+    at NEL, U+2028 and other characters that no config parser treats as a line end)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
 def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], list[str]]:

@@ -211,6 +211,10 @@ def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:
         problems += [d for d in _located(exc, doc) if d.location not in said]
         pruned = [_prune_path(tuple(e["loc"])) for e in exc.errors(include_url=False)]
         partial = _partial(data, pruned, path)
+        if partial is not None:  # what systemd would refuse is reported now too, and left out
+            more, bad = _service_values(partial, doc)
+            problems += more
+            partial = _partial(data, pruned + bad, path) if bad else partial
     if model is None:
         return ProfileSource(path, display, doc, None, partial), problems
     checks, bad_paths = _file_checks(model, path, doc)
@@ -327,12 +331,10 @@ def _label(loc: tuple[Any, ...]) -> str:
     return str(head)
 
 
-def _file_checks(
-    model: ProfileDoc, path: Path, doc: YamlDocument
+def _service_values(
+    model: ProfileDoc, doc: YamlDocument
 ) -> tuple[list[Diagnostic], list[tuple[Any, ...]]]:
-    """Checks within one file that the models cannot see: name vs file, aliased duplicates, each
-    Limit*= value as systemd parses it for its directive. Also: the entries to leave out of the
-    partial model."""
+    """Each Limit*= value as systemd parses it for its directive; the entries that fail."""
     problems = []
     bad: list[tuple[Any, ...]] = []
     for unit, directives in model.services.items():
@@ -345,6 +347,16 @@ def _file_checks(
                 where = doc.location(("services", unit, directive, "value"))
                 problems.append(Diagnostic("error", str(exc), where, f"{unit}.{directive}"))
                 bad.append(("services", unit, directive))
+    return problems, bad
+
+
+def _file_checks(
+    model: ProfileDoc, path: Path, doc: YamlDocument
+) -> tuple[list[Diagnostic], list[tuple[Any, ...]]]:
+    """Checks within one file that the models cannot see: name vs file, aliased duplicates, each
+    Limit*= value as systemd parses it for its directive. Also: the entries to leave out of the
+    partial model."""
+    problems, bad = _service_values(model, doc)
     stem = path.name.rsplit(".", 1)[0]
     if path.suffix in (".yaml", ".yml") and model.name != stem:
         problems.append(

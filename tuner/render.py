@@ -35,7 +35,7 @@ def is_managed(text: str | None) -> bool:
 def _comment(text: str) -> str:
     """Text as ``#`` comment lines, wrapped; every line of input stays behind a ``#``."""
     lines = []
-    for paragraph in text.splitlines() or [""]:
+    for paragraph in text.split("\n"):
         lines += textwrap.wrap(paragraph, width=96, break_on_hyphens=False) or [""]
     return "\n".join(f"# {line}".rstrip() for line in lines)
 

@@ -104,7 +104,7 @@ class _Layer:
     intent: Intent | None = None
 
 
-MAX_EXTENDS_DEPTH = 64
+MAX_EXTENDS_DEPTH = 256
 MAX_PROFILES = 1000
 
 

@@ -8,6 +8,7 @@ prints a rule.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -97,10 +98,23 @@ def by_id(rule_id: str) -> Rule | None:
     return next((r for r in RULES if r.id == rule_id), None)
 
 
+_SHAPE_RULES = ("catalog-value", "value-syntax")
+
+
 def check(ctx: Context) -> list[Diagnostic]:
+    """Every rule. The shape rules go first; the others see only the sysctls whose values have
+    the right shape, so no rule reasons about (or trips over) a value already reported."""
     found: list[Diagnostic] = []
     for entry in RULES:
-        found.extend(entry.check(entry, ctx))
+        if entry.id in _SHAPE_RULES:
+            found.extend(entry.check(entry, ctx))
+    bad = {d.key for d in found if d.severity == "error"}
+    if bad:
+        kept = tuple(e for e in ctx.profile.sysctl if e.key.name not in bad)
+        ctx = Context(dataclasses.replace(ctx.profile, sysctl=kept), ctx.live, ctx.strict)
+    for entry in RULES:
+        if entry.id not in _SHAPE_RULES:
+            found.extend(entry.check(entry, ctx))
     return found
 
 

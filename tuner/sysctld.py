@@ -39,6 +39,7 @@ SYSCTL_CONF = PurePosixPath("/etc/sysctl.conf")
 SYSTEMD = "systemd-sysctl"
 PROCPS = "sysctl --system"
 _GLOB_CHARS = frozenset("*?[")
+_SPACE = " \t\r\f\v"  # C isspace(): what both tools strip, unlike str.strip's Unicode spaces
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,12 @@ def parse_conf(
 ) -> list[Assignment]:
     """The assignments of one sysctl.d file, as both tools read them."""
     out = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    for number, raw in enumerate(text.split("\n"), 1):  # the tools end a line at \\n only
+        line = raw.strip(_SPACE)
         if not line or line[0] in "#;" or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        key = key.strip().removeprefix("-").strip()
+        key = key.strip(_SPACE).removeprefix("-").strip(_SPACE)
         if not key:
             continue
         pattern = ".".join(c.replace(".", "/") for c in split_key(key))

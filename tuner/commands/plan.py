@@ -102,7 +102,7 @@ def print_plan(plan: Plan) -> None:
         report.out(
             style(f"  {_mark(change)} {change.path} ({change.action})", _KIND[_mark(change)])
         )
-        for line in (change.diff or "").splitlines():
+        for line in (change.diff or "").rstrip("\n").split("\n"):
             kind = "add" if line.startswith("+") else "remove" if line.startswith("-") else "dim"
             report.out("      " + style(line, kind))
 
