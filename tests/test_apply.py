@@ -41,18 +41,56 @@ def test_apply_then_rollback_is_byte_identical(root: Path, proc_sys: Path) -> No
     assert snapshot(root, proc_sys) == before
 
 
-def test_rollback_of_the_rollback_reapplies(root: Path, proc_sys: Path) -> None:
+def test_rollback_walks_back_one_apply_at_a_time(root: Path, proc_sys: Path) -> None:
+    """apply A, apply B; rollback -> A; rollback -> before A; rollback -> nothing left."""
+    before = snapshot(root, proc_sys)
     assert tuner(root, proc_sys, "apply", "loadgen-client", "--yes").exit_code == 0
-    applied = snapshot(root, proc_sys)
-    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0
-    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # undoes generation 2
-    assert snapshot(root, proc_sys) == applied
+    a = snapshot(root, proc_sys)
+    assert tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes").exit_code == 0
+    status = json.loads(tuner(root, proc_sys, "status", "--json").output)
+    assert [g["generation"] for g in status["in_effect"]] == [1, 2]
+    first = tuner(root, proc_sys, "rollback", "--yes")
+    assert first.exit_code == 0, first.output
+    assert "Rolling back generation 2 (haproxy-2m-conns)" in first.output
+    assert snapshot(root, proc_sys) == a
     status = json.loads(tuner(root, proc_sys, "status", "--json").output)
     assert (status["applied"], status["generation"], status["drifted"]) == (
         "loadgen-client",
         1,
         False,
     )
+    second = tuner(root, proc_sys, "rollback", "--yes")
+    assert second.exit_code == 0, second.output
+    assert "Rolling back generation 1 (loadgen-client)" in second.output
+    assert snapshot(root, proc_sys) == before
+    third = tuner(root, proc_sys, "rollback", "--yes")
+    assert third.exit_code == 1
+    assert "nothing to roll back: no apply is in effect" in third.output
+    status = tuner(root, proc_sys, "status", "--detailed-exitcode")
+    assert (status.exit_code, status.output) == (0, "No profile applied.\n")
+
+
+def test_rollback_to_n_restores_the_state_before_n_across_later_applies(
+    root: Path, proc_sys: Path
+) -> None:
+    before = snapshot(root, proc_sys)
+    assert tuner(root, proc_sys, "apply", "loadgen-client", "--yes").exit_code == 0
+    assert tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes").exit_code == 0
+    rolled = tuner(root, proc_sys, "rollback", "--to", "1", "--yes")
+    assert rolled.exit_code == 0, rolled.output
+    assert "Rolling back generations 2 (haproxy-2m-conns), 1 (loadgen-client)" in rolled.output
+    assert snapshot(root, proc_sys) == before
+    status = tuner(root, proc_sys, "status", "--detailed-exitcode")
+    assert (status.exit_code, status.output) == (0, "No profile applied.\n")
+    again = tuner(root, proc_sys, "rollback", "--to", "2", "--yes")
+    assert again.exit_code == 1
+    assert "generation 2 and every apply after it are not in effect" in again.output
+    history = json.loads(tuner(root, proc_sys, "history", "--json").output)["generations"]
+    assert [(g["generation"], g["status"], g["undoes"]) for g in history] == [
+        (1, "rolled back", []),
+        (2, "rolled back", []),
+        (3, "complete", [1, 2]),
+    ]
 
 
 def test_second_apply_changes_nothing(root: Path, proc_sys: Path) -> None:
@@ -189,7 +227,10 @@ def test_history_and_status(root: Path, proc_sys: Path) -> None:
     assert tuner(root, proc_sys, "apply", "loadgen-client", "--yes").exit_code == 0
     history = json.loads(tuner(root, proc_sys, "history", "--json").output)
     rows = [(g["generation"], g["kind"], g["profile"], g["status"]) for g in history["generations"]]
-    assert rows == [(1, "apply", "base", "complete"), (2, "apply", "loadgen-client", "complete")]
+    assert rows == [
+        (1, "apply", "base", "complete, in effect"),
+        (2, "apply", "loadgen-client", "complete, in effect"),
+    ]
     assert history["generations"][1]["sysctl"]["net.ipv4.tcp_tw_reuse"] == {
         "before": "2",
         "after": "1",
@@ -325,33 +366,37 @@ def test_the_journal_holds_the_plan(root: Path, proc_sys: Path) -> None:
 
 
 def test_prune_keeps_the_newest_and_whatever_is_still_needed(root: Path, proc_sys: Path) -> None:
-    for profile in ("base", "loadgen-client", "haproxy-2m-conns"):
+    assert tuner(root, proc_sys, "apply", "base", "--yes").exit_code == 0  # 1
+    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # 2 undoes 1
+    for profile in ("loadgen-client", "haproxy-2m-conns"):  # 3, 4
         assert tuner(root, proc_sys, "apply", profile, "--yes").exit_code == 0
-    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # 4 undoes 3: 2 is applied
+    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # 5 undoes 4: 3 in effect
     applied = snapshot(root, proc_sys)
     pruned = tuner(root, proc_sys, "history", "--prune", "1", "--json")
     assert pruned.exit_code == 0, pruned.output
     assert pruned.stderr == (
-        "pruned 1 generation(s) (1); kept 2 more than asked: the applied or an unfinished "
-        "generation.\n"
+        "pruned 2 generation(s) (1-2); kept 2 more than asked: the applies in effect, anything "
+        "unfinished, and what came after them.\n"
     )
-    assert [g["generation"] for g in json.loads(pruned.stdout)["generations"]] == [2, 3, 4]
-    assert generations(root) == [2, 3, 4]
+    assert [g["generation"] for g in json.loads(pruned.stdout)["generations"]] == [3, 4, 5]
+    assert generations(root) == [3, 4, 5]
     assert snapshot(root, proc_sys) == applied  # pruning touches only the journal
     status = json.loads(tuner(root, proc_sys, "status", "--json").output)
     assert (status["applied"], status["generation"], status["drifted"]) == (
         "loadgen-client",
-        2,
+        3,
         False,
     )
-    assert "undoes 3" in tuner(root, proc_sys, "history").output  # 4 still names what it undid
-    assert tuner(root, proc_sys, "apply", "base", "--yes").exit_code == 0  # 5: now applied
-    again = tuner(root, proc_sys, "history", "--prune", "2")
-    assert again.stderr == "pruned 2 generation(s) (2-3).\n"
-    assert generations(root) == [4, 5]
-    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # undoes 5, as before
+    assert "undoes 4" in tuner(root, proc_sys, "history").output  # 5 still names what it undid
+    assert tuner(root, proc_sys, "apply", "base", "--yes").exit_code == 0  # 6, on top of 3
+    again = tuner(root, proc_sys, "history", "--prune", "1")
+    assert again.stderr == (
+        "nothing to prune; kept 3 more than asked: the applies in effect, anything unfinished, "
+        "and what came after them.\n"
+    )
+    assert tuner(root, proc_sys, "rollback", "--yes").exit_code == 0  # undoes 6
     assert snapshot(root, proc_sys) == applied
-    assert generations(root) == [4, 5, 6]
+    assert generations(root) == [3, 4, 5, 6, 7]
     nothing = tuner(root, proc_sys, "history", "--prune", "5")
     assert (nothing.exit_code, nothing.stderr) == (0, "nothing to prune.\n")
 

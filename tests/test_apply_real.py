@@ -168,4 +168,8 @@ $TUNER history --json > "$WORK/history.json"
         "to reload daemon: Access denied. Run `systemctl daemon-reload` once the cause is fixed\n"
     )
     history = json.loads((tmp_path / "history.json").read_text())
-    assert [g["status"] for g in history["generations"]] == ["rolled back", "complete", "complete"]
+    assert [g["status"] for g in history["generations"]] == [
+        "rolled back",
+        "complete",
+        "complete, in effect",
+    ]

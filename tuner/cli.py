@@ -6,7 +6,7 @@ Exit codes (documented in the README):
   2   only with --detailed-exitcode: changes pending
   3   an internal error (a bug in tuner)
   64  command-line usage error (never 2, so a typo cannot read as "changes pending")
-  130 interrupted
+  130 interrupted (SIGINT, Ctrl-C); 143 SIGTERM; 129 SIGHUP: 128 + the signal, as a shell says
   141 the reader of stdout went away (``tuner plan | head``): 128 + SIGPIPE, as a shell reports
       a command that a closed pipe stopped; nothing more is printed
 """
@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from tuner import __version__, errors, report
+from tuner import __version__, errors, report, signals
 
 _CLICK_USAGE = 2  # the exit code click gives usage errors; tuner maps it to 64
 
@@ -59,6 +59,10 @@ class TunerGroup(TyperGroup):
             return errors.EXIT_USAGE if exc.exit_code == _CLICK_USAGE else errors.EXIT_ERROR
         except report.PipeClosed:
             return _pipe_closed()
+        except signals.Interrupted as exc:
+            said = f": {exc.outcome}" if exc.outcome else ""
+            report.error(f"interrupted by {exc.name}{said}")
+            return exc.exit_code
         except typer.Abort:
             report.error("interrupted")
             return errors.EXIT_INTERRUPTED
@@ -384,6 +388,7 @@ def _pipe_closed() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signals.install()
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(_app_for(args))
     code: int = command.main(args, prog_name="tuner", standalone_mode=False)

@@ -207,18 +207,43 @@ class Host:
         """One apply or rollback at a time, per root: an exclusive flock on the state dir's lock."""
         self.make_dirs(STATE_DIR, mode=0o700)
         real = self.real_path(LOCK_FILE)
-        fd = os.open(real, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fd = os.open(real, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise HostError(f"cannot open the lock {real}: {exc.strerror}") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
                 raise LockHeld(f"another tuner run holds the lock (pid {holder})") from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError as exc:  # a full disk: say so before anything is changed
+                raise HostError(
+                    f"cannot write the lock {real}: {exc.strerror}; nothing was changed"
+                ) from None
             yield
         finally:
             os.close(fd)
+
+    def reserve_space(self, path: PurePosixPath, size: int) -> None:
+        """Allocate ``size`` bytes to the file ``path`` (blocks really taken, not a sparse file),
+        so that a later write of that much is sure to find room once the file is removed."""
+        real = self.real_path(self.resolve(path.parent)) / path.name
+        try:
+            fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, size)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                real.unlink()
+            raise HostError(
+                f"cannot reserve {size:,} bytes in {real.parent}: {exc.strerror}"
+            ) from None
 
     def lock_held(self) -> bool:
         """Whether some process holds the lock now (without taking it or creating anything)."""

@@ -1,13 +1,20 @@
 """The journal: every apply and rollback is a generation under ``<root>/var/lib/tuner``.
 
 A generation is written durably *before* anything is touched, holding the exact prior state of
-every file (bytes, mode, owner, or absence) and every live value it will change, so that
-``tuner rollback`` can restore it after any failure, even a kill -9. Its status goes from
-``pending`` to ``complete`` or ``failed`` (undone); a ``pending`` generation that no process is
-working on means a run died part-way.
+every file (bytes, mode, owner, or absence) and every live value it will change, and the state it
+is going to reach. Its status goes from ``pending`` to ``complete``, or ``failed`` (undone); it is
+``needs-recovery`` when a failure could not be undone either. A ``pending`` generation that no
+process is working on means a run died part-way.
 
-Whether a generation has been rolled back is derived, never stored: it has, when a complete
-rollback generation names it and that rollback has not itself been rolled back.
+The recovery model, in one paragraph: applies stack up, and a rollback walks back down the
+stack. Everything else is derived, never stored. An apply is *in effect* unless a complete
+rollback undid it. A generation is *unsettled* while it is pending (and no run holds the lock)
+or needs recovery; while one is, apply refuses and says what to run. Plain ``tuner rollback``
+settles the newest unsettled generation first: an unfinished *apply* is rolled back to the state
+recorded before it; an unfinished *rollback* is completed (rolled forward to the state it was
+going to reach), never undone. Otherwise it undoes the newest apply in effect. ``rollback --to
+N`` restores the state from before generation N, undoing every apply in effect from N on at
+once. A rollback is never itself rolled back: to go forward again, apply.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from tuner.host import STATE_DIR, FileState, Host
 
 GENERATIONS = STATE_DIR / "generations"
 FORMAT_VERSION = 1
-Status = Literal["pending", "complete", "failed"]
+Status = Literal["pending", "complete", "failed", "needs-recovery"]
+UNSETTLED = ("pending", "needs-recovery")
 Kind = Literal["apply", "rollback"]
 
 
@@ -47,9 +55,15 @@ class Generation:
     sysctl_after: dict[str, str] = field(default_factory=dict)
     created_dirs: tuple[str, ...] = ()
     plan: tuple[dict[str, Any], ...] = ()  # the changes apply showed (layer, key/path, action, ...)
-    rolls_back: int | None = None
+    rolls_back: int | None = None  # a rollback: the newest apply it undoes
+    undoes: tuple[int, ...] = ()  # a rollback: every apply it undoes
+    remove_dirs: tuple[str, ...] = ()  # a rollback: directories to remove once empty
     finished: str | None = None
     error: str | None = None
+
+    @property
+    def reverts(self) -> tuple[int, ...]:
+        return self.undoes or ((self.rolls_back,) if self.rolls_back is not None else ())
 
     def finish(self, status: Status, error: str | None = None) -> Generation:
         return replace(self, status=status, finished=now(), error=error)
@@ -60,6 +74,8 @@ class Generation:
         data["files_after"] = {p: _state_json(s) for p, s in self.files_after.items()}
         data["created_dirs"] = list(self.created_dirs)
         data["plan"] = list(self.plan)
+        data["undoes"] = list(self.undoes)
+        data["remove_dirs"] = list(self.remove_dirs)
         return {"format_version": FORMAT_VERSION, **data}
 
     @classmethod
@@ -69,6 +85,8 @@ class Generation:
         data["files_after"] = {p: _state(s) for p, s in data["files_after"].items()}
         data["created_dirs"] = tuple(data["created_dirs"])
         data["plan"] = tuple(data.get("plan", ()))
+        data["undoes"] = tuple(data.get("undoes", ()))
+        data["remove_dirs"] = tuple(data.get("remove_dirs", ()))
         return cls(**data)
 
 
@@ -107,23 +125,37 @@ class Journal:
         return existing[-1].number + 1 if existing else 1
 
     def save(self, generation: Generation) -> None:
-        """Write a generation durably (atomic replace, fsync of file and directory)."""
+        """Write a generation durably (atomic replace, fsync of file and directory). Called under
+        the lock, it first removes what a killed save left behind (temporary files)."""
         self.host.make_dirs(STATE_DIR, mode=0o700)
         self.host.make_dirs(GENERATIONS, mode=0o700)
-        text = json.dumps(generation.to_json(), indent=1, sort_keys=True) + "\n"
-        owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
-        self.host.write_file(_path(generation), FileState(text.encode(), 0o600, *owner))
+        self.sweep()
+        self.host.write_file(_path(generation), _file(generation))
+
+    def sweep(self) -> None:
+        """Remove temporary files a killed save left in the journal (only under the lock)."""
+        for name in self.host.list_dir(GENERATIONS):
+            if name.startswith(".") and name.endswith(".tuner-tmp"):
+                self.host.remove_file(
+                    GENERATIONS / name.removeprefix(".").removesuffix(".tuner-tmp")
+                )
+
+    def reserve(self, generation: Generation) -> None:
+        """Set aside the space the final save of ``generation`` needs, so that a full disk fails
+        before the first change rather than after the last; ``release`` frees it for that save."""
+        size = len(_file(generation).content) + RESERVE_MARGIN
+        self.host.reserve_space(RESERVATION, size)
+
+    def release(self) -> None:
+        self.host.remove_file(RESERVATION)
 
     def prunable(self, generations: list[Generation], keep: int) -> list[Generation]:
         """Of ``generations``, those older than the newest ``keep`` that nothing needs any more.
 
-        Only a prefix of the history goes, so every rollback that stays still follows what it
-        undid. It stops before the applied generation (status compares the host against it) and
-        before any unfinished one (rollback restores from it)."""
-        undone = self.rolled_back(generations)
-        applied = self.applied(generations)
-        needed = [g.number for g in generations if g.status == "pending" and g.number not in undone]
-        needed += [applied.number] if applied else []
+        Only a prefix of the history goes. It stops before the oldest apply still in effect
+        (status and rollback need what it recorded) and before anything unsettled."""
+        needed = [g.number for g in self.in_effect(generations)]
+        needed += [g.number for g in self.unsettled(generations, ignore_lock=True)]
         old = generations[: max(len(generations) - keep, 0)]
         return [g for g in old if not needed or g.number < min(needed)]
 
@@ -131,34 +163,50 @@ class Journal:
         self.host.remove_file(_path(generation))
 
     def rolled_back(self, generations: list[Generation]) -> set[int]:
-        """Numbers of the generations whose effect has been undone by a rollback."""
-        undone: set[int] = set()
-        for generation in reversed(generations):  # a later rollback decides about earlier ones
-            if generation.number in undone:
-                continue
-            if generation.kind == "rollback" and generation.status == "complete":
-                assert generation.rolls_back is not None
-                undone.add(generation.rolls_back)
-        return undone
+        """Numbers of the applies a complete rollback has undone."""
+        return {
+            number
+            for g in generations
+            if g.kind == "rollback" and g.status == "complete"
+            for number in g.reverts
+        }
 
-    def incomplete(self) -> list[Generation]:
-        """Generations a run left pending without finishing (none while a run holds the lock)."""
-        generations = self.generations()
-        undone = self.rolled_back(generations)  # a rollback settles an unfinished generation
-        pending = [g for g in generations if g.status == "pending" and g.number not in undone]
-        if pending and self.host.lock_held():
-            return []
-        return pending
-
-    def applied(self, generations: list[Generation] | None = None) -> Generation | None:
-        """The last complete apply whose effect is still in place."""
+    def unsettled(
+        self, generations: list[Generation] | None = None, *, ignore_lock: bool = False
+    ) -> list[Generation]:
+        """Generations a run left pending or could not undo, oldest first; an apply that a
+        complete rollback undid is settled. While a run holds the lock, pending is its own."""
         generations = self.generations() if generations is None else generations
         undone = self.rolled_back(generations)
-        for generation in reversed(generations):
-            complete = generation.kind == "apply" and generation.status == "complete"
-            if complete and generation.number not in undone:
-                return generation
-        return None
+        found = [g for g in generations if g.status in UNSETTLED and g.number not in undone]
+        if not ignore_lock and self.host.lock_held():
+            found = [g for g in found if g.status == "needs-recovery"]
+        return found
+
+    def in_effect(self, generations: list[Generation] | None = None) -> list[Generation]:
+        """The applies whose effect is (or, unfinished, may partly be) in place, oldest first."""
+        generations = self.generations() if generations is None else generations
+        undone = self.rolled_back(generations)
+        return [
+            g
+            for g in generations
+            if g.kind == "apply" and g.status != "failed" and g.number not in undone
+        ]
+
+    def applied(self, generations: list[Generation] | None = None) -> Generation | None:
+        """The newest complete apply in effect."""
+        complete = [g for g in self.in_effect(generations) if g.status == "complete"]
+        return complete[-1] if complete else None
+
+
+RESERVATION = GENERATIONS / ".reserved-space"
+RESERVE_MARGIN = 64 * 1024
+
+
+def _file(generation: Generation) -> FileState:
+    text = json.dumps(generation.to_json(), indent=1, sort_keys=True) + "\n"
+    owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+    return FileState(text.encode(), 0o600, *owner)
 
 
 def _path(generation: Generation) -> PurePosixPath:
@@ -166,8 +214,17 @@ def _path(generation: Generation) -> PurePosixPath:
 
 
 def incomplete_message(generation: Generation) -> str:
-    return (
+    """What is wrong with an unsettled generation, and the one command that settles it."""
+    what = (
         f"generation {generation.number} ({generation.kind} {generation.profile}, "
-        f"{generation.created}) did not finish: tuner was interrupted part-way. "
-        "Run `tuner rollback` to restore the state from before it."
+        f"{generation.created})"
     )
+    if generation.status == "needs-recovery":
+        cause = f"failed, and undoing it failed too ({generation.error})"
+    else:
+        cause = "did not finish: tuner was interrupted part-way"
+    if generation.kind == "rollback":
+        fix = "Run `tuner rollback` to finish it (it completes the rollback, never undoes it)."
+    else:
+        fix = "Run `tuner rollback` to restore the state from before it."
+    return f"{what} {cause}. {fix}"

@@ -4,27 +4,33 @@
 
 1. the caller holds the lock;
 2. the prior state of everything to be touched is captured and a ``pending`` generation holding it
-   is written durably, before any change;
+   (and the state to reach) is written durably, before any change; so is a reservation of the
+   space its final record needs, so a full disk fails here, with nothing changed;
 3. files are written atomically (or removed), then live values in a safe order (``order``);
 4. every file and value is read back and compared;
 5. the generation is marked ``complete``.
 
-Any failure (the kernel refusing a value, a write error, a full disk, Ctrl-C) undoes what was done,
-in reverse, and marks the generation ``failed``. If the process is killed instead, the generation
-stays ``pending`` and ``tuner rollback`` restores its prior state.
+Any failure (the kernel refusing a value, a write error, a full disk, SIGINT, SIGTERM, SIGHUP)
+undoes what was done, in reverse, with further signals held back, and marks the generation
+``failed``; when the undo fails too, ``needs-recovery``, which every command reports until
+``tuner rollback`` settles it. If the process is killed instead, the generation stays ``pending``
+and ``tuner rollback`` settles it (see journal.py for the recovery model). A rollback that was
+interrupted is finished by running ``run`` again with ``resume``: its target is recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from tuner import order
+from tuner import order, signals
 from tuner.errors import HostError, TunerError
 from tuner.host import FileState, Host
-from tuner.journal import Generation, Journal, Kind, now
+from tuner.journal import Generation, Journal, Kind, Status, now
 from tuner.keys import normalize_live, parse_key
 
 
@@ -60,9 +66,11 @@ def run(
     *,
     kind: Kind,
     profile: str,
-    rolls_back: int | None = None,
+    undoes: tuple[int, ...] = (),
     plan: list[dict[str, object]] | None = None,
+    resume: Generation | None = None,
 ) -> Generation:
+    """Reach ``target``, journaled as a new generation (or as ``resume``, an unfinished one)."""
     files_before, sysctl_before = capture(host, target)
     # recorded before any change, so a rollback after a kill -9 removes them too
     new_dirs = sorted(
@@ -73,7 +81,7 @@ def run(
             for d in host.missing_dirs(p.parent)
         }
     )
-    generation = Generation(
+    generation = resume or Generation(
         number=journal.next_number(),
         kind=kind,
         profile=profile,
@@ -85,10 +93,12 @@ def run(
         sysctl_before=sysctl_before,
         sysctl_after=dict(target.sysctl),
         created_dirs=tuple(new_dirs),
-        rolls_back=rolls_back,
+        rolls_back=max(undoes) if undoes else None,
+        undoes=undoes,
+        remove_dirs=tuple(str(d) for d in target.remove_dirs),
         plan=tuple(plan or ()),
     )
-    journal.save(generation)  # durable before the first change
+    _begin(journal, generation, fresh=resume is None)
     # undone last, innermost first: the directories this run creates
     undo: list[Callable[[], None]] = [
         functools.partial(host.remove_dir_if_empty, PurePosixPath(d)) for d in new_dirs
@@ -111,22 +121,101 @@ def run(
         _verify(host, target)
         for directory in target.remove_dirs:
             host.remove_dir_if_empty(directory)
-    except BaseException as exc:  # Ctrl-C too: never leave a half-applied host
-        problems = _undo(undo)
-        reason = str(exc) if isinstance(exc, TunerError) else f"{type(exc).__name__}: {exc}"
-        journal.save(generation.finish("failed", reason))
-        if problems:
-            left = "; ".join(problems)
+    except BaseException as exc:  # signals too: never leave a half-applied host
+        with signals.shielded():
+            _fail(journal, generation, undo, exc, resumed=resume is not None)
+        raise  # pragma: no cover - _fail always raises
+    with signals.shielded():
+        return _complete(journal, generation, undo)
+
+
+def _begin(journal: Journal, generation: Generation, *, fresh: bool) -> None:
+    """The durable start: the pending entry, then the space its final save needs."""
+    if fresh:
+        try:
+            journal.save(generation)
+        except HostError as exc:
             raise TransactionFailed(
-                f"{reason}. Undoing it also failed ({left}): run `tuner rollback --to "
-                f"{generation.number}`"
-            ) from exc
-        if not isinstance(exc, Exception):
-            raise
-        raise TransactionFailed(f"{reason}. Nothing was changed: every step was undone.") from exc
+                f"{exc}: the journal has no room; nothing was changed"
+            ) from None
+    try:
+        journal.reserve(generation)
+    except HostError as exc:
+        if fresh:
+            with contextlib.suppress(HostError):
+                journal.remove(generation)
+        raise TransactionFailed(f"{exc}: the journal has no room; nothing was changed") from None
+
+
+def _complete(
+    journal: Journal, generation: Generation, undo: list[Callable[[], None]]
+) -> Generation:
     done = generation.finish("complete")
-    journal.save(done)
+    try:
+        journal.release()
+        journal.save(done)
+    except HostError as exc:  # every change is made, but the journal cannot say so: undo them
+        problems = _undo(undo)
+        with contextlib.suppress(HostError):
+            journal.save(generation.finish("needs-recovery" if problems else "failed", str(exc)))
+        if problems:
+            raise TransactionFailed(
+                f"every change was made, but recording it failed ({exc}), and undoing the "
+                f"changes failed too ({'; '.join(problems)}): run `tuner rollback` once the "
+                f"cause is fixed (generation {generation.number} needs recovery)"
+            ) from None
+        raise TransactionFailed(
+            f"every change was made, but recording it in the journal failed ({exc}), so every "
+            "change was undone: the host is as it was. If status still reports generation "
+            f"{generation.number} as unfinished, `tuner rollback` settles it"
+        ) from None
     return done
+
+
+def _fail(
+    journal: Journal,
+    generation: Generation,
+    undo: list[Callable[[], None]],
+    exc: BaseException,
+    *,
+    resumed: bool,
+) -> None:
+    problems = _undo(undo)
+    if isinstance(exc, signals.Interrupted):
+        reason = f"interrupted by {exc.name}"
+    elif isinstance(exc, KeyboardInterrupt):
+        reason = "interrupted"
+    else:
+        reason = str(exc) if isinstance(exc, TunerError) else f"{type(exc).__name__}: {exc}"
+    # a resumed rollback that failed is still unfinished: the host is where it was before
+    status: Status = "needs-recovery" if problems or resumed else "failed"
+    error = f"{reason}; undoing it failed: {'; '.join(problems)}" if problems else reason
+    recorded = True
+    try:
+        with contextlib.suppress(HostError):
+            journal.release()
+        journal.save(generation.finish(status, error))
+    except HostError:
+        recorded = False  # the entry stays pending: as unsettled as needs-recovery
+    if problems:
+        outcome = (
+            f"undoing it also failed ({'; '.join(problems)}): generation {generation.number} "
+            "needs recovery; run `tuner rollback` once the cause is fixed"
+        )
+    elif resumed:
+        outcome = (
+            f"every step of this attempt was undone; generation {generation.number} is still "
+            "unfinished: run `tuner rollback` again once the cause is fixed"
+        )
+    else:
+        outcome = "nothing was changed: every step was undone"
+    if not recorded and not problems:
+        outcome += " (the journal could not record that; `tuner rollback` settles it)"
+    if isinstance(exc, signals.Interrupted):
+        raise signals.Interrupted(exc.signum, outcome) from None
+    if isinstance(exc, KeyboardInterrupt):
+        raise signals.Interrupted(signal.SIGINT, outcome) from None
+    raise TransactionFailed(f"{reason}. {outcome[:1].upper()}{outcome[1:]}.") from exc
 
 
 def _restore_file(host: Host, path: PurePosixPath, prior: FileState | None) -> None:

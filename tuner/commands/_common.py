@@ -81,13 +81,13 @@ def incomplete_warnings(host: Host) -> list[Diagnostic]:
 
     return [
         Diagnostic("warning", incomplete_message(g), None, None, "incomplete-generation")
-        for g in Journal(host).incomplete()
+        for g in Journal(host).unsettled()
     ]
 
 
 def refuse_incomplete(journal: Journal) -> None:
     from tuner.journal import incomplete_message
 
-    pending = journal.incomplete()
+    pending = journal.unsettled()
     if pending:
         raise TunerError(incomplete_message(pending[-1]) + " apply refuses until then.")

@@ -7,15 +7,17 @@ from pathlib import Path
 
 from tuner import __version__, report
 from tuner.commands._common import make_host, require_privileges
-from tuner.journal import Generation, Journal
+from tuner.journal import Generation, Journal, incomplete_message
 
 
-def status_of(generation: Generation, undone: set[int]) -> str:
-    if generation.status == "pending":
-        return "incomplete"
+def status_of(generation: Generation, undone: set[int], effect: set[int]) -> str:
+    """complete, failed, incomplete or needs recovery; for an apply, whether it is in effect."""
     if generation.number in undone:
         return "rolled back"
-    return generation.status
+    status = {"pending": "incomplete", "needs-recovery": "needs recovery"}.get(
+        generation.status, generation.status
+    )
+    return f"{status}, in effect" if generation.number in effect else status
 
 
 def changed_files(generation: Generation) -> list[str]:
@@ -23,16 +25,18 @@ def changed_files(generation: Generation) -> list[str]:
     return sorted(p for p in after if before.get(p) != after[p])
 
 
-def to_json(generation: Generation, undone: set[int]) -> dict[str, object]:
+def to_json(generation: Generation, undone: set[int], effect: set[int]) -> dict[str, object]:
     return {
         "generation": generation.number,
         "kind": generation.kind,
         "profile": generation.profile,
         "created": generation.created,
         "finished": generation.finished,
-        "status": status_of(generation, undone),
+        "status": status_of(generation, undone, effect),
+        "in_effect": generation.number in effect,
         "mode": generation.mode,
         "rolls_back": generation.rolls_back,
+        "undoes": list(generation.reverts),
         "plan": list(generation.plan),
         "files": changed_files(generation),
         "sysctl": {
@@ -61,7 +65,10 @@ def prune(journal: Journal, keep: int) -> None:
         message = "nothing to prune"
     protected = len(generations) - len(gone) - keep
     if protected > 0:
-        message += f"; kept {protected} more than asked: the applied or an unfinished generation"
+        message += (
+            f"; kept {protected} more than asked: the applies in effect, anything unfinished, "
+            "and what came after them"
+        )
     report.out(message + ".", sys.stderr)
 
 
@@ -71,8 +78,9 @@ def run(root: Path | None, proc_sys: Path | None, as_json: bool, keep: int | Non
         prune(journal, keep)
     generations = journal.generations()
     undone = journal.rolled_back(generations)
+    effect = {g.number for g in journal.in_effect(generations)}
     if as_json:
-        entries = [to_json(g, undone) for g in generations]
+        entries = [to_json(g, undone, effect) for g in generations]
         report.emit_json(
             {"format_version": 1, "tuner_version": __version__, "generations": entries}
         )
@@ -82,12 +90,15 @@ def run(root: Path | None, proc_sys: Path | None, as_json: bool, keep: int | Non
         return 0
     table = [["GEN", "WHEN", "WHAT", "STATUS", "CHANGED"]]
     for g in generations:
-        what = f"{g.kind} {g.profile}" + (f" (undoes {g.rolls_back})" if g.rolls_back else "")
+        reverts = ", ".join(str(n) for n in g.reverts)
+        what = f"{g.kind} {g.profile}" + (f" (undoes {reverts})" if reverts else "")
         changed = f"{len(changed_files(g))} file(s), {len(g.sysctl_after)} value(s)"
-        table.append([str(g.number), g.created, what, status_of(g, undone), changed])
+        table.append([str(g.number), g.created, what, status_of(g, undone, effect), changed])
     for line in report.table(table, indent=""):
         report.out(line)
     for g in generations:
         if g.error:
             report.out(f"generation {g.number} failed: {g.error}")
+    for g in journal.unsettled(generations):
+        report.out(f"warning: {incomplete_message(g)}")
     return 0
