@@ -24,6 +24,7 @@ from tuner.errors import HostError
 from tuner.keys import SysctlKey, normalize_live
 
 _MAX_LINKS = 40
+_TEMPORARY_SUFFIX = ".tuner-tmp"
 STATE_DIR = PurePosixPath("/var/lib/tuner")
 LOCK_FILE = STATE_DIR / "lock"
 
@@ -168,6 +169,18 @@ class Host:
                 raise HostError(f"cannot remove {path}: {exc.strerror}") from None
         if removed:
             self._fsync_dir(directory)
+
+    def remove_temporaries(self, directory: PurePosixPath) -> None:
+        """Remove the temporary files killed writes left in ``directory`` (never a real file)."""
+        real = self.real_path(self.resolve(directory))
+        for name in self.list_dir(directory):
+            if name.startswith(".") and name.endswith(_TEMPORARY_SUFFIX):
+                try:
+                    (real / name).unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise HostError(f"cannot remove {directory / name}: {exc.strerror}") from None
 
     def missing_dirs(self, path: PurePosixPath) -> list[PurePosixPath]:
         """``path`` and those of its parents that do not exist, outermost first."""
@@ -388,7 +401,7 @@ class Host:
 def _temporary(target: Path) -> Path:
     """Where ``write_file`` stages ``target``: hidden, and not named ``*.conf``, so neither
     systemd, procps nor pam_limits reads it."""
-    return target.with_name(f".{target.name}.tuner-tmp")
+    return target.with_name(f".{target.name}{_TEMPORARY_SUFFIX}")
 
 
 def looks_like_chroot(pid1_root: Path, root: Path, mountinfo: str | None) -> str | None:

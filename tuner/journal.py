@@ -134,11 +134,7 @@ class Journal:
 
     def sweep(self) -> None:
         """Remove temporary files a killed save left in the journal (only under the lock)."""
-        for name in self.host.list_dir(GENERATIONS):
-            if name.startswith(".") and name.endswith(".tuner-tmp"):
-                self.host.remove_file(
-                    GENERATIONS / name.removeprefix(".").removesuffix(".tuner-tmp")
-                )
+        self.host.remove_temporaries(GENERATIONS)
 
     def reserve(self, generation: Generation) -> None:
         """Set aside the space the final save of ``generation`` needs, so that a full disk fails

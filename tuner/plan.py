@@ -23,6 +23,7 @@ from deepdiff import DeepDiff
 
 from tuner import __version__, capacity, catalog, pamlimits, render, sysctld
 from tuner.diagnostics import Diagnostic
+from tuner.errors import HostError
 from tuner.facts import Facts
 from tuner.host import Host
 from tuner.live import LiveKernel
@@ -140,9 +141,23 @@ def desired_files(profile: Profile, host: Host) -> dict[PurePosixPath, str | Non
     return files
 
 
+def refusals(desired: Mapping[PurePosixPath, str | None], host: Host) -> list[Diagnostic]:
+    """The paths apply would refuse to touch (a symlink or a non-file planted where tuner's file
+    goes): plan says so instead of showing the link's target as the current content."""
+    found = []
+    for path in sorted(desired):
+        try:
+            host.file_state(path)
+        except HostError as exc:
+            message = f"{exc}: apply would refuse; remove it or put a regular file there"
+            found.append(Diagnostic("error", message, None, str(path), "unsafe-target"))
+    return found
+
+
 def _file_changes(
-    desired: Mapping[PurePosixPath, str | None], host: Host
+    desired: Mapping[PurePosixPath, str | None], host: Host, refused: set[str]
 ) -> tuple[list[Change], list[str]]:
+    desired = {p: t for p, t in desired.items() if str(p) not in refused}
     observed = {str(p): host.read_text(p) for p in desired}
     wanted = {str(p): text for p, text in desired.items()}
     differ = DeepDiff(observed, wanted).affected_root_keys
@@ -293,12 +308,13 @@ def make_plan(
         kernel, same = _kernel_changes(profile, live)
         changes += kernel
         in_sync += same
-    files, same = _file_changes(desired, host)
+    refused = refusals(desired, host)
+    files, same = _file_changes(desired, host, {d.key or "" for d in refused})
     changes += files
     in_sync += same
     changes += _boot_changes(profile, desired, host)
     changes += _login_changes(profile, desired, host)
-    notes = list(diagnostics)
+    notes = list(diagnostics) + refused
     for change in changes:
         if change.layer == "boot" and change.tools == ("pam_limits",):
             message = (

@@ -85,9 +85,10 @@ def incomplete_warnings(host: Host) -> list[Diagnostic]:
     ]
 
 
-def refuse_incomplete(journal: Journal) -> None:
+def refuse_incomplete(journal: Journal, *, locked: bool = False) -> None:
+    """Apply refuses while a generation is unsettled (``locked``: the caller holds the lock)."""
     from tuner.journal import incomplete_message
 
-    pending = journal.unsettled()
+    pending = journal.unsettled(ignore_lock=locked)
     if pending:
         raise TunerError(incomplete_message(pending[-1]) + " apply refuses until then.")

@@ -93,7 +93,7 @@ def run_apply(
     if dry_run:
         report.out("\nDry run: nothing was changed.")
         return 0
-    blockers = _blockers(plan)
+    blockers = _blockers(plan) + [str(d) for d in plan.errors if d.rule == "unsafe-target"]
     if blockers:
         raise TunerError("cannot apply: " + "; ".join(blockers))
     if not plan.has_changes:
@@ -102,7 +102,7 @@ def run_apply(
     warn_chroot(host, plan)
     confirm(yes)
     with host.lock():
-        refuse_incomplete(journal)
+        refuse_incomplete(journal, locked=True)
         shown = plan
         plan = make_plan(profile, host, diagnostics)  # the host may have changed meanwhile
         if summary_of(plan) != summary_of(shown):

@@ -15,7 +15,7 @@ from tuner.commands._common import make_host, require_privileges
 from tuner.commands.apply import confirm, reload_systemd, units_of, warn_chroot
 from tuner.errors import NotFoundError, TunerError
 from tuner.host import FileState, Host
-from tuner.journal import Generation, Journal
+from tuner.journal import GENERATIONS, Generation, Journal
 from tuner.transaction import Target, run
 
 
@@ -44,12 +44,13 @@ class Choice:
         return f"Rolling back generation{'s' if len(self.undoes) > 1 else ''} {names}"
 
 
-def choose(journal: Journal, to: int | None) -> Choice:
+def choose(journal: Journal, to: int | None, *, locked: bool = False) -> Choice:
+    """``locked``: the caller holds the lock, so every pending generation is a dead run's."""
     generations = journal.generations()
     if not generations:
         where = journal.host.real_path(PurePosixPath("/var/lib/tuner"))
         raise NotFoundError(f"nothing to roll back: no generations in {where}")
-    unsettled = journal.unsettled(generations)
+    unsettled = journal.unsettled(generations, ignore_lock=locked)
     in_effect = journal.in_effect(generations)
     unfinished_rollbacks = [g for g in unsettled if g.kind == "rollback"]
     if to is None:
@@ -119,6 +120,9 @@ def run_rollback(
     host = make_host(root, proc_sys, kernel=kernel)
     require_privileges(host, "rollback")
     journal = Journal(host)
+    if journal.generations() or host.list_dir(GENERATIONS):
+        with host.lock():
+            journal.sweep()  # what a killed save left: gone whatever rollback decides
     chosen = choose(journal, to)
     choice = _for_host(chosen, host)
     target = choice.target
@@ -136,7 +140,7 @@ def run_rollback(
         warn_chroot(host)
     confirm(yes)
     with host.lock():
-        if _for_host(choose(journal, to), host).key != choice.key:
+        if _for_host(choose(journal, to, locked=True), host).key != choice.key:
             raise TunerError("the journal changed while waiting: nothing was changed, run again")
         generation = run(
             host,

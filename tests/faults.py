@@ -1,0 +1,116 @@
+"""Run a tuner command in a forked child with a fault at its Nth step.
+
+A *step* is one call that changes the host or the journal: ``Host.write_file``, the rename inside
+it (``Path.replace`` of a ``.tuner-tmp`` file), ``Host.remove_file``, ``Host.write_sysctl`` and
+``Host.reserve_space``. At step N the child either dies at once (``kill``: ``os._exit``, which
+like SIGKILL runs no ``finally`` and no undo) or the step fails with an OSError's message
+(``ENOSPC``, ``EROFS``: what the real method says when the system call fails).
+
+Forking keeps each run cheap (tuner is already imported) and its patches out of the test process.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import tuner.cli
+import tuner.commands.apply
+import tuner.commands.plan
+import tuner.commands.rollback
+import tuner.commands.status
+import tuner.profile
+import tuner.rules  # noqa: F401 - imported once here, not in every forked child
+from tuner.errors import HostError
+from tuner.host import Host
+
+STEPS = ("write_file", "rename", "remove_file", "write_sysctl", "reserve_space")
+KILLED = 128 + signal.SIGKILL
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    output: str
+    steps: int  # how many steps the run reached (all of them when it was not cut short)
+
+
+def run(args: list[str], at: int = 0, fault: str = "kill", work: Path | None = None) -> Outcome:
+    """``tuner ARGS`` with ``fault`` at step ``at`` (0: no fault, just count the steps)."""
+    work = work or Path("/tmp")
+    out = work / f".fault-{os.getpid()}.out"
+    count = work / f".fault-{os.getpid()}.count"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns to pytest
+        code = 70
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            # pytest's capture replaced sys.stdout with an object of its own: write to the fds
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            _arm(at, fault, count)
+            from tuner.cli import main
+
+            code = main(args)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # a crash must show as one, not as pytest carrying on in a child
+            import traceback
+
+            traceback.print_exc()
+            code = 99
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    text = out.read_text(errors="replace")
+    steps = int(count.read_text() or 0) if count.exists() else 0
+    out.unlink(missing_ok=True)
+    count.unlink(missing_ok=True)
+    return Outcome(KILLED if code == KILLED else code, text, steps)
+
+
+def _arm(at: int, fault: str, count_file: Path) -> None:
+    calls = 0
+
+    def step(what: str) -> None:
+        nonlocal calls
+        calls += 1
+        count_file.write_text(str(calls))
+        if calls != at:
+            return
+        if fault == "kill":
+            os._exit(KILLED)
+        code = getattr(errno, fault)
+        if what == "rename":  # inside write_file, which handles an OSError itself
+            raise OSError(code, os.strerror(code))
+        raise HostError(f"{what} failed: {os.strerror(code)} (injected {fault})")
+
+    for name in ("write_file", "remove_file", "write_sysctl", "reserve_space"):
+        original = getattr(Host, name)
+
+        def wrapped(
+            self: Host, *args: object, _original: object = original, _name: str = name
+        ) -> object:
+            step(_name)
+            return _original(self, *args)  # type: ignore[operator]
+
+        setattr(Host, name, wrapped)
+    replace = Path.replace
+
+    def renaming(self: Path, target: object) -> Path:
+        if str(self).endswith(".tuner-tmp"):
+            step("rename")
+        return replace(self, target)  # type: ignore[arg-type]
+
+    Path.replace = renaming  # type: ignore[method-assign]
