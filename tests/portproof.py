@@ -35,9 +35,14 @@ def listener(port: int, backlog: int = 1 << 20) -> socket.socket:
     return server
 
 
-def connect(port: int) -> tuple[socket.socket | None, str | None]:
+def connect(port: int, bind_first: bool = False) -> tuple[socket.socket | None, str | None]:
+    """A connection to ADDRESS:port from a port the kernel picks from ip_local_port_range:
+    in connect() (which prefers ports of the range's low parity), or with ``bind_first`` in
+    bind() to port 0 (which prefers the other parity)."""
     client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
+        if bind_first:
+            client.bind((ADDRESS, 0))
         client.connect((ADDRESS, port))
     except OSError as exc:
         client.close()
@@ -45,13 +50,13 @@ def connect(port: int) -> tuple[socket.socket | None, str | None]:
     return client, None
 
 
-def worker(port: int) -> None:
+def worker(port: int, bind_first: bool) -> None:
     """Connect up to PER_PROCESS times; report; hold the sockets until stdin closes."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     held, error = [], None
     for _ in range(min(PER_PROCESS, hard - 50)):
-        client, error = connect(port)
+        client, error = connect(port, bind_first)
         if client is None:
             break
         held.append(client)
@@ -61,24 +66,34 @@ def worker(port: int) -> None:
 
 def exhaust(port: int, processes: int = 4) -> None:
     """All workers connect at once (ports are only taken, never freed, so the sum is exact once
-    one of them sees EADDRNOTAVAIL, as long as their caps add up to more than the range)."""
+    one of them sees EADDRNOTAVAIL, as long as their caps add up to more than the range).
+
+    Half the workers let connect() pick the source port, half bind() to port 0 first: the kernel
+    fills one parity of the range from each side. With connect() alone, once its parity is
+    used up every further connect() walks all of it before trying the other (quadratic: minutes
+    for 64,512); the count, and the final EADDRNOTAVAIL, are the kernel's either way."""
     server = listener(port)
     workers = [
         subprocess.Popen(
-            [sys.executable, __file__, "worker", str(port)],
+            [sys.executable, __file__, "worker", str(port), "bind" if i % 2 else "connect"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
-        for _ in range(processes)
+        for i in range(processes)
     ]  # fmt: skip
     results = []
     for child in workers:
         assert child.stdout is not None
         results.append(json.loads(child.stdout.readline()))
     total = sum(r["connected"] for r in results)
-    errors = sorted({r["error"] for r in results if r["error"]})
     capped = all(r["error"] is None for r in results)  # every worker hit its cap: not exhausted
-    error = None if capped else ",".join(errors)
-    print(json.dumps({"connected": total, "error": error, "processes": processes}))
+
+    def errors(kind: int) -> str | None:
+        found = sorted({r["error"] for r in results[kind::2] if r["error"]})
+        return None if capped else ",".join(found)
+
+    # connect() says EADDRNOTAVAIL when no port is left; bind() to port 0 says EADDRINUSE
+    report = {"connected": total, "error": errors(0), "bind_error": errors(1)}
+    print(json.dumps(report | {"processes": processes}))
     for child in workers:
         assert child.stdin is not None
         child.stdin.close()
@@ -123,7 +138,7 @@ def ports(port: int) -> None:
 if __name__ == "__main__":
     command, port = sys.argv[1], int(sys.argv[2])
     if command == "worker":
-        worker(port)
+        worker(port, sys.argv[3] == "bind")
     elif command == "exhaust":
         exhaust(port)
     elif command == "timewait":
