@@ -8,6 +8,7 @@ The canonical form is the dotted one that ``sysctl -a`` prints:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -33,12 +34,12 @@ class KeySyntaxError(ValueError):
 class SysctlKey:
     components: tuple[str, ...]
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """Canonical dotted form, as ``sysctl`` prints it."""
         return ".".join(c.replace(".", "/") for c in self.components)
 
-    @property
+    @functools.cached_property
     def path(self) -> PurePosixPath:
         """The path below /proc/sys."""
         return PurePosixPath(*self.components)

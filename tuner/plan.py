@@ -221,12 +221,13 @@ def _boot_changes(
     files = sysctld.boot_files(host, desired)
     changes = []
     by_tool = {
-        tool: sysctld.assignments(files, host, tool) for tool in (sysctld.SYSTEMD, sysctld.PROCPS)
+        tool: sysctld.BootIndex(sysctld.assignments(files, host, tool))
+        for tool in (sysctld.SYSTEMD, sysctld.PROCPS)
     }
     for entry in profile.sysctl:
         winners: dict[sysctld.Assignment, list[str]] = {}
-        for tool, applied in by_tool.items():
-            winner = sysctld.effective(applied, entry.key.name)
+        for tool, index in by_tool.items():
+            winner = index.effective(entry.key.name)
             if winner is None or winner.file == render.SYSCTL_FILE or winner.value == entry.value:
                 continue
             winners.setdefault(winner, []).append(tool)

@@ -16,6 +16,7 @@ import jinja2
 from tuner import __version__, order, services
 from tuner.library import data_dir
 from tuner.resolve import LimitEntry, Profile
+from tuner.safetext import check_text
 
 SYSCTL_FILE = PurePosixPath("/etc/sysctl.d/99-tuner.conf")
 LIMITS_FILE = PurePosixPath("/etc/security/limits.d/99-tuner.conf")
@@ -41,12 +42,8 @@ def _comment(text: str) -> str:
 
 
 def _oneline(text: object) -> str:
-    value = str(text)
-    if any(ord(c) < 32 or c == "\x7f" for c in value):
-        raise ValueError(
-            f"refusing to render {value!r}: it contains a line break or control character"
-        )
-    return value
+    """A value that must stay on its line (checked once more here, after the model did)."""
+    return check_text(str(text), what="a rendered value")
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:

@@ -18,6 +18,8 @@ the real tools on generated file sets and compares them with this model key by k
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -38,7 +40,7 @@ SYSCTL_DIRS = tuple(
 SYSCTL_CONF = PurePosixPath("/etc/sysctl.conf")
 SYSTEMD = "systemd-sysctl"
 PROCPS = "sysctl --system"
-_GLOB_CHARS = frozenset("*?[")
+_GLOB = re.compile(r"[*?\[]")
 _SPACE = " \t\r\f\v"  # C isspace(): what both tools strip, unlike str.strip's Unicode spaces
 
 
@@ -71,6 +73,10 @@ class ConfFile:
     target: PurePosixPath
     text: str
 
+    @functools.cached_property
+    def assignments(self) -> list[Assignment]:
+        return parse_conf(self.text, self.path, self.target)
+
 
 def parse_conf(
     text: str, path: PurePosixPath, target: PurePosixPath | None = None
@@ -86,7 +92,7 @@ def parse_conf(
         if not key:
             continue
         pattern = ".".join(c.replace(".", "/") for c in split_key(key))
-        is_glob = any(c in _GLOB_CHARS for c in pattern)
+        is_glob = bool(_GLOB.search(pattern))
         value = normalize_live(value)
         out.append(Assignment(pattern, value, path, target or path, number, is_glob))
     return out
@@ -127,7 +133,7 @@ def boot_files(host: Host, overrides: Mapping[PurePosixPath, str | None]) -> lis
 
 def assignments(files: list[ConfFile], host: Host, tool: str) -> list[Assignment]:
     """Every assignment in the order ``tool`` applies it."""
-    out = [a for f in files for a in parse_conf(f.text, f.path, f.target)]
+    out = [a for f in files for a in f.assignments]
     if tool == PROCPS:
         try:
             text = host.read_text(SYSCTL_CONF)
@@ -138,15 +144,28 @@ def assignments(files: list[ConfFile], host: Host, tool: str) -> list[Assignment
     return out
 
 
+class BootIndex:
+    """One tool's assignments indexed once: the last explicit one per key, and the globs in
+    order, so deciding each of thousands of keys does not rescan every line."""
+
+    def __init__(self, applied: list[Assignment]) -> None:
+        self.explicit: dict[str, Assignment] = {}
+        self.globs: list[Assignment] = []
+        for assignment in applied:
+            if assignment.is_glob:
+                self.globs.append(assignment)
+            else:
+                self.explicit[assignment.pattern] = assignment
+
+    def effective(self, name: str) -> Assignment | None:
+        """The assignment that decides ``name`` at boot: the last explicit one, else the last
+        glob that matches (the same rule for both tools; ``assignments`` gives each tool's list)."""
+        found = self.explicit.get(name)
+        if found is not None:
+            return found
+        return next((g for g in reversed(self.globs) if g.matches(name)), None)
+
+
 def effective(applied: list[Assignment], name: str) -> Assignment | None:
-    """The assignment that decides ``name`` at boot: the last explicit one, else the last glob
-    that matches (the same rule for both tools; ``assignments`` gives each tool's list)."""
-    explicit = None
-    glob = None
-    for assignment in applied:
-        if not assignment.is_glob:
-            if assignment.pattern == name:
-                explicit = assignment
-        elif explicit is None and assignment.matches(name):
-            glob = assignment
-    return explicit or glob
+    """``BootIndex(applied).effective(name)``, for a single key."""
+    return BootIndex(applied).effective(name)
