@@ -1,6 +1,6 @@
 """A no-op apply on an already-applied host, side by side with plan in the same run.
 
-Target: no-op apply <= 1.1x plan (the journal and lock must cost almost nothing when nothing
+Target: no-op apply <= 1.0x plan (the journal and lock must cost nothing when nothing
 changes). The "host" is a fake tree in a temporary directory, seeded read-only from this
 machine's /proc/sys and applied once before timing, so this machine is never changed.
 
@@ -57,7 +57,7 @@ def main() -> None:
     print(f"{args.runs} runs each, interleaved, {sys.executable}; fake applied host")
     plan = f"tuner plan {args.profile}"
     print(table({k: samples[k] for k in list(commands)[1:]}, plan,
-                {f"tuner apply {args.profile} (no-op)": 1.1}))  # fmt: skip
+                {f"tuner apply {args.profile} (no-op)": 1.0}))  # fmt: skip
     print()
     print(table(samples, "import floor (5 dependencies)", {}))
 

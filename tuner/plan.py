@@ -6,8 +6,8 @@
 - boot: keys that another sysctl.d file or /etc/sysctl.conf would override at the next boot,
   and limits that another limits file would override at the next login (pam_limits).
 
-``make_plan`` is pure apart from reads through the host. deepdiff finds what differs between
-the observed and the desired state; difflib shows file differences as unified diffs.
+``make_plan`` is pure apart from reads through the host. Files and values are compared as they
+are (flat mappings: no diff library needed); difflib shows file differences as unified diffs.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal
-
-from deepdiff import DeepDiff
 
 from tuner import __version__, capacity, catalog, pamlimits, render, sysctld
 from tuner.diagnostics import Diagnostic
@@ -160,7 +158,7 @@ def _file_changes(
     desired = {p: t for p, t in desired.items() if str(p) not in refused}
     observed = {str(p): host.read_text(p) for p in desired}
     wanted = {str(p): text for p, text in desired.items()}
-    differ = DeepDiff(observed, wanted).affected_root_keys
+    differ = {k for k in wanted if observed.get(k) != wanted[k]}
     changes, same = [], []
     for path in sorted(wanted):
         if path not in differ:
@@ -189,7 +187,7 @@ def _lines(text: str) -> list[str]:
 def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], list[str]]:
     observed = {e.key.name: live.value(e.key) for e in profile.sysctl}
     wanted = {e.key.name: e.value for e in profile.sysctl}
-    differ = DeepDiff(observed, wanted).affected_root_keys
+    differ = {k for k in wanted if observed.get(k) != wanted[k]}
     changes, same = [], []
     for entry in profile.sysctl:
         name = entry.key.name

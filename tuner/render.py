@@ -10,13 +10,15 @@ import functools
 import textwrap
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from tuner import __version__, order, services
 from tuner.library import data_dir
 from tuner.resolve import LimitEntry, Profile
 from tuner.safetext import check_text
+
+if TYPE_CHECKING:
+    import jinja2
 
 SYSCTL_FILE = PurePosixPath("/etc/sysctl.d/99-tuner.conf")
 LIMITS_FILE = PurePosixPath("/etc/security/limits.d/99-tuner.conf")
@@ -47,6 +49,8 @@ def _oneline(text: object) -> str:
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    import jinja2
+
     try:
         return jinja2.FileSystemBytecodeCache()
     except (OSError, RuntimeError):  # no private temporary directory to be had: compile each time
@@ -55,6 +59,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 @functools.cache
 def environment() -> jinja2.Environment:
+    import jinja2  # only when rendering: a cached render never loads Jinja
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(data_dir("templates")),
         # compiled templates are cached per user (jinja2 checks the directory is private and
@@ -101,7 +107,36 @@ def limit_lines(entries: tuple[LimitEntry, ...]) -> list[LimitLine]:
 
 
 def render_files(profile: Profile) -> dict[PurePosixPath, str]:
-    """Every file the profile wants on disk, path -> text."""
+    """Every file the profile wants on disk, path -> text. Rendering is pure (the profile, the
+    templates and the version decide it), so a repeated plan takes it from the per-user cache
+    and never loads Jinja."""
+    from tuner.cache import file_key, memo
+
+    templates = data_dir("templates")
+    key = file_key(*sorted(templates.iterdir())) + _profile_key(profile)
+
+    def valid(entry: object) -> bool:
+        return isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())
+
+    return memo("render", key, lambda: _render(profile), valid)
+
+
+def _profile_key(profile: Profile) -> str:
+    """Everything of ``profile`` that the templates read."""
+    import hashlib
+    import json
+
+    data = [
+        profile.name,
+        profile.description,
+        [(e.key.name, e.value, e.why, e.source) for e in profile.sysctl],
+        [(e.domain, e.kind, e.item, e.value, e.why, e.source) for e in profile.limits],
+        [(e.unit, e.directive, e.value, e.why, e.source) for e in profile.services],
+    ]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()
+
+
+def _render(profile: Profile) -> dict[PurePosixPath, str]:
     env = environment()
     common = {"profile": profile, "version": __version__}
     files: dict[PurePosixPath, str] = {}
