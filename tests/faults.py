@@ -113,4 +113,4 @@ def _arm(at: int, fault: str, count_file: Path) -> None:
             step("rename")
         return replace(self, target)  # type: ignore[arg-type]
 
-    Path.replace = renaming  # type: ignore[method-assign]
+    Path.replace = renaming  # type: ignore[method-assign, assignment]

@@ -125,7 +125,8 @@ def retry(port: int) -> None:
 
 def ports(port: int) -> None:
     server = listener(port)
-    held, error = [], None
+    held: list[socket.socket] = []
+    error = None
     while len(held) < 1000:
         client, error = connect(port)
         if client is None:

@@ -195,7 +195,7 @@ def test_nothing_unsafe_reaches_the_terminal_or_json(tmp_path: Path, root: Path)
     assert "\x1b[2J\x1b[31mfake \u202e\x85 line" in diff  # the JSON still carries the text
 
 
-UNUSUAL = {
+UNUSUAL: dict[str, tuple[str, dict[str, str]]] = {
     "byte order mark": ("\ufeffname: p\nsysctl: {fs.nr_open: 1048576}\n", {}),
     "CRLF line ends": ("name: p\r\nsysctl:\r\n  fs.nr_open: 1048576\r\n", {}),
     "anchors and merge keys": (

@@ -32,12 +32,12 @@ def test_catalog_covers_bundled_profiles_and_is_consistent(root: Path) -> None:
     for name in BUNDLED:
         for entry in bundled(name, root).sysctl:
             assert entry.key.name in entries, entry.key.name
-    for entry in entries.values():
-        assert entry.scope in ("netns", "global")
-        assert entry.shape in ("int", "vector", "enum", "string", "portlist")
-        assert entry.meaning and entry.source
-        if entry.default:  # a constant default must pass its own check
-            assert entry.check(entry.default) is None, entry.key
+    for known in entries.values():
+        assert known.scope in ("netns", "global")
+        assert known.shape in ("int", "vector", "enum", "string", "portlist")
+        assert known.meaning and known.source
+        if known.default:  # a constant default must pass its own check
+            assert known.check(known.default) is None, known.key
     assert entries["net.ipv4.tcp_tw_recycle"].removed == "4.12"
     assert entries["net.ipv4.tcp_mem"].unit == "pages"
 

@@ -77,8 +77,9 @@ def test_port_exhaustion_default_then_loadgen_client(tmp_path: Path) -> None:
     predicted_default = found["predicted default"]
     predicted = found["predicted"]
     assert isinstance(predicted_default, dict) and isinstance(predicted, dict)
-    assert predicted_default["ceiling"]["usable_ports_per_tuple"] == default["connected"]  # type: ignore[index]
-    assert predicted["ceiling"]["usable_ports_per_tuple"] == widened["connected"]  # type: ignore[index]
+    assert isinstance(default, dict) and isinstance(widened, dict)
+    assert predicted_default["ceiling"]["usable_ports_per_tuple"] == default["connected"]
+    assert predicted["ceiling"]["usable_ports_per_tuple"] == widened["connected"]
 
 
 def test_tw_reuse_lets_connects_through_time_wait(tmp_path: Path) -> None:
@@ -122,4 +123,4 @@ def test_reserved_ports_are_never_source_ports(tmp_path: Path) -> None:
     }
     predicted = found["predicted"]
     assert isinstance(predicted, dict)
-    assert predicted["ceiling"]["usable_ports_per_tuple"] == 5  # type: ignore[index]
+    assert predicted["ceiling"]["usable_ports_per_tuple"] == 5
