@@ -189,7 +189,7 @@ def test_plan_image_mode_says_so(root: Path) -> None:
 
 
 JSON_KEYS = {
-    "format_version", "tuner_version", "profile", "extends", "mode", "root", "proc_sys",
+    "format_version", "tuner_version", "command", "profile", "extends", "mode", "root", "proc_sys",
     "kernel_release", "has_changes", "changes", "in_sync", "capacity", "warnings", "errors",
 }  # fmt: skip
 
@@ -200,7 +200,7 @@ def test_plan_json_contract(root: Path, proc_sys: Path) -> None:
     assert result.exit_code == 0
     doc = json.loads(result.output)
     assert set(doc) == JSON_KEYS
-    assert doc["format_version"] == 1
+    assert (doc["format_version"], doc["command"]) == (1, "plan")
     assert (doc["profile"], doc["mode"]) == ("base", "host")
     by_layer: dict[str, list[dict[str, object]]] = {}
     for change in doc["changes"]:
@@ -289,3 +289,26 @@ def test_user_errors_never_show_a_traceback(args: list[str], tmp_path: Path, roo
     assert result.exit_code in (1, 64), (result.exit_code, result.output)
     assert "Traceback" not in result.output
     assert "internal error" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list",),
+        ("show", "base"),
+        ("validate", "base"),
+        ("plan", "base", "--no-kernel"),
+        ("capacity", "loadgen-client"),
+        ("status",),
+        ("history",),
+    ],
+)
+def test_every_json_output_has_one_envelope(args: tuple[str, ...], root: Path) -> None:
+    result = run(*args, "--json", "--root", str(root))
+    doc = json.loads(result.output)
+    assert isinstance(doc, dict)
+    assert (doc["format_version"], doc["tuner_version"], doc["command"]) == (
+        1,
+        __version__,
+        args[0],
+    )

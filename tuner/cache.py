@@ -84,7 +84,7 @@ def memo(
     directory = cache_dir()
     if directory is None:
         return compute()
-    entry = directory / f"{kind}-{key[:40]}.pickle"
+    entry = directory / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:40]}.pickle"
     with contextlib.suppress(Exception):  # a missing, truncated or foreign entry: compute anew
         loaded = pickle.loads(entry.read_bytes())
         if valid(loaded):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal
 
-from tuner import __version__, capacity, catalog, pamlimits, render, sysctld
+from tuner import capacity, catalog, pamlimits, render, sysctld
 from tuner.diagnostics import Diagnostic
 from tuner.errors import HostError
 from tuner.facts import Facts
@@ -27,7 +27,6 @@ from tuner.host import Host
 from tuner.live import LiveKernel
 from tuner.resolve import Profile
 
-FORMAT_VERSION = 1
 Layer = Literal["kernel", "file", "boot"]
 PENDING = frozenset({"set", "create", "update", "delete"})
 
@@ -99,9 +98,8 @@ class Plan:
         return sum(1 for c in self.changes if c.layer == layer and c.action == action)
 
     def to_json(self) -> dict[str, object]:
+        """The body of ``plan --json`` (report.envelope adds the versions)."""
         return {
-            "format_version": FORMAT_VERSION,
-            "tuner_version": __version__,
             "profile": self.profile.name,
             "extends": list(self.profile.chain[:-1]),
             "mode": self.mode,

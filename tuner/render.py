@@ -113,12 +113,18 @@ def render_files(profile: Profile) -> dict[PurePosixPath, str]:
     from tuner.cache import file_key, memo
 
     templates = data_dir("templates")
-    key = file_key(*sorted(templates.iterdir())) + _profile_key(profile)
+    key = _digest(file_key(*sorted(templates.iterdir())), _profile_key(profile))
 
     def valid(entry: object) -> bool:
         return isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())
 
     return memo("render", key, lambda: _render(profile), valid)
+
+
+def _digest(*parts: str) -> str:
+    import hashlib
+
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _profile_key(profile: Profile) -> str:

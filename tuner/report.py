@@ -70,8 +70,20 @@ def warning(message: str) -> None:
     write(f"{style('tuner: warning:', 'warn')} {escape(message)}", sys.stderr, styled=True)
 
 
-def emit_json(document: Any) -> None:
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+FORMAT_VERSION = 1
+
+
+def envelope(command: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The one JSON envelope of every ``--json``: what wrote it, and which contract it follows."""
+    from tuner import __version__
+
+    return {"format_version": FORMAT_VERSION, "tuner_version": __version__, "command": command,
+            **body}  # fmt: skip
+
+
+def emit_json(command: str, body: dict[str, Any]) -> None:
+    """Print ``body`` in the envelope, as JSON safe for a terminal."""
+    text = json.dumps(envelope(command, body), indent=2, ensure_ascii=False)
     text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     try:
         print(text)

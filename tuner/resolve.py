@@ -5,6 +5,7 @@ The result is a flat ``Profile`` in which every value remembers the file and lin
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +69,11 @@ class Intent:
     target: str = "host"
     memory_gib: float | None = None
     origin: Location | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The declared intent, as JSON shows it (without where it was declared)."""
+        fields = dataclasses.fields(self)
+        return {f.name: getattr(self, f.name) for f in fields if f.name != "origin"}
 
     @property
     def tuples(self) -> int:

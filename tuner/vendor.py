@@ -30,8 +30,7 @@ def flatten(profile: Profile) -> dict[str, Any]:
     """The profile as a document with no extends: every value, why and source in place."""
     doc: dict[str, Any] = {"name": profile.name, "description": profile.description}
     if profile.intent is not None:
-        fields = profile.intent.__dict__.items()
-        doc["intent"] = {k: v for k, v in fields if v is not None and k != "origin"}
+        doc["intent"] = {k: v for k, v in profile.intent.to_json().items() if v is not None}
     if profile.sysctl:
         doc["sysctl"] = {e.key.name: _setting(e.value, e.why, e.source) for e in profile.sysctl}
     if profile.limits:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tuner import __version__, capacity, errors, report
+from tuner import capacity, errors, report
 from tuner.commands._common import load_checked, make_host
 from tuner.facts import Facts
 from tuner.live import LiveKernel
@@ -51,13 +51,10 @@ def run(ref: str, root: Path | None, proc_sys: Path | None, as_json: bool) -> in
     if as_json:
         ceiling, checks = sections(profile, live)
         report.emit_json(
+            "capacity",
             {
-                "format_version": 1,
-                "tuner_version": __version__,
                 "profile": profile.name,
-                "intent": None if profile.intent is None else {
-                    k: v for k, v in profile.intent.__dict__.items() if k != "origin"
-                },
+                "intent": None if profile.intent is None else profile.intent.to_json(),
                 "ceiling": ceiling.to_json(),
                 "checks": [c.to_json() for c in checks],
                 "met": all(c.ok for c in checks),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tuner import __version__, report
+from tuner import report
 from tuner.commands._common import make_host, require_privileges
 from tuner.journal import Generation, Journal, incomplete_message
 
@@ -81,9 +81,7 @@ def run(root: Path | None, proc_sys: Path | None, as_json: bool, keep: int | Non
     effect = {g.number for g in journal.in_effect(generations)}
     if as_json:
         entries = [to_json(g, undone, effect) for g in generations]
-        report.emit_json(
-            {"format_version": 1, "tuner_version": __version__, "generations": entries}
-        )
+        report.emit_json("history", {"generations": entries})
         return 0
     if not generations:
         report.out("no generations: nothing has been applied")

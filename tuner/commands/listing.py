@@ -19,16 +19,19 @@ def run(root: Path | None, as_json: bool) -> int:
         rows.append((entry, description))
     if as_json:
         report.emit_json(
-            [
-                {
-                    "name": e.name,
-                    "origin": e.origin,
-                    "path": str(e.path),
-                    "shadows_bundled": e.shadows_bundled,
-                    "description": d,
-                }
-                for e, d in rows
-            ]
+            "list",
+            {
+                "profiles": [
+                    {
+                        "name": e.name,
+                        "origin": e.origin,
+                        "path": str(e.path),
+                        "shadows_bundled": e.shadows_bundled,
+                        "description": d,
+                    }
+                    for e, d in rows
+                ]
+            },
         )
         return 0
     if not rows:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tuner import __version__, errors, report
+from tuner import errors, report
 from tuner.commands._common import incomplete_warnings, load_checked, make_host
 from tuner.commands.capacity import print_capacity_report
 from tuner.diagnostics import Diagnostic
 from tuner.errors import ProfileError
 from tuner.library import display_path
 from tuner.live import LiveKernel
-from tuner.plan import FORMAT_VERSION, Change, Plan, make_plan
+from tuner.plan import Change, Plan, make_plan
 
 _MARK = {"set": "~", "create": "+", "update": "~", "delete": "-", "shadowed": "!"}
 _KIND = {"+": "add", "~": "change", "-": "remove", "!": "warn"}
@@ -35,14 +35,13 @@ def run(
         if not as_json:
             raise
         report.emit_json(
+            "plan",
             {
-                "format_version": FORMAT_VERSION,
-                "tuner_version": __version__,
                 "profile": ref,
                 "changes": [],
                 "warnings": [d.to_json() for d in exc.diagnostics if d.severity != "error"],
                 "errors": [d.to_json() for d in exc.diagnostics if d.severity == "error"],
-            }
+            },
         )
         return errors.EXIT_ERROR
     found = diagnostics + incomplete_warnings(host)
@@ -51,7 +50,7 @@ def run(
         found.append(Diagnostic("warning", chroot, None, None, "chroot"))
     result = make_plan(profile, host, found, live)
     if as_json:
-        report.emit_json(result.to_json())
+        report.emit_json("plan", result.to_json())
     else:
         print_plan(result)
     if result.errors:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuner import __version__, report
+from tuner import report
 from tuner.commands._common import load_checked, make_host
 from tuner.library import display_path
 from tuner.resolve import Profile
@@ -12,16 +12,13 @@ from tuner.resolve import Profile
 
 def profile_json(profile: Profile) -> dict[str, object]:
     return {
-        "format_version": 1,
-        "tuner_version": __version__,
         "name": profile.name,
         "description": profile.description,
         "path": display_path(profile.path),
         "chain": list(profile.chain),
         "intent": None
         if profile.intent is None
-        else {k: v for k, v in profile.intent.__dict__.items() if k != "origin"}
-        | {"from": str(profile.intent.origin)},
+        else profile.intent.to_json() | {"from": str(profile.intent.origin)},
         "sysctl": {
             e.key.name: {"value": e.value, "why": e.why, "from": str(e.origin)}
             for e in profile.sysctl
@@ -52,7 +49,7 @@ def run(ref: str, root: Path | None, as_json: bool) -> int:
     # show describes the profile, not this host: no live checks
     profile, _diagnostics = load_checked(ref, make_host(root, None, kernel=False))
     if as_json:
-        report.emit_json(profile_json(profile))
+        report.emit_json("show", profile_json(profile))
         return 0
     chain = " <- ".join(reversed(profile.chain))
     report.out(f"{profile.name}: {profile.description}")

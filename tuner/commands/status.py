@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from tuner import __version__, errors, report
+from tuner import errors, report
 from tuner.commands._common import make_host
 from tuner.host import FileState
 from tuner.journal import Generation, Journal, incomplete_message
@@ -54,9 +54,8 @@ def run(
                     drift.append({"key": key, "expected": value, "found": live})
     if as_json:
         report.emit_json(
+            "status",
             {
-                "format_version": 1,
-                "tuner_version": __version__,
                 "mode": "image" if host.image_mode else "host",
                 "applied": None if applied is None else applied.profile,
                 "generation": None if applied is None else applied.number,
@@ -67,7 +66,7 @@ def run(
                 "drifted": bool(drift),
                 "drift": drift,
                 "incomplete": incomplete,
-            }
+            },
         )
     else:
         for message in incomplete:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuner import __version__, report
+from tuner import report
 from tuner.commands._common import load_checked, make_host
 from tuner.diagnostics import Diagnostic, has_errors
 from tuner.errors import ProfileError
@@ -29,14 +29,13 @@ def run(
     failed = has_errors(found)
     if as_json:
         report.emit_json(
+            "validate",
             {
-                "format_version": 1,
-                "tuner_version": __version__,
                 "valid": not failed,
                 "profiles": results,
                 "errors": [d.to_json() for d in found if d.severity == "error"],
                 "warnings": [d.to_json() for d in found if d.severity != "error"],
-            }
+            },
         )
         return 1 if failed else 0
     report.diagnostics(found)
