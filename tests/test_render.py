@@ -64,7 +64,7 @@ def test_why_and_description_cannot_inject_lines() -> None:
 
 
 def test_values_with_line_breaks_are_refused_even_from_code() -> None:
-    with pytest.raises(ValueError, match="cannot contain U+000A LF"):
+    with pytest.raises(ValueError, match=r"cannot contain U\+000A LF"):
         render_files(make({"fs.nr_open": "5\nfs.file-max = 1"}))
 
 
