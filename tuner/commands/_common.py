@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuner import rules
+from tuner import report, rules
 from tuner.cache import resolve_cached
 from tuner.diagnostics import Diagnostic, has_errors
 from tuner.errors import ProfileError, TunerError
@@ -18,6 +19,7 @@ from tuner.resolve import Profile, resolve
 
 if TYPE_CHECKING:
     from tuner.journal import Journal
+    from tuner.plan import Plan
 
 REAL_PROC_SYS = Path("/proc/sys")
 
@@ -92,3 +94,22 @@ def refuse_incomplete(journal: Journal, *, locked: bool = False) -> None:
     pending = journal.unsettled(ignore_lock=locked)
     if pending:
         raise TunerError(incomplete_message(pending[-1]) + " apply refuses until then.")
+
+
+def warn_chroot(host: Host, plan: Plan | None = None) -> None:
+    """Loudly, before any live write, when / looks like a chroot."""
+    writes_kernel = plan is None or any(c.layer == "kernel" for c in plan.pending)
+    warning = host.chroot_warning() if writes_kernel else None
+    if warning:
+        report.warning(warning.upper()[:1] + warning[1:])
+
+
+def confirm(yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise TunerError("not a terminal, so not asking: pass --yes to apply without confirmation")
+    import typer
+
+    if not typer.confirm("Apply these changes?", default=False):
+        raise TunerError("not applied: nothing was changed")

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-import typer
-
-from tuner import render, report
+from tuner import report, systemd, views
 from tuner.commands._common import (
+    confirm,
     load_checked,
     make_host,
     refuse_incomplete,
     require_privileges,
+    warn_chroot,
 )
-from tuner.commands.plan import print_plan
-from tuner.errors import HostError, TunerError
-from tuner.host import FileState, Host
+from tuner.errors import TunerError
+from tuner.host import FileState
 from tuner.journal import Journal
 from tuner.live import LiveKernel
 from tuner.plan import Plan, make_plan
@@ -54,23 +51,6 @@ def _blockers(plan: Plan) -> list[str]:
     ]  # fmt: skip
 
 
-def warn_chroot(host: Host, plan: Plan | None = None) -> None:
-    """Loudly, before any live write, when / looks like a chroot."""
-    writes_kernel = plan is None or any(c.layer == "kernel" for c in plan.pending)
-    warning = host.chroot_warning() if writes_kernel else None
-    if warning:
-        report.warning(warning.upper()[:1] + warning[1:])
-
-
-def confirm(yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise TunerError("not a terminal, so not asking: pass --yes to apply without confirmation")
-    if not typer.confirm("Apply these changes?", default=False):
-        raise TunerError("not applied: nothing was changed")
-
-
 def run_apply(
     ref: str,
     root: Path | None,
@@ -89,7 +69,7 @@ def run_apply(
     live = LiveKernel(host)  # read once for the rules and the plan shown
     profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
     plan = make_plan(profile, host, diagnostics, live)
-    print_plan(plan)
+    views.plan(plan)
     if dry_run:
         report.out("\nDry run: nothing was changed.")
         return 0
@@ -120,38 +100,5 @@ def run_apply(
     report.out(f"\nApplied {profile.name}: generation {generation.number}.")
     changed = [c.path for c in plan.pending if c.layer == "file" and c.path]
     done = f"{profile.name} is applied (generation {generation.number})"
-    reload_systemd(host, units_of(changed), restart_services, done)
+    systemd.reload(host, systemd.units_of(changed), restart_services, done)
     return 0
-
-
-def units_of(paths: Iterable[str | PurePosixPath]) -> list[str]:
-    """The systemd units whose drop-ins are among ``paths``."""
-    dropins = [PurePosixPath(p) for p in paths if str(p).startswith(f"{render.SYSTEMD_DIR}/")]
-    return sorted({path.parent.name.removesuffix(".d") for path in dropins})
-
-
-def reload_systemd(host: Host, units: list[str], restart: bool, done: str) -> None:
-    """Make systemd read the changed drop-ins of ``units`` (``done`` says what already happened,
-    for the message if systemctl fails): daemon-reload, then restart them or say they need it."""
-    if not units:
-        return
-    if host.image_mode or not host.is_live_root:
-        report.out("Image root: no daemon-reload; the units read their drop-ins at boot.")
-        return
-    if not host.systemd_is_pid1():
-        report.out("PID 1 is not systemd: skipped `systemctl daemon-reload`.")
-        report.out(f"New limits take effect when these start under systemd: {', '.join(units)}")
-        return
-    steps: dict[tuple[str, ...], str] = {("daemon-reload",): "Ran `systemctl daemon-reload`."}
-    if restart:
-        steps |= {("try-restart", unit): f"Restarted {unit} (if it was running)." for unit in units}
-    for step, said in steps.items():
-        try:
-            host.systemctl(*step)
-        except HostError as exc:
-            raise HostError(
-                f"{done}, but {exc}. Run `systemctl {' '.join(step)}` once the cause is fixed"
-            ) from None
-        report.out(said)
-    if not restart:
-        report.out(f"Restart for the new limits to take effect: {', '.join(units)}")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from tuner import capacity, errors, report
+from tuner import capacity, errors, report, views
 from tuner.commands._common import load_checked, make_host
 from tuner.facts import Facts
 from tuner.live import LiveKernel
@@ -20,27 +19,8 @@ def sections(profile: Profile, live: LiveKernel) -> tuple[capacity.Ceiling, list
 def print_capacity(profile: Profile, live: LiveKernel) -> bool:
     """Print the capacity report; True when the intent is met."""
     ceiling, checks = sections(profile, live)
-    print_capacity_report(ceiling, checks, profile)
+    views.capacity_report(ceiling, checks, profile)
     return all(c.ok for c in checks)
-
-
-def print_capacity_report(
-    ceiling: capacity.Ceiling, checks: list[capacity.Check], profile: Profile
-) -> None:
-    style = report.Style(sys.stdout)
-    intent = profile.intent
-    if intent:
-        spread = f"{intent.tuples} tuple(s)" if intent.role != "server" else "inbound"
-        report.out(
-            f"intent: {intent.role}, {intent.concurrent_connections:,} connections, {spread}"
-        )
-    for line in ceiling.lines():
-        report.out(f"  {line}")
-    for check in checks:
-        mark = style("ok ", "add") if check.ok else style("GAP", "remove")
-        report.out(f"  {mark} {check.name}: {check.arithmetic}")
-        if not check.ok and check.fix:
-            report.out(f"      to close the gap: {check.fix}")
 
 
 def run(ref: str, root: Path | None, proc_sys: Path | None, as_json: bool) -> int:

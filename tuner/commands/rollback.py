@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tuner import report
-from tuner.commands._common import make_host, require_privileges
-from tuner.commands.apply import confirm, reload_systemd, units_of, warn_chroot
+from tuner import report, systemd
+from tuner.commands._common import confirm, make_host, require_privileges, warn_chroot
 from tuner.errors import NotFoundError, TunerError
 from tuner.host import FileState, Host
 from tuner.journal import GENERATIONS, Generation, Journal
@@ -161,7 +160,7 @@ def run_rollback(
         done = f"generation {numbers} is rolled back (generation {generation.number})"
         after = {p: s for g in choice.undoes for p, s in g.files_after.items()}
         changed = [p for p, s in target.files.items() if after.get(str(p)) != s]
-    reload_systemd(host, units_of(changed), restart_services, done)
+    systemd.reload(host, systemd.units_of(changed), restart_services, done)
     return 0
 
 
