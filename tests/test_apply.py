@@ -135,7 +135,7 @@ def test_apply_on_the_live_root_needs_root(
     root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Host, "is_live_root", property(lambda self: True))
-    monkeypatch.setattr("tuner.commands.apply.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("tuner.commands._common.os.geteuid", lambda: 1000)
     before = snapshot(root, proc_sys, skip="nothing")
     result = tuner(root, proc_sys, "apply", "base", "--yes")
     assert result.exit_code == 1
@@ -245,7 +245,14 @@ def test_history_and_status(root: Path, proc_sys: Path) -> None:
     (proc_sys / "net/ipv4/tcp_tw_reuse").write_text("0\n")
     drift = tuner(root, proc_sys, "status", "--detailed-exitcode")
     assert drift.exit_code == 2
-    assert "  drift: net.ipv4.tcp_tw_reuse: expected 1, found 0" in drift.output.splitlines()
+    assert "  drift: net.ipv4.tcp_tw_reuse: value is 0, expected 1" in drift.output.splitlines()
+    (root / "etc/sysctl.d/99-tuner.conf").chmod(0o600)  # drift is more than content
+    drift = tuner(root, proc_sys, "status", "--json")
+    assert json.loads(drift.output)["drift"] == [
+        {"path": "/etc/sysctl.d/99-tuner.conf", "aspect": "mode", "expected": "0644",
+         "found": "0600"},
+        {"key": "net.ipv4.tcp_tw_reuse", "aspect": "value", "expected": "1", "found": "0"},
+    ]  # fmt: skip
 
 
 def test_rollback_with_nothing_to_roll_back(root: Path, proc_sys: Path) -> None:

@@ -128,8 +128,8 @@ def test_plan_detailed_exitcode(root: Path, proc_sys: Path) -> None:
 
 def test_plan_detailed_exitcode_zero_when_in_sync(root: Path) -> None:
     # image mode, with the files already there: nothing to change
-    from tuner.commands._common import load_checked
     from tuner.host import Host
+    from tuner.ops import load_checked
     from tuner.render import render_files
 
     profile, _ = load_checked("base", Host(root, None))
@@ -235,7 +235,7 @@ def test_internal_error_exit_3_without_traceback(
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr("tuner.plan.make_plan", boom)
-    monkeypatch.setattr("tuner.commands.plan.make_plan", boom)
+    monkeypatch.setattr("tuner.ops.make_plan", boom)
     result = run("plan", "base", "--root", str(root))
     assert result.exit_code == 3
     assert "Traceback" not in result.output

@@ -5,8 +5,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 from conftest import write_proc_sys
 
-from tuner.commands._common import load_checked
 from tuner.host import Host
+from tuner.ops import load_checked
 from tuner.plan import make_plan
 from tuner.render import render_files
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from tuner import order, signals
+from tuner import drift, order, signals
 from tuner.errors import HostError, TunerError
 from tuner.host import FileState, Host
 from tuner.journal import Generation, Journal, Kind, Status, now
@@ -236,11 +236,9 @@ def _undo(steps: list[Callable[[], None]]) -> list[str]:
 
 
 def _verify(host: Host, target: Target) -> None:
-    for path, state in target.files.items():
-        found = host.file_state(path)
-        if (found.content if found else None) != (state.content if state else None):
-            raise HostError(f"{path} does not hold what was written")
-    for name, value in target.sysctl.items():
-        live = host.read_sysctl(parse_key(name))
-        if live is None or live != normalize_live(value):
-            raise HostError(f"{name} reads back as {live!r}, not {value!r}")
+    """Read everything back: the same comparison as status's drift (drift.py)."""
+    files = {str(p): s for p, s in target.files.items()}
+    found = drift.observe(host, files, target.sysctl)
+    problems = drift.differences(files, target.sysctl, *found)
+    if problems:
+        raise HostError(f"read back differs: {'; '.join(map(str, problems))}")

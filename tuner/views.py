@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from tuner import capacity, report
+from tuner import capacity as capacity_model
+from tuner import ops, recovery, report
+from tuner.journal import incomplete_message
 from tuner.library import display_path
 from tuner.plan import Change, Plan
 from tuner.resolve import Profile
@@ -18,7 +20,7 @@ _KIND = {"+": "add", "~": "change", "-": "remove", "!": "warn"}
 
 
 def capacity_report(
-    ceiling: capacity.Ceiling, checks: list[capacity.Check], profile: Profile
+    ceiling: capacity_model.Ceiling, checks: list[capacity_model.Check], profile: Profile
 ) -> None:
     style = report.Style(sys.stdout)
     intent = profile.intent
@@ -113,3 +115,98 @@ def summary(plan: Plan) -> str:
     for action in ("create", "update", "delete"):
         parts.append(f"{plan.count('file', action)} file(s) to {action}")
     return "Plan: " + ", ".join(parts) + "."
+
+
+def capacity(result: ops.CapacityReport) -> None:
+    profile = result.profile
+    report.out(f"Capacity: {profile.name}")
+    capacity_report(result.ceiling, list(result.checks), profile)
+    if profile.intent is None:
+        report.out(
+            "No intent declared: add intent: {role, concurrent_connections, ...} to check it."
+        )
+    if result.diagnostics:
+        report.out("\nFindings:")
+        report.diagnostics(result.diagnostics)
+    report.out("Intent met." if result.met else "Intent NOT met: see the gaps above.")
+
+
+def status(result: ops.Status) -> None:
+    for generation in result.unsettled:
+        report.out(f"warning: {incomplete_message(generation)}")
+    applied = result.applied
+    if applied is None:
+        report.out("No profile applied.")
+        return
+    report.out(f"Applied: {applied.profile} (generation {applied.number}, {applied.finished})")
+    below = [f"{g.profile} (generation {g.number})" for g in reversed(result.stack[:-1])]
+    if below:
+        report.out(f"  on top of: {', '.join(below)}; `tuner rollback` undoes one at a time")
+    if result.mode == "image":
+        report.out("image mode: files only, the running kernel is not read")
+    if not result.drift and not result.unsettled:
+        report.out("No drift: files and live values are as applied.")
+    for difference in result.drift:
+        report.out(f"  drift: {difference}")
+
+
+def history(result: ops.History) -> None:
+    if result.prune_asked:
+        report.out(pruned(result), sys.stderr)
+    if not result.generations:
+        report.out("no generations: nothing has been applied")
+        return
+    rows = [["GEN", "WHEN", "WHAT", "STATUS", "CHANGED"]]
+    for g in result.generations:
+        reverts = ", ".join(str(n) for n in g.reverts)
+        what = f"{g.kind} {g.profile}" + (f" (undoes {reverts})" if reverts else "")
+        changed = f"{len(ops.changed_files(g))} file(s), {len(g.sysctl_after)} value(s)"
+        rows.append([str(g.number), g.created, what, result.status_of(g), changed])
+    for line in report.table(rows, indent=""):
+        report.out(line)
+    for g in result.generations:
+        if g.error:
+            report.out(f"generation {g.number} failed: {g.error}")
+    for g in result.unsettled:
+        report.out(f"warning: {incomplete_message(g)}")
+
+
+def pruned(result: ops.History) -> str:
+    gone = result.pruned
+    if not gone and not result.generations:
+        return "nothing to prune."
+    if gone:
+        numbers = f"{gone[0]}" if len(gone) == 1 else f"{gone[0]}-{gone[-1]}"
+        message = f"pruned {len(gone)} generation(s) ({numbers})"
+    else:
+        message = "nothing to prune"
+    if result.kept_extra:
+        message += (
+            f"; kept {result.kept_extra} more than asked: the applies in effect, anything "
+            "unfinished, and what came after them"
+        )
+    return message + "."
+
+
+def rollback_choice(choice: recovery.Choice, skipped_values: int) -> None:
+    target = choice.target
+    if skipped_values:
+        report.out(f"image mode: the {skipped_values} live value(s) are not restored; files only")
+    report.out(
+        f"{choice.describe()}: {len(target.files)} file(s), {len(target.sysctl)} live value(s)."
+    )
+    for path, state in sorted(target.files.items()):
+        report.out(f"  {'-' if state is None else '~'} {path}")
+    for key, value in sorted(target.sysctl.items()):
+        report.out(f"  ~ {key} = {value}")
+
+
+def rolled_back(result: ops.RolledBack) -> str:
+    """Print what rollback did; return what is done (for a systemctl failure's message)."""
+    number = result.generation.number
+    if result.choice.resume is not None:
+        report.out(f"Finished generation {number}.")
+        return f"generation {number} is finished"
+    numbers = ", ".join(str(g.number) for g in reversed(result.choice.undoes))
+    report.out(f"Rolled back generation {numbers}: generation {number}.")
+    return f"generation {numbers} is rolled back (generation {number})"

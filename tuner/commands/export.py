@@ -6,7 +6,8 @@ from pathlib import Path
 
 from tuner import report
 from tuner.cloudinit import document
-from tuner.commands._common import load_checked, make_host
+from tuner.commands._common import make_host
+from tuner.ops import load_checked
 
 
 def cloud_init(ref: str, root: Path | None, mode: str, pip_spec: str | None) -> int:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuner import errors, report, views
-from tuner.commands._common import incomplete_warnings, load_checked, make_host
-from tuner.diagnostics import Diagnostic
+from tuner import errors, ops, report, views
+from tuner.commands._common import make_host
 from tuner.errors import ProfileError
-from tuner.live import LiveKernel
-from tuner.plan import make_plan
 
 
 def run(
@@ -22,27 +19,22 @@ def run(
     kernel: bool = True,
 ) -> int:
     host = make_host(root, proc_sys, kernel=kernel)
-    live = LiveKernel(host)  # read once, for the rules and the plan
     try:
-        profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
+        result = ops.plan(ref, host, strict=strict)
     except ProfileError as exc:
         if not as_json:
             raise
+        found = exc.diagnostics
         report.emit_json(
             "plan",
             {
                 "profile": ref,
                 "changes": [],
-                "warnings": [d.to_json() for d in exc.diagnostics if d.severity != "error"],
-                "errors": [d.to_json() for d in exc.diagnostics if d.severity == "error"],
+                "warnings": [d.to_json() for d in found if d.severity != "error"],
+                "errors": [d.to_json() for d in found if d.severity == "error"],
             },
         )
         return errors.EXIT_ERROR
-    found = diagnostics + incomplete_warnings(host)
-    chroot = host.chroot_warning()
-    if chroot:
-        found.append(Diagnostic("warning", chroot, None, None, "chroot"))
-    result = make_plan(profile, host, found, live)
     if as_json:
         report.emit_json("plan", result.to_json())
     else:

@@ -1,110 +1,11 @@
-"""tuner rollback: walk back through the applies in effect, or settle an unfinished run.
-
-What it does is decided by the journal (see journal.py for the model): finish an interrupted
-rollback, roll back an unfinished apply, undo the newest apply in effect, or with ``--to N``
-restore the state from before generation N, undoing every apply in effect from N on at once.
-"""
+"""tuner rollback: walk back through the applies in effect, or settle an unfinished run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from tuner import report, systemd
+from tuner import ops, systemd, views
 from tuner.commands._common import confirm, make_host, require_privileges, warn_chroot
-from tuner.errors import NotFoundError, TunerError
-from tuner.host import FileState, Host
-from tuner.journal import GENERATIONS, Generation, Journal
-from tuner.transaction import Target, run
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What a rollback will do: finish ``resume``, or undo the applies in ``undoes``."""
-
-    target: Target
-    undoes: tuple[Generation, ...] = ()
-    resume: Generation | None = None
-
-    @property
-    def key(self) -> tuple[object, ...]:
-        return (self.resume.number if self.resume else None, tuple(g.number for g in self.undoes))
-
-    def describe(self) -> str:
-        if self.resume is not None:
-            return (
-                f"Finishing generation {self.resume.number} (rollback of "
-                f"{', '.join(str(n) for n in self.resume.reverts)}, did not finish)"
-            )
-        names = ", ".join(
-            f"{g.number} ({g.profile}{'' if g.status == 'complete' else ', unfinished'})"
-            for g in reversed(self.undoes)
-        )
-        return f"Rolling back generation{'s' if len(self.undoes) > 1 else ''} {names}"
-
-
-def choose(journal: Journal, to: int | None, *, locked: bool = False) -> Choice:
-    """``locked``: the caller holds the lock, so every pending generation is a dead run's."""
-    generations = journal.generations()
-    if not generations:
-        where = journal.host.real_path(PurePosixPath("/var/lib/tuner"))
-        raise NotFoundError(f"nothing to roll back: no generations in {where}")
-    unsettled = journal.unsettled(generations, ignore_lock=locked)
-    in_effect = journal.in_effect(generations)
-    unfinished_rollbacks = [g for g in unsettled if g.kind == "rollback"]
-    if to is None:
-        if unsettled and unsettled[-1].kind == "rollback":
-            return _finish(unsettled[-1])
-        if unsettled:
-            return _undo([unsettled[-1]])
-        if not in_effect:
-            raise NotFoundError("nothing to roll back: no apply is in effect")
-        return _undo([in_effect[-1]])
-    if unfinished_rollbacks:
-        last = unfinished_rollbacks[-1]
-        raise TunerError(
-            f"generation {last.number} (a rollback) did not finish: run `tuner rollback` "
-            "to finish it first"
-        )
-    chosen = next((g for g in generations if g.number == to), None)
-    if chosen is None:
-        raise NotFoundError(f"no generation {to} (history: 1..{generations[-1].number})")
-    if chosen.kind != "apply":
-        raise TunerError(f"generation {to} is a rollback: --to names an apply to undo")
-    undo = [g for g in in_effect if g.number >= to]
-    if not undo:
-        raise NotFoundError(
-            f"nothing to roll back: generation {to} and every apply after it are not in effect"
-        )
-    return _undo(undo)
-
-
-def _finish(generation: Generation) -> Choice:
-    target = Target(
-        files={PurePosixPath(p): s for p, s in generation.files_after.items()},
-        sysctl=dict(generation.sysctl_after),
-        remove_dirs=tuple(PurePosixPath(d) for d in generation.remove_dirs),
-    )
-    return Choice(target, resume=generation)
-
-
-def _undo(applies: list[Generation]) -> Choice:
-    """The state from before the oldest of ``applies``: for each file and key, what the oldest
-    of them that touched it found there."""
-    files: dict[PurePosixPath, FileState | None] = {}
-    values: dict[str, str] = {}
-    dirs: set[str] = set()
-    for generation in reversed(applies):  # newest first: the oldest's record is written last
-        files.update({PurePosixPath(p): s for p, s in generation.files_before.items()})
-        values.update(generation.sysctl_before)
-        dirs.update(generation.created_dirs)
-    innermost_first = sorted(dirs, key=lambda d: (-d.count("/"), d))
-    target = Target(
-        files=files,
-        sysctl=values,
-        remove_dirs=tuple(PurePosixPath(d) for d in innermost_first),
-    )
-    return Choice(target, undoes=tuple(applies))
 
 
 def run_rollback(
@@ -118,55 +19,12 @@ def run_rollback(
 ) -> int:
     host = make_host(root, proc_sys, kernel=kernel)
     require_privileges(host, "rollback")
-    journal = Journal(host)
-    if journal.generations() or host.list_dir(GENERATIONS):
-        with host.lock():
-            journal.sweep()  # what a killed save left: gone whatever rollback decides
-    chosen = choose(journal, to)
-    choice = _for_host(chosen, host)
-    target = choice.target
-    if len(chosen.target.sysctl) != len(target.sysctl):
-        report.out(f"image mode: the {len(chosen.target.sysctl)} live value(s) are not restored; "
-                   "files only")  # fmt: skip
-    report.out(
-        f"{choice.describe()}: {len(target.files)} file(s), {len(target.sysctl)} live value(s)."
-    )
-    for path, state in sorted(target.files.items()):
-        report.out(f"  {'-' if state is None else '~'} {path}")
-    for key, value in sorted(target.sysctl.items()):
-        report.out(f"  ~ {key} = {value}")
-    if target.sysctl:
+    choice = ops.prepare_rollback(host, to)
+    views.rollback_choice(choice, choice.skipped_values)
+    if choice.target.sysctl:
         warn_chroot(host)
     confirm(yes)
-    with host.lock():
-        if _for_host(choose(journal, to, locked=True), host).key != choice.key:
-            raise TunerError("the journal changed while waiting: nothing was changed, run again")
-        generation = run(
-            host,
-            journal,
-            target,
-            kind="rollback",
-            profile=(choice.resume or choice.undoes[-1]).profile,
-            undoes=tuple(g.number for g in choice.undoes),
-            resume=choice.resume,
-        )
-    if choice.resume is not None:
-        report.out(f"Finished generation {generation.number}.")
-        done = f"generation {generation.number} is finished"
-        changed = list(target.files)
-    else:
-        numbers = ", ".join(str(g.number) for g in reversed(choice.undoes))
-        report.out(f"Rolled back generation {numbers}: generation {generation.number}.")
-        done = f"generation {numbers} is rolled back (generation {generation.number})"
-        after = {p: s for g in choice.undoes for p, s in g.files_after.items()}
-        changed = [p for p, s in target.files.items() if after.get(str(p)) != s]
-    systemd.reload(host, systemd.units_of(changed), restart_services, done)
+    result = ops.rollback_commit(choice, host, to)
+    done = views.rolled_back(result)
+    systemd.reload(host, list(result.units), restart_services, done)
     return 0
-
-
-def _for_host(choice: Choice, host: Host) -> Choice:
-    """In image mode live values are not restored: files only."""
-    if not host.image_mode or not choice.target.sysctl:
-        return choice
-    target = Target(choice.target.files, {}, choice.target.remove_dirs)
-    return Choice(target, choice.undoes, choice.resume)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuner import report
-from tuner.commands._common import load_checked, make_host
+from tuner.commands._common import make_host
 from tuner.library import display_path
+from tuner.ops import load_checked
 from tuner.resolve import Profile
 
 

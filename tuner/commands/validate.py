@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuner import report
-from tuner.commands._common import load_checked, make_host
+from tuner.commands._common import make_host
 from tuner.diagnostics import Diagnostic, has_errors
 from tuner.errors import ProfileError
 from tuner.live import LiveKernel
+from tuner.ops import load_checked
 
 
 def run(

@@ -6,9 +6,10 @@ import hashlib
 from pathlib import Path, PurePosixPath
 
 from tuner import report
-from tuner.commands._common import load_checked, make_host
+from tuner.commands._common import make_host
 from tuner.host import FileState
 from tuner.library import SITE_PROFILES
+from tuner.ops import load_checked
 from tuner.vendor import vendored_text
 
 

@@ -1,0 +1,389 @@
+"""The application layer: each operation takes typed inputs and returns a typed result.
+
+Commands are parse -> operation -> render (``views`` for people, ``report.emit_json`` with
+``to_json()`` for machines); the Ansible module and doctor call the same functions. Nothing here
+prints or asks: confirmation is the command's business, between ``prepare_*`` and ``*_commit``.
+
+    plan(ref, host)                 -> Plan
+    prepare_apply(ref, host)        -> Plan          apply_commit(plan, host) -> Applied
+    prepare_rollback(host, to)      -> Choice        rollback_commit(choice, host, to) -> RolledBack
+    status(host)                    -> Status
+    history(host, keep)             -> History
+    capacity(ref, host)             -> CapacityReport
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from tuner import capacity as capacity_model
+from tuner import drift, recovery, rules, systemd
+from tuner.cache import resolve_cached
+from tuner.diagnostics import Diagnostic, has_errors
+from tuner.errors import ProfileError, TunerError
+from tuner.facts import Facts
+from tuner.host import FileState, Host
+from tuner.journal import Generation, Journal, incomplete_message
+from tuner.library import ProfileLibrary
+from tuner.live import LiveKernel
+from tuner.plan import Plan, make_plan
+from tuner.resolve import Profile, resolve
+from tuner.transaction import Target, run
+
+# --- loading a profile ------------------------------------------------------------------------
+
+
+def load_checked(
+    ref: str,
+    host: Host,
+    *,
+    strict: bool = False,
+    live: LiveKernel | None = None,
+    rule_errors_fail: bool = True,
+) -> tuple[Profile, list[Diagnostic]]:
+    """Resolve ``ref`` and run every rule; raise ProfileError with all diagnostics on an error
+    (only on errors in the profile files themselves when ``rule_errors_fail`` is False).
+
+    Everything is reported at once: when a file has errors, the rules still run on the part
+    of the profile that is valid. ``strict`` makes every warning an error."""
+    library = ProfileLibrary.for_root(host.root)
+    profile, diagnostics = resolve_cached(ref, library)
+    checked = profile
+    if profile is None:
+        checked, diagnostics = resolve(ref, library, partial=True)
+    if checked is not None:
+        ctx = rules.Context(checked, live or LiveKernel(host), strict)
+        diagnostics = diagnostics + rules.check(ctx)
+    if strict:
+        diagnostics = [_strict(d) for d in diagnostics]
+    if profile is None or (rule_errors_fail and has_errors(diagnostics)):
+        raise ProfileError(diagnostics)
+    return profile, diagnostics
+
+
+def _strict(diagnostic: Diagnostic) -> Diagnostic:
+    if diagnostic.severity == "error":
+        return diagnostic
+    message = f"{diagnostic.message} (an error with --strict)"
+    return dataclasses.replace(diagnostic, severity="error", message=message)
+
+
+def incomplete_warnings(host: Host) -> list[Diagnostic]:
+    """A warning for each generation a killed run left unfinished."""
+    return [
+        Diagnostic("warning", incomplete_message(g), None, None, "incomplete-generation")
+        for g in Journal(host).unsettled()
+    ]
+
+
+# --- plan and apply ---------------------------------------------------------------------------
+
+
+def plan(ref: str, host: Host, *, strict: bool = False) -> Plan:
+    """What applying ``ref`` would change; warnings about unfinished runs and a chroot included."""
+    live = LiveKernel(host)  # read once, for the rules and the plan
+    profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
+    found = diagnostics + incomplete_warnings(host)
+    chroot = host.chroot_warning()
+    if chroot:
+        found.append(Diagnostic("warning", chroot, None, None, "chroot"))
+    return make_plan(profile, host, found, live)
+
+
+def prepare_apply(ref: str, host: Host, *, strict: bool = False) -> Plan:
+    """The plan apply would carry out (no journal check: the caller refuses unsettled runs)."""
+    live = LiveKernel(host)
+    profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
+    return make_plan(profile, host, diagnostics, live)
+
+
+def blockers(plan: Plan) -> list[str]:
+    """Why apply cannot carry out ``plan`` at all (nothing would be changed)."""
+    found = [
+        f"{c.key}: the running kernel has no such key" if c.action == "missing"
+        else f"{c.key}: cannot be read ({c.action})"
+        for c in plan.changes
+        if c.layer == "kernel" and c.action in ("missing", "unreadable")
+    ]  # fmt: skip
+    return found + [str(d) for d in plan.errors if d.rule == "unsafe-target"]
+
+
+@dataclass(frozen=True)
+class Applied:
+    generation: Generation
+    units: tuple[str, ...]  # systemd units whose drop-ins changed
+
+    def to_json(self) -> dict[str, object]:
+        return {"generation": self.generation.number, "profile": self.generation.profile,
+                "units": list(self.units)}  # fmt: skip
+
+
+def apply_commit(shown: Plan, host: Host) -> Applied:
+    """Change exactly what ``shown`` showed, under the lock, all or nothing; refuses when the host
+    changed since (the plan is made again under the lock and must match)."""
+    journal = Journal(host)
+    with host.lock():
+        refuse_unsettled(journal, locked=True)
+        now = make_plan(shown.profile, host, list(shown.diagnostics))
+        if summary_of(now) != summary_of(shown):
+            raise TunerError(
+                "the host changed since the plan was shown: nothing was changed, run again"
+            )
+        generation = run(
+            host, journal, target_of(now), kind="apply", profile=now.profile.name,
+            plan=summary_of(now),
+        )  # fmt: skip
+    changed = [c.path for c in now.pending if c.layer == "file" and c.path]
+    return Applied(generation, tuple(systemd.units_of(changed)))
+
+
+def refuse_unsettled(journal: Journal, *, locked: bool = False) -> None:
+    """Apply refuses while a generation is unsettled (``locked``: the caller holds the lock)."""
+    pending = journal.unsettled(ignore_lock=locked)
+    if pending:
+        raise TunerError(incomplete_message(pending[-1]) + " apply refuses until then.")
+
+
+def target_of(plan: Plan) -> Target:
+    owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+    files = {
+        path: None if text is None else FileState(text.encode(), 0o644, *owner)
+        for path, text in plan.files.items()
+        if any(c.layer == "file" and c.path == str(path) for c in plan.pending)
+    }
+    values = {c.key: c.desired for c in plan.pending if c.layer == "kernel" and c.key and c.desired}
+    return Target(files, values)
+
+
+def summary_of(plan: Plan) -> list[dict[str, object]]:
+    """The pending changes as the journal keeps them (file contents live in the generation)."""
+    return [
+        {k: v for k, v in c.to_json().items() if k not in ("diff", "current", "desired")}
+        | ({} if c.layer == "file" else {"current": c.current, "desired": c.desired})
+        for c in plan.pending
+    ]
+
+
+# --- rollback ---------------------------------------------------------------------------------
+
+
+def prepare_rollback(host: Host, to: int | None) -> recovery.Choice:
+    """What rollback will do (after sweeping what killed journal saves left behind)."""
+    journal = Journal(host)
+    if journal.generations() or host.list_dir(PurePosixPath("/var/lib/tuner/generations")):
+        with host.lock():
+            journal.sweep()
+    return recovery.for_host(recovery.choose(journal, to), host)
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    generation: Generation
+    choice: recovery.Choice
+    units: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "generation": self.generation.number,
+            "finished": self.choice.resume.number if self.choice.resume else None,
+            "undoes": [g.number for g in self.choice.undoes],
+            "units": list(self.units),
+        }
+
+
+def rollback_commit(choice: recovery.Choice, host: Host, to: int | None) -> RolledBack:
+    journal = Journal(host)
+    with host.lock():
+        if recovery.for_host(recovery.choose(journal, to, locked=True), host).key != choice.key:
+            raise TunerError("the journal changed while waiting: nothing was changed, run again")
+        generation = run(
+            host,
+            journal,
+            choice.target,
+            kind="rollback",
+            profile=(choice.resume or choice.undoes[-1]).profile,
+            undoes=tuple(g.number for g in choice.undoes),
+            resume=choice.resume,
+        )
+    if choice.resume is not None:
+        changed = [str(p) for p in choice.target.files]
+    else:
+        after = {p: s for g in choice.undoes for p, s in g.files_after.items()}
+        changed = [str(p) for p, s in choice.target.files.items() if after.get(str(p)) != s]
+    return RolledBack(generation, choice, tuple(systemd.units_of(changed)))
+
+
+# --- status and history -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    mode: str
+    stack: tuple[Generation, ...]  # the applies in effect, oldest first
+    applied: Generation | None
+    unsettled: tuple[Generation, ...]
+    drift: tuple[drift.Difference, ...] = ()
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.drift or self.unsettled)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "applied": None if self.applied is None else self.applied.profile,
+            "generation": None if self.applied is None else self.applied.number,
+            "in_effect": [
+                {"generation": g.number, "profile": g.profile, "status": g.status}
+                for g in self.stack
+            ],
+            "drifted": bool(self.drift),
+            "drift": [d.to_json() for d in self.drift],
+            "incomplete": [incomplete_message(g) for g in self.unsettled],
+        }
+
+
+def expected_state(
+    stack: tuple[Generation, ...],
+) -> tuple[dict[str, FileState | None], dict[str, str]]:
+    """What the applies in effect put in place: for each file and key, the newest one's."""
+    files: dict[str, FileState | None] = {}
+    values: dict[str, str] = {}
+    for generation in stack:
+        files.update(generation.files_after)
+        values.update(generation.sysctl_after)
+    return files, values
+
+
+def status(host: Host) -> Status:
+    """The applies in effect, anything unsettled, and how the host differs from what the applies
+    recorded (content, mode, owner, live values; live values not in image mode)."""
+    journal = Journal(host)
+    generations = journal.generations()
+    unsettled = tuple(journal.unsettled(generations))
+    stack = tuple(journal.in_effect(generations))
+    applied = journal.applied(generations)
+    differences: list[drift.Difference] = []
+    if stack and not unsettled:
+        files, values = expected_state(stack)
+        if host.image_mode:
+            values = {}
+        differences = drift.differences(files, values, *drift.observe(host, files, values))
+    mode = "image" if host.image_mode else "host"
+    return Status(mode, stack, applied, unsettled, tuple(differences))
+
+
+@dataclass(frozen=True)
+class History:
+    generations: tuple[Generation, ...]
+    undone: frozenset[int]
+    in_effect: frozenset[int]
+    unsettled: tuple[Generation, ...]
+    pruned: tuple[int, ...] = ()
+    kept_extra: int = 0
+    prune_asked: bool = False
+
+    def status_of(self, generation: Generation) -> str:
+        """complete, failed, incomplete or needs recovery; for an apply, if it is in effect."""
+        if generation.number in self.undone:
+            return "rolled back"
+        status = {"pending": "incomplete", "needs-recovery": "needs recovery"}.get(
+            generation.status, generation.status
+        )
+        return f"{status}, in effect" if generation.number in self.in_effect else status
+
+    def to_json(self) -> dict[str, object]:
+        return {"generations": [self.entry(g) for g in self.generations]}
+
+    def entry(self, generation: Generation) -> dict[str, object]:
+        return {
+            "generation": generation.number,
+            "kind": generation.kind,
+            "profile": generation.profile,
+            "created": generation.created,
+            "finished": generation.finished,
+            "status": self.status_of(generation),
+            "in_effect": generation.number in self.in_effect,
+            "mode": generation.mode,
+            "rolls_back": generation.rolls_back,
+            "undoes": list(generation.reverts),
+            "plan": list(generation.plan),
+            "files": changed_files(generation),
+            "sysctl": {
+                key: {"before": generation.sysctl_before.get(key), "after": value}
+                for key, value in sorted(generation.sysctl_after.items())
+            },
+            "error": generation.error,
+        }
+
+
+def changed_files(generation: Generation) -> list[str]:
+    after, before = generation.files_after, generation.files_before
+    return sorted(p for p in after if before.get(p) != after[p])
+
+
+def history(host: Host, keep: int | None = None) -> History:
+    """Every generation, oldest first; with ``keep``, first prune all but the newest ``keep``
+    that nothing needs (under the lock)."""
+    journal = Journal(host)
+    pruned: list[int] = []
+    extra = 0
+    if keep is not None and journal.generations():
+        with host.lock():
+            before = journal.generations()
+            gone = journal.prunable(before, keep)
+            for generation in gone:
+                journal.remove(generation)
+        pruned = [g.number for g in gone]
+        extra = max(len(before) - len(gone) - keep, 0)
+    generations = journal.generations()
+    return History(
+        tuple(generations),
+        frozenset(journal.rolled_back(generations)),
+        frozenset(g.number for g in journal.in_effect(generations)),
+        tuple(journal.unsettled(generations)),
+        tuple(pruned),
+        extra,
+        keep is not None,
+    )
+
+
+# --- capacity ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CapacityReport:
+    profile: Profile
+    ceiling: capacity_model.Ceiling
+    checks: tuple[capacity_model.Check, ...]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    @property
+    def met(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_json(self) -> dict[str, object]:
+        intent = self.profile.intent
+        return {
+            "profile": self.profile.name,
+            "intent": None if intent is None else intent.to_json(),
+            "ceiling": self.ceiling.to_json(),
+            "checks": [c.to_json() for c in self.checks],
+            "met": self.met,
+        }
+
+
+def capacity(ref: str, host: Host) -> CapacityReport:
+    """How many connections ``ref`` allows; rule errors are findings here, not refusals."""
+    live = LiveKernel(host)
+    profile, diagnostics = load_checked(ref, host, live=live, rule_errors_fail=False)
+    facts = Facts(profile, live)
+    return CapacityReport(
+        profile,
+        capacity_model.ceiling(profile, facts),
+        tuple(capacity_model.checks(profile, facts)),
+        tuple(diagnostics),
+    )
