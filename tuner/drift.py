@@ -92,7 +92,7 @@ def differences(
             out.append(Difference(path[1], None, "presence", _present(before), _present(after)))
         else:
             out.append(Difference(path[1], None, path[2], str(before), str(after)))
-    return sorted(out, key=lambda d: (d.path or "", d.key or "", d.aspect))
+    return sorted(out, key=lambda d: (d.path is None, d.path or d.key or "", d.aspect))
 
 
 def _present(view: object) -> str:
