@@ -11,10 +11,14 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tuner import host as host_module
+from tuner.errors import HostError
+from tuner.kernel import ProcKernel
+from tuner.keys import SysctlKey
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,6 +56,13 @@ def read_proc_sys(base: Path) -> dict[str, str]:
     return {str(p.relative_to(base)): p.read_text() for p in sorted(base.rglob("*")) if p.is_file()}
 
 
+def step_owner(method: str) -> tuple[type, str]:
+    """Where a step named in fault tests lives: a live write is the kernel's, the rest the host's."""
+    from tuner.kernel import ProcKernel
+
+    return (ProcKernel, "write") if method == "write_sysctl" else (host_module.Host, method)
+
+
 @pytest.fixture
 def proc_sys(tmp_path: Path) -> Path:
     return write_proc_sys(tmp_path / "proc_sys", DEFAULT_PROC_SYS)
@@ -87,15 +98,64 @@ def _never_the_real_host(monkeypatch: pytest.MonkeyPatch) -> None:
     original = host_module.Host.__init__
 
     def guarded(
-        self: host_module.Host, root: Path = Path("/"), proc_sys: Path | None = None
+        self: host_module.Host,
+        root: Path = Path("/"),
+        proc_sys: Path | None = None,
+        **doors: Any,
     ) -> None:
         if Path(root).resolve() == Path("/"):
             raise AssertionError("a test built a Host on the real / : use the root fixture")
         if proc_sys is not None and Path(proc_sys).resolve() == Path("/proc/sys"):
             raise AssertionError("a test built a Host on the real /proc/sys: use proc_sys")
-        original(self, root, proc_sys)
+        original(self, root, proc_sys, **doors)
 
     monkeypatch.setattr(host_module.Host, "__init__", guarded)
+    original_kernel = ProcKernel.__init__
+
+    def guarded_kernel(self: ProcKernel, proc_sys: Path) -> None:
+        if Path(proc_sys).resolve() == Path("/proc/sys"):
+            raise AssertionError("a test built a ProcKernel on the real /proc/sys")
+        original_kernel(self, proc_sys)
+
+    monkeypatch.setattr(ProcKernel, "__init__", guarded_kernel)
+
+
+class FakeKernel:
+    """A kernel in memory, injected as ``Host(root, None, kernel=FakeKernel({...}))``: values by
+    dotted key; ``refuse`` names keys whose writes the kernel refuses with EINVAL."""
+
+    available = True
+    where = "fake kernel"
+
+    def __init__(self, values: dict[str, str], refuse: frozenset[str] = frozenset()) -> None:
+        self.values = dict(values)
+        self.refuse = refuse
+        self.writes: list[tuple[str, str]] = []
+
+    def read_raw(self, key: SysctlKey) -> str | None:
+        return self.values.get(key.name)
+
+    def write(self, key: SysctlKey, value: str) -> None:
+        if key.name in self.refuse:
+            raise HostError(
+                f"cannot set {key} = {value}: the kernel refused the value (Invalid argument)"
+            )
+        if key.name not in self.values:
+            raise HostError(f"cannot write {key}: No such file or directory")
+        self.writes.append((key.name, value))
+        self.values[key.name] = value
+
+    def names(self) -> Iterator[str]:
+        return iter(sorted(self.values))
+
+    def read_proc(self, name: str) -> str | None:
+        return None
+
+    def listening_ports(self) -> set[int]:
+        return set()
+
+    def release(self) -> str | None:
+        return "6.1.0-fake"
 
 
 @pytest.fixture

@@ -17,10 +17,13 @@ from pathlib import Path
 
 from tuner.cli import main
 from tuner.host import Host
+from tuner.kernel import ProcKernel
 
 
 def arm(action: str, method: str, nth: int) -> None:
-    owner, name = (Path, "replace") if method == "rename" else (Host, method)
+    owner, name = {"rename": (Path, "replace"), "write_sysctl": (ProcKernel, "write")}.get(
+        method, (Host, method)
+    )
     original = getattr(owner, name)
     calls = 0
 

@@ -27,6 +27,7 @@ import tuner.profile
 import tuner.rules  # noqa: F401 - imported once here, not in every forked child
 from tuner.errors import HostError
 from tuner.host import Host
+from tuner.kernel import ProcKernel
 
 STEPS = ("write_file", "rename", "remove_file", "write_sysctl", "reserve_space")
 KILLED = 128 + signal.SIGKILL
@@ -96,16 +97,17 @@ def _arm(at: int, fault: str, count_file: Path) -> None:
             raise OSError(code, os.strerror(code))
         raise HostError(f"{what} failed: {os.strerror(code)} (injected {fault})")
 
-    for name in ("write_file", "remove_file", "write_sysctl", "reserve_space"):
-        original = getattr(Host, name)
+    for method in ("write_file", "remove_file", "write_sysctl", "reserve_space"):
+        owner, name = (ProcKernel, "write") if method == "write_sysctl" else (Host, method)
+        original = getattr(owner, name)
 
         def wrapped(
-            self: Host, *args: object, _original: object = original, _name: str = name
+            self: object, *args: object, _original: object = original, _name: str = method
         ) -> object:
             step(_name)
             return _original(self, *args)  # type: ignore[operator]
 
-        setattr(Host, name, wrapped)
+        setattr(owner, name, wrapped)
     replace = Path.replace
 
     def renaming(self: Path, target: object) -> Path:

@@ -9,13 +9,16 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
+from conftest import DEFAULT_PROC_SYS, FakeKernel, snapshot, step_owner
 from typer.testing import CliRunner
 
+from tuner import ops
 from tuner.cli import app
-from tuner.errors import HostError
+from tuner.errors import HostError, TunerError
 from tuner.host import Host
 from tuner.journal import Journal
+from tuner.kernel import ProcKernel
+from tuner.keys import SysctlKey
 
 runner = CliRunner()
 
@@ -165,15 +168,16 @@ def count_calls(method: str, profile: str, root: Path, proc_sys: Path) -> int:
     shutil.copytree(root, copy / "root", symlinks=True)
     shutil.copytree(proc_sys, copy / "proc_sys")
     calls = 0
-    original = getattr(Host, method)
+    owner, name = step_owner(method)
+    original = getattr(owner, name)
 
-    def counting(self: Host, *args: object) -> object:
+    def counting(self: object, *args: object) -> object:
         nonlocal calls
         calls += 1
         return original(self, *args)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Host, method, counting)
+        patch.setattr(owner, name, counting)
         assert tuner(copy / "root", copy / "proc_sys", "apply", profile, "--yes").exit_code == 0
     return calls
 
@@ -209,14 +213,14 @@ def test_ctrl_c_mid_apply_undoes(
     root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = snapshot(root, proc_sys)
-    original = Host.write_sysctl
+    original = ProcKernel.write
 
-    def interrupted(self: Host, key: object, value: str) -> None:
+    def interrupted(self: ProcKernel, key: SysctlKey, value: str) -> None:
         if str(key) == "net.core.somaxconn":
             raise KeyboardInterrupt
-        original(self, key, value)  # type: ignore[arg-type]
+        original(self, key, value)
 
-    monkeypatch.setattr(Host, "write_sysctl", interrupted)
+    monkeypatch.setattr(ProcKernel, "write", interrupted)
     result = tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes")
     assert result.exit_code == 130
     assert snapshot(root, proc_sys) == before
@@ -290,7 +294,7 @@ def test_kernel_refusal_is_reported_with_its_reason(
             raise OSError(errno.EINVAL, "Invalid argument")
         return original(fd, data)
 
-    monkeypatch.setattr("tuner.host.os.write", refusing)
+    monkeypatch.setattr("tuner.kernel.os.write", refusing)
     result = tuner(root, proc_sys, "apply", "loadgen-client", "--yes")
     assert result.exit_code == 1
     assert result.stderr.startswith(
@@ -300,17 +304,18 @@ def test_kernel_refusal_is_reported_with_its_reason(
 
 
 def fail_at(monkeypatch: pytest.MonkeyPatch, method: str, failing: int) -> None:
-    original = getattr(Host, method)
+    owner, name = step_owner(method)
+    original = getattr(owner, name)
     calls = 0
 
-    def flaky(self: Host, *args: object) -> object:
+    def flaky(self: object, *args: object) -> object:
         nonlocal calls
         calls += 1
         if calls == failing:
             raise FAULTS[method]
         return original(self, *args)
 
-    monkeypatch.setattr(Host, method, flaky)
+    monkeypatch.setattr(owner, name, flaky)
 
 
 def test_switching_profiles_with_a_failing_removal_keeps_the_old_profile(
@@ -436,3 +441,25 @@ def test_prune_waits_for_nobody_and_wants_a_count(root: Path, proc_sys: Path) ->
     assert zero.exit_code == 64
     assert "Invalid value for '--prune': Input should be greater than or equal to 1" in zero.stderr
     assert generations(root) == [1, 2]
+
+
+def test_an_injected_kernel_is_the_one_apply_and_rollback_use(root: Path) -> None:
+    """The kernel is a door of its own: a fake one in memory, refusing one key."""
+    values = {name.replace("/", "."): value for name, value in DEFAULT_PROC_SYS.items()}
+    values = {k.replace("eth0.100", "eth0/100"): v for k, v in values.items()}
+    kernel = FakeKernel(values, refuse=frozenset({"net.ipv4.tcp_tw_reuse"}))
+    host = Host(root, None, kernel=kernel)
+    plan = ops.prepare_apply("loadgen-client", host)
+    assert {c.key for c in plan.pending if c.layer == "kernel"} == {
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_tw_reuse",
+    }
+    before = snapshot(root)
+    with pytest.raises(TunerError, match="kernel refused the value"):
+        ops.apply_commit(plan, host)
+    assert snapshot(root) == before
+    assert kernel.values == values  # the one write that went through was undone
+    assert kernel.writes == [
+        ("net.ipv4.ip_local_port_range", "1024 65535"),
+        ("net.ipv4.ip_local_port_range", "32768\t60999"),
+    ]

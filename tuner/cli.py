@@ -13,14 +13,13 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
-import copy
 import enum
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -85,8 +84,46 @@ class TunerGroup(TyperGroup):
         return int(result or 0)
 
 
+COMMANDS: dict[str, typer.Typer] = {}
+
+
+class RootGroup(TunerGroup):
+    """tuner itself. Its commands are built when asked for, each from its own one-command Typer
+    app through typer's public ``typer.main.get_command``: typer inspects a command's signature
+    (and builds pydantic adapters for it) only for the command being run, which would otherwise
+    cost more than a plan."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        built = super().get_command(ctx, name)
+        if built is None and name in COMMANDS:
+            built = typer.main.get_command(COMMANDS[name])
+            built.name = name
+            self.add_command(built, name)
+        return built
+
+
+Command = TypeVar("Command", bound=Callable[..., int])
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    """Register a command as a one-command app, built only when it is run (see TunerGroup)."""
+
+    def register(function: Command) -> Command:
+        single = typer.Typer(
+            add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False
+        )
+        single.command(name)(function)
+        COMMANDS[name] = single
+        return function
+
+    return register
+
+
 app = typer.Typer(
-    cls=TunerGroup,
+    cls=RootGroup,
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -140,7 +177,7 @@ def _main(
     """Kernel tuning as code."""
 
 
-@app.command("list")
+@command("list")
 def list_(root: RootOpt = None, json: JsonOpt = False) -> int:
     """List the profiles tuner can find (site profiles first, then bundled ones)."""
     from tuner.commands import listing
@@ -148,7 +185,7 @@ def list_(root: RootOpt = None, json: JsonOpt = False) -> int:
     return listing.run(root, json)
 
 
-@app.command()
+@command("show")
 def show(profile: str, root: RootOpt = None, json: JsonOpt = False) -> int:
     """Show a profile resolved after extends, with where each value comes from."""
     from tuner.commands import show as command
@@ -156,7 +193,7 @@ def show(profile: str, root: RootOpt = None, json: JsonOpt = False) -> int:
     return command.run(profile, root, json)
 
 
-@app.command()
+@command("validate")
 def validate(
     profiles: Annotated[list[str], typer.Argument(help="Profile names or files.")],
     root: RootOpt = None,
@@ -170,7 +207,7 @@ def validate(
     return command.run(profiles, root, proc_sys, strict, json)
 
 
-@app.command()
+@command("plan")
 def plan(
     profile: str,
     root: RootOpt = None,
@@ -191,7 +228,7 @@ def plan(
     return command.run(profile, root, proc_sys, strict, json, detailed_exitcode, not no_kernel)
 
 
-@app.command()
+@command("capacity")
 def capacity(
     profile: str,
     root: RootOpt = None,
@@ -204,7 +241,7 @@ def capacity(
     return command.run(profile, root, proc_sys, json)
 
 
-@app.command()
+@command("explain")
 def explain(
     subject: Annotated[str, typer.Argument(metavar="KEY|RULE-ID")],
     root: RootOpt = None,
@@ -216,7 +253,7 @@ def explain(
     return command.run(subject, root, proc_sys)
 
 
-@app.command()
+@command("vendor")
 def vendor(
     profiles: Annotated[list[str], typer.Argument(help="Profile names or files.")],
     root: Annotated[
@@ -231,9 +268,18 @@ def vendor(
 
 
 export_app = typer.Typer(
-    cls=TunerGroup, no_args_is_help=True, rich_markup_mode=None, help="Export a profile."
+    cls=TunerGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Export a profile.",
 )
-app.add_typer(export_app, name="export")
+COMMANDS["export"] = export_app
+
+
+@export_app.callback()
+def _export() -> None:
+    """Export a profile."""
 
 
 class Mode(enum.StrEnum):
@@ -276,7 +322,7 @@ DetailedOpt = Annotated[
 ]
 
 
-@app.command()
+@command("apply")
 def apply(
     profile: str,
     root: RootOpt = None,
@@ -304,7 +350,7 @@ def apply(
     )
 
 
-@app.command()
+@command("rollback")
 def rollback(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
@@ -323,7 +369,7 @@ def rollback(
     )
 
 
-@app.command()
+@command("history")
 def history(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
@@ -345,7 +391,7 @@ def history(
     return command.run(root, proc_sys, json, prune)
 
 
-@app.command()
+@command("status")
 def status(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
@@ -357,23 +403,6 @@ def status(
     from tuner.commands import status as command
 
     return command.run(root, proc_sys, json, detailed_exitcode, kernel=not no_kernel)
-
-
-def _name(info: typer.models.CommandInfo) -> str:
-    callback = info.callback.__name__ if info.callback else ""
-    return info.name or typer.main.get_command_name(callback)
-
-
-def _app_for(args: Sequence[str]) -> typer.Typer:
-    """The app with only the command being run: typer inspects every registered command's
-    signature on start-up, which costs more than a plan. Anything else gets the full app."""
-    name = args[0] if args else ""
-    chosen = [c for c in app.registered_commands if _name(c) == name]
-    if len(chosen) != 1:
-        return app
-    single = copy.copy(app)
-    single.registered_commands = chosen
-    return single
 
 
 def _pipe_closed() -> int:
@@ -390,7 +419,7 @@ def _pipe_closed() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     signals.install()
     args = list(sys.argv[1:] if argv is None else argv)
-    command = typer.main.get_command(_app_for(args))
+    command = typer.main.get_command(app)
     code: int = command.main(args, prog_name="tuner", standalone_mode=False)
     try:
         sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe cannot be caught

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from tuner import kernel
 from tuner.host import FileState, Host
 from tuner.keys import normalize_live, parse_key
 
@@ -59,7 +60,7 @@ def observe(
 ) -> tuple[dict[str, FileState | None], dict[str, str | None]]:
     """What the host holds now for ``paths`` and ``keys`` (a key it lacks reads as None)."""
     files = {str(p): host.file_state(PurePosixPath(p)) for p in paths}
-    values = {k: host.read_sysctl(parse_key(k)) for k in keys}
+    values = {k: kernel.read(host.kernel, parse_key(k)) for k in keys}
     return files, values
 
 

@@ -3,7 +3,8 @@
     TunerError                 exit 1: anything the user can act on
      ├── ProfileError          a profile (or several) failed validation: carries every Diagnostic
      ├── NotFoundError         a profile, rule or key that does not exist
-     └── HostError             the host could not be read (permissions, an unreadable file, ...)
+     └── HostError             the host could not be read or written (permissions, a full disk)
+          └── Unreadable       a file or key that exists but cannot be read
 
 Only ``tuner.cli`` turns these into exit codes and messages; nothing else calls ``sys.exit``.
 Any other exception is a bug in tuner (exit 3).
@@ -39,3 +40,7 @@ class NotFoundError(TunerError):
 
 class HostError(TunerError):
     pass
+
+
+class Unreadable(HostError):
+    """A sysctl or file that exists but cannot be read."""

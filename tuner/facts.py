@@ -55,7 +55,7 @@ class Facts:
         intent = self.profile.intent
         if intent and intent.memory_gib:
             return int(intent.memory_gib * 1024**3)
-        for line in (self.live.host.read_proc("meminfo") or "").splitlines():
+        for line in (self.live.host.kernel.read_proc("meminfo") or "").splitlines():
             if line.startswith("MemTotal:"):
                 return int(line.split()[1]) * 1024
         return None
@@ -66,4 +66,4 @@ class Facts:
 
     @functools.cached_property
     def listening_ports(self) -> set[int]:
-        return self.live.host.listening_ports()
+        return self.live.host.kernel.listening_ports()

@@ -15,22 +15,18 @@ import contextlib
 import fcntl
 import os
 import stat
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tuner.errors import HostError
-from tuner.keys import SysctlKey, normalize_live
+from tuner.errors import HostError, Unreadable
+from tuner.kernel import Kernel, NoKernel, ProcKernel
+from tuner.systemd import Systemd, SystemdManager
 
 _MAX_LINKS = 40
 _TEMPORARY_SUFFIX = ".tuner-tmp"
 STATE_DIR = PurePosixPath("/var/lib/tuner")
 LOCK_FILE = STATE_DIR / "lock"
-
-
-class Unreadable(HostError):
-    """A sysctl or file that exists but cannot be read."""
 
 
 class LockHeld(HostError):
@@ -48,13 +44,27 @@ class FileState:
 
 
 class Host:
-    def __init__(self, root: Path = Path("/"), proc_sys: Path | None = Path("/proc/sys")) -> None:
+    """The root filesystem (files, the lock), with the machine's other two doors attached:
+    ``kernel`` (a ``ProcKernel``, or ``NoKernel`` in image mode) and ``systemd``."""
+
+    def __init__(
+        self,
+        root: Path = Path("/"),
+        proc_sys: Path | None = Path("/proc/sys"),
+        *,
+        kernel: Kernel | None = None,
+        systemd: Systemd | None = None,
+    ) -> None:
         self.root = root
         self.proc_sys = proc_sys
+        self.kernel: Kernel = kernel or (
+            ProcKernel(proc_sys) if proc_sys is not None else NoKernel()
+        )
+        self.systemd: Systemd = systemd or SystemdManager(self.is_live_root)
 
     @property
     def image_mode(self) -> bool:
-        return self.proc_sys is None
+        return not self.kernel.available
 
     # --- files under the root -------------------------------------------------------------
 
@@ -285,7 +295,7 @@ class Host:
         Inside a chroot /proc is the outer machine's: Packer's chroot builders mount the build
         host's /proc into the image, so writing /proc/sys there tunes the build host.
         """
-        if self.proc_sys is None or not self.is_live_root:
+        if not self.kernel.available or not self.is_live_root:
             return None
         try:
             mountinfo: str | None = Path("/proc/self/mountinfo").read_text()
@@ -299,103 +309,6 @@ class Host:
             "running the chroot, not the image. Image builds should run tuner outside with "
             "--root DIR, or pass --no-kernel"
         )
-
-    def systemd_is_pid1(self) -> bool:
-        """Whether systemd runs this machine, tested as sd_booted(3) does: /run/systemd/system
-        is a directory (systemd creates it early at boot; a container or a chroot lacks it)."""
-        return self.is_live_root and Path("/run/systemd/system").is_dir()
-
-    def systemctl(self, *args: str) -> None:
-        result = subprocess.run(["systemctl", *args], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise HostError(f"systemctl {' '.join(args)} failed: {result.stderr.strip()}")
-
-    # --- the kernel -----------------------------------------------------------------------
-
-    def _sysctl_path(self, key: SysctlKey) -> Path:
-        if self.proc_sys is None:
-            raise HostError("image mode: the running kernel is not read")
-        return self.proc_sys / key.path
-
-    def read_sysctl(self, key: SysctlKey) -> str | None:
-        """The live value, normalised; None when the kernel has no such key."""
-        raw = self.read_sysctl_raw(key)
-        return None if raw is None else normalize_live(raw)
-
-    def read_sysctl_raw(self, key: SysctlKey) -> str | None:
-        """The live value exactly as the kernel prints it, less the final newline."""
-        try:
-            return self._sysctl_path(key).read_text().removesuffix("\n")
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except IsADirectoryError:
-            raise Unreadable(f"{key} is a directory of keys, not a key") from None
-        except OSError as exc:
-            raise Unreadable(f"cannot read {key}: {exc.strerror}") from None
-
-    def sysctl_names(self) -> Iterator[str]:
-        """Every key the kernel has (walks /proc/sys: call only when needed)."""
-        if self.proc_sys is None:
-            return
-        base = self.proc_sys
-        for directory, _dirs, files in os.walk(base):
-            rel = PurePosixPath(directory).relative_to(base)
-            for name in files:
-                yield SysctlKey((*rel.parts, name)).name
-
-    def write_sysctl(self, key: SysctlKey, value: str) -> None:
-        """Write a live value; the kernel's refusal comes back as HostError with its reason."""
-        path = self._sysctl_path(key)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-        except OSError as exc:
-            raise HostError(f"cannot write {key}: {exc.strerror}") from None
-        try:
-            os.write(fd, f"{value}\n".encode())
-        except OSError as exc:  # the key opened, so the kernel refused the value itself
-            message = f"cannot set {key} = {value}: the kernel refused the value ({exc.strerror})"
-            raise HostError(message) from None
-        finally:
-            os.close(fd)
-
-    def read_proc(self, name: str) -> str | None:
-        """A file of the kernel's /proc beside its /proc/sys (meminfo, net/tcp); None in image
-        mode or when absent. For a fake --proc-sys DIR this is DIR/../NAME."""
-        if self.proc_sys is None:
-            return None
-        try:
-            return (self.proc_sys.parent / name).read_text()
-        except OSError:
-            return None
-
-    def listening_ports(self) -> set[int]:
-        """TCP ports something listens on: asked of the kernel through netlink for the real
-        /proc/sys (this process's network namespace), read from DIR/../net/tcp{,6} for a fake
-        --proc-sys DIR; empty in image mode."""
-        if self.proc_sys is None:
-            return set()
-        if self.proc_sys.resolve() == Path("/proc/sys"):
-            from tuner.sockets import listening_tcp_ports
-
-            try:
-                return listening_tcp_ports()
-            except OSError as exc:
-                raise HostError(f"cannot list listening sockets: {exc.strerror}") from None
-        ports: set[int] = set()
-        for name in ("net/tcp", "net/tcp6"):
-            for line in (self.read_proc(name) or "").splitlines()[1:]:
-                fields = line.split()
-                if len(fields) > 3 and fields[3] == "0A":  # st 0A: LISTEN
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-        return ports
-
-    def kernel_release(self) -> str | None:
-        if self.proc_sys is None:
-            return None
-        try:
-            return (self.proc_sys / "kernel" / "osrelease").read_text().strip() or None
-        except OSError:
-            return None
 
 
 def _temporary(target: Path) -> Path:

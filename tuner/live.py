@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 import functools
 
-from tuner.host import Host, Unreadable
+from tuner import kernel
+from tuner.errors import Unreadable
+from tuner.host import Host
 from tuner.keys import SysctlKey, parse_key
 
 
@@ -28,7 +30,7 @@ class LiveKernel:
         key = parse_key(key) if isinstance(key, str) else key
         if key.name not in self._values:
             try:
-                self._values[key.name] = self.host.read_sysctl(key)
+                self._values[key.name] = kernel.read(self.host.kernel, key)
             except Unreadable as exc:
                 self._values[key.name] = None
                 self._errors[key.name] = str(exc)
@@ -43,7 +45,7 @@ class LiveKernel:
 
     @functools.cached_property
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self.host.sysctl_names()))
+        return tuple(sorted(self.host.kernel.names()))
 
     def suggest(self, name: str) -> str | None:
         matches = difflib.get_close_matches(name, self.names, n=1, cutoff=0.75)
@@ -51,4 +53,4 @@ class LiveKernel:
 
     @functools.cached_property
     def release(self) -> str | None:
-        return self.host.kernel_release()
+        return self.host.kernel.release()

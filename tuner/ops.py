@@ -18,9 +18,10 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from tuner import capacity as capacity_model
-from tuner import drift, recovery, rules, systemd
+from tuner import drift, rules, systemd
 from tuner.cache import resolve_cached
 from tuner.diagnostics import Diagnostic, has_errors
 from tuner.errors import ProfileError, TunerError
@@ -31,7 +32,10 @@ from tuner.library import ProfileLibrary
 from tuner.live import LiveKernel
 from tuner.plan import Plan, make_plan
 from tuner.resolve import Profile, resolve
-from tuner.transaction import Target, run
+
+if TYPE_CHECKING:  # loaded by the operations that change the host, not by plan or status
+    from tuner import recovery
+    from tuner.transaction import Target
 
 # --- loading a profile ------------------------------------------------------------------------
 
@@ -124,6 +128,8 @@ class Applied:
 def apply_commit(shown: Plan, host: Host) -> Applied:
     """Change exactly what ``shown`` showed, under the lock, all or nothing; refuses when the host
     changed since (the plan is made again under the lock and must match)."""
+    from tuner.transaction import run
+
     journal = Journal(host)
     with host.lock():
         refuse_unsettled(journal, locked=True)
@@ -148,6 +154,8 @@ def refuse_unsettled(journal: Journal, *, locked: bool = False) -> None:
 
 
 def target_of(plan: Plan) -> Target:
+    from tuner.transaction import Target
+
     owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
     files = {
         path: None if text is None else FileState(text.encode(), 0o644, *owner)
@@ -172,6 +180,8 @@ def summary_of(plan: Plan) -> list[dict[str, object]]:
 
 def prepare_rollback(host: Host, to: int | None) -> recovery.Choice:
     """What rollback will do (after sweeping what killed journal saves left behind)."""
+    from tuner import recovery
+
     journal = Journal(host)
     if journal.generations() or host.list_dir(PurePosixPath("/var/lib/tuner/generations")):
         with host.lock():
@@ -195,6 +205,9 @@ class RolledBack:
 
 
 def rollback_commit(choice: recovery.Choice, host: Host, to: int | None) -> RolledBack:
+    from tuner import recovery
+    from tuner.transaction import run
+
     journal = Journal(host)
     with host.lock():
         if recovery.for_host(recovery.choose(journal, to, locked=True), host).key != choice.key:

@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from tuner.host import Host, Unreadable
+from tuner.errors import Unreadable
+from tuner.host import Host
 from tuner.safetext import is_ascii_digits
 
 LIMITS_CONF = PurePosixPath("/etc/security/limits.conf")

@@ -329,7 +329,7 @@ def make_plan(
         profile=profile,
         mode="image" if host.image_mode else "host",
         root=str(host.root),
-        proc_sys=str(host.proc_sys) if host.proc_sys else None,
+        proc_sys=host.kernel.where,
         kernel_release=live.release,
         changes=tuple(changes),
         in_sync=tuple(in_sync),

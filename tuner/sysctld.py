@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from tuner.host import Host, Unreadable
+from tuner.errors import Unreadable
+from tuner.host import Host
 from tuner.keys import normalize_live, split_key
 
 SYSCTL_DIRS = tuple(

@@ -52,7 +52,7 @@ def capture(host: Host, target: Target) -> tuple[dict[str, FileState | None], di
     files = {str(path): host.file_state(path) for path in sorted(target.files)}
     values: dict[str, str] = {}
     for name in target.sysctl:
-        current = host.read_sysctl_raw(parse_key(name))  # raw: restored exactly, tabs and all
+        current = host.kernel.read_raw(parse_key(name))  # raw: restored exactly, tabs and all
         if current is None:
             raise HostError(f"cannot set {name}: the running kernel has no such key")
         values[name] = current
@@ -116,8 +116,8 @@ def run(
         for key in order.write_order(
             keys, lambda k: k, lambda k: target.sysctl[k.name], current.get
         ):
-            host.write_sysctl(key, target.sysctl[key.name])
-            undo.append(functools.partial(host.write_sysctl, key, sysctl_before[key.name]))
+            host.kernel.write(key, target.sysctl[key.name])
+            undo.append(functools.partial(host.kernel.write, key, sysctl_before[key.name]))
         _verify(host, target)
         for directory in target.remove_dirs:
             host.remove_dir_if_empty(directory)

@@ -1,0 +1,151 @@
+"""The running kernel, behind one door: ``ProcKernel`` reads and writes a /proc/sys tree (the
+real one, or a fake one in tests), ``NoKernel`` stands in for image mode, where the running
+kernel must never be read or written (Packer's chroot builders mount the build host's /proc).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from tuner.errors import HostError, Unreadable
+from tuner.keys import SysctlKey, normalize_live
+
+REAL_PROC_SYS = Path("/proc/sys")
+
+
+class Kernel(Protocol):
+    @property
+    def available(self) -> bool:
+        """False in image mode: nothing is read or written."""
+
+    @property
+    def where(self) -> str | None:
+        """The /proc/sys tree, for messages; None in image mode."""
+
+    def read_raw(self, key: SysctlKey) -> str | None:
+        """The live value exactly as printed, less the final newline; None: no such key."""
+
+    def write(self, key: SysctlKey, value: str) -> None:
+        """Set a live value; the kernel's refusal comes back as HostError with its reason."""
+
+    def names(self) -> Iterator[str]:
+        """Every key the kernel has."""
+
+    def read_proc(self, name: str) -> str | None:
+        """A file of /proc beside /proc/sys (meminfo, net/tcp); None when absent."""
+
+    def listening_ports(self) -> set[int]:
+        """TCP ports something listens on in this network namespace."""
+
+    def release(self) -> str | None:
+        """The kernel's release (uname -r)."""
+
+
+def read(kernel: Kernel, key: SysctlKey) -> str | None:
+    """The live value, normalised; None when the kernel has no such key."""
+    raw = kernel.read_raw(key)
+    return None if raw is None else normalize_live(raw)
+
+
+class NoKernel:
+    """Image mode: no kernel to read or write."""
+
+    available = False
+    where = None
+
+    def read_raw(self, key: SysctlKey) -> str | None:
+        raise HostError("image mode: the running kernel is not read")
+
+    def write(self, key: SysctlKey, value: str) -> None:
+        raise HostError("image mode: the running kernel is not written")
+
+    def names(self) -> Iterator[str]:
+        return iter(())
+
+    def read_proc(self, name: str) -> str | None:
+        return None
+
+    def listening_ports(self) -> set[int]:
+        return set()
+
+    def release(self) -> str | None:
+        return None
+
+
+class ProcKernel:
+    """A kernel seen through its /proc/sys tree."""
+
+    available = True
+
+    def __init__(self, proc_sys: Path) -> None:
+        self.proc_sys = proc_sys
+
+    @property
+    def where(self) -> str | None:
+        return str(self.proc_sys)
+
+    def read_raw(self, key: SysctlKey) -> str | None:
+        try:
+            return (self.proc_sys / key.path).read_text().removesuffix("\n")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except IsADirectoryError:
+            raise Unreadable(f"{key} is a directory of keys, not a key") from None
+        except OSError as exc:
+            raise Unreadable(f"cannot read {key}: {exc.strerror}") from None
+
+    def names(self) -> Iterator[str]:
+        """Every key the kernel has (walks /proc/sys: call only when needed)."""
+        base = self.proc_sys
+        for directory, _dirs, files in os.walk(base):
+            rel = PurePosixPath(directory).relative_to(base)
+            for name in files:
+                yield SysctlKey((*rel.parts, name)).name
+
+    def write(self, key: SysctlKey, value: str) -> None:
+        path = self.proc_sys / key.path
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        except OSError as exc:
+            raise HostError(f"cannot write {key}: {exc.strerror}") from None
+        try:
+            os.write(fd, f"{value}\n".encode())
+        except OSError as exc:  # the key opened, so the kernel refused the value itself
+            message = f"cannot set {key} = {value}: the kernel refused the value ({exc.strerror})"
+            raise HostError(message) from None
+        finally:
+            os.close(fd)
+
+    def read_proc(self, name: str) -> str | None:
+        """For a fake --proc-sys DIR this is DIR/../NAME."""
+        try:
+            return (self.proc_sys.parent / name).read_text()
+        except OSError:
+            return None
+
+    def listening_ports(self) -> set[int]:
+        """Asked of the kernel through netlink for the real /proc/sys (this process's network
+        namespace), read from DIR/../net/tcp{,6} for a fake --proc-sys DIR."""
+        if self.proc_sys.resolve() == REAL_PROC_SYS:
+            from tuner.sockets import listening_tcp_ports
+
+            try:
+                return listening_tcp_ports()
+            except OSError as exc:
+                raise HostError(f"cannot list listening sockets: {exc.strerror}") from None
+        ports: set[int] = set()
+        for name in ("net/tcp", "net/tcp6"):
+            for line in (self.read_proc(name) or "").splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == "0A":  # st 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return ports
+
+    def release(self) -> str | None:
+        try:
+            return (self.proc_sys / "kernel" / "osrelease").read_text().strip() or None
+        except OSError:
+            return None
