@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from tuner import catalog
 from tuner.facts import Facts
+from tuner.keys import PORT_RANGE
 from tuner.limits import UNLIMITED
+from tuner.order import boot_current
 from tuner.resolve import Intent, Profile
 
 TIME_WAIT_SECONDS = 60
@@ -63,7 +65,9 @@ class Ports:
 
 
 def ports(facts: Facts) -> Ports:
-    low, high = facts.ints("net.ipv4.ip_local_port_range") or [32768, 60999]
+    low, high = facts.ints(PORT_RANGE) or [
+        int(p) for p in (boot_current(PORT_RANGE) or "0 0").split()
+    ]
     reserved_text = facts.value("net.ipv4.ip_local_reserved_ports")
     reserved = catalog.ports_in(reserved_text.text) if reserved_text else set()
     return Ports(low, high, len({p for p in reserved if low <= p <= high}))

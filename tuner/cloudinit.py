@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tuner import __version__, render
+from tuner import __version__, render, systemd
 from tuner.errors import TunerError
 from tuner.library import SITE_PROFILES
 from tuner.resolve import Profile
@@ -59,10 +59,6 @@ def _file(path: PurePosixPath | str, text: str) -> dict[str, Any]:
     }
 
 
-def units_of(profile: Profile) -> list[str]:
-    return sorted({s.unit for s in profile.services})
-
-
 def document(profile: Profile, mode: str, pip_spec: str | None = None) -> str:
     files = render.render_files(profile)
     if mode == "files":
@@ -70,7 +66,7 @@ def document(profile: Profile, mode: str, pip_spec: str | None = None) -> str:
             "write_files": [_file(p, t) for p, t in sorted(files.items())],
             "runcmd": [_Command(["systemctl", "restart", "systemd-sysctl.service"])],
         }
-        units = units_of(profile)
+        units = systemd.units_of(files)
         if units:
             config["runcmd"].append(_Command(["systemctl", "daemon-reload"]))
             config["runcmd"] += [_Command(["systemctl", "try-restart", u]) for u in units]

@@ -23,6 +23,9 @@ _FORBIDDEN_VALUE = re.compile(r"[=#;]|[^\x20-\x7e]")
 _NUMBER = re.compile(r"-?[0-9]+")
 VALUE_MIN, VALUE_MAX = -(2**63), 2**64 - 1  # what the kernel's integer handlers can hold
 MAX_KEY_LENGTH = 512
+# Keys several modules reason about by name (rules, capacity, the write order).
+PORT_RANGE = "net.ipv4.ip_local_port_range"
+PORT_START = "net.ipv4.ip_unprivileged_port_start"
 MAX_VALUE_LENGTH = 4096
 
 

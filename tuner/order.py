@@ -13,13 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from tuner.keys import SysctlKey
+from tuner import catalog
+from tuner.keys import PORT_RANGE, PORT_START, SysctlKey
 
 FIRST = ("fs.nr_open",)
-PORT_RANGE = "net.ipv4.ip_local_port_range"
-PORT_START = "net.ipv4.ip_unprivileged_port_start"
-# The kernel's boot defaults: what a sysctl.d file is applied on top of.
-BOOT_DEFAULTS = {PORT_RANGE: "32768 60999", PORT_START: "1024"}
 
 T = TypeVar("T")
 
@@ -35,7 +32,7 @@ def write_order(
     names = [key_of(i).name for i in ordered]
     if PORT_RANGE in names and PORT_START in names:
         start_item = ordered[names.index(PORT_START)]
-        low_now = current(PORT_RANGE) or BOOT_DEFAULTS[PORT_RANGE]
+        low_now = current(PORT_RANGE) or boot_current(PORT_RANGE) or "0"
         try:
             start_first = int(value_of(start_item).split()[0]) <= int(low_now.split()[0])
         except (ValueError, IndexError):  # not numbers: the kernel will refuse them anyway
@@ -47,4 +44,6 @@ def write_order(
 
 
 def boot_current(name: str) -> str | None:
-    return BOOT_DEFAULTS.get(name)
+    """The kernel's boot default (the catalog's): what a sysctl.d file is applied on top of."""
+    known = catalog.lookup(name)
+    return known.default if known else None

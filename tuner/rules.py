@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from tuner import capacity, catalog, limits
 from tuner.diagnostics import Diagnostic, Location, Severity
 from tuner.facts import Facts
-from tuner.keys import check_value_text
+from tuner.keys import PORT_RANGE, PORT_START, check_value_text
 from tuner.live import LiveKernel
 from tuner.resolve import Profile
 
@@ -116,10 +116,6 @@ def check(ctx: Context) -> list[Diagnostic]:
         if entry.id not in _SHAPE_RULES:
             found.extend(entry.check(entry, ctx))
     return found
-
-
-PORT_RANGE = "net.ipv4.ip_local_port_range"
-PORT_START = "net.ipv4.ip_unprivileged_port_start"
 
 
 @rule(
