@@ -1,3 +1,5 @@
+"""``python -m tuner``: the same as the ``tuner`` command."""
+
 from __future__ import annotations
 
 from tuner.cli import main

@@ -1,4 +1,4 @@
-"""The command line: parse, build the host, call a command, map errors to exit codes.
+"""The command line: parse, dispatch to a command module, and map errors to exit codes.
 
 Exit codes (documented in the README):
   0   success (plan/status with --detailed-exitcode: no changes)

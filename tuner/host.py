@@ -1,4 +1,5 @@
-"""The one door to the machine: files under a root, and a kernel's /proc/sys.
+"""The machine's doors: the root filesystem (files, the lock) here, with the kernel and systemd
+attached (``kernel.py``, ``systemd.py``).
 
 Everything tuner reads from (and, for apply, writes to) a host goes through ``Host``. Its two roots
 are arguments: ``root`` is the filesystem whose /etc tuner manages (``/`` or an image being baked),

@@ -1,4 +1,4 @@
-"""tuner list"""
+"""tuner list: the profiles tuner can find, site profiles first, then the bundled ones."""
 
 from __future__ import annotations
 
