@@ -13,10 +13,10 @@ import json
 import random
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from systemd_view import systemd_view
 
 from tuner import services
 from tuner.library import ProfileLibrary
@@ -63,29 +63,6 @@ def candidates() -> list[tuple[str, str]]:
     return out
 
 
-def _systemd_view(units: Path, names: list[str]) -> tuple[str, dict[str, dict[str, int]]]:
-    result = subprocess.run(
-        ["systemd-analyze", "verify", *(str(units / n) for n in names)],
-        capture_output=True,
-        text=True,
-        env={"SYSTEMD_LOG_LEVEL": "debug", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-        check=False,
-        timeout=120,
-    )
-    output = result.stdout + result.stderr
-    parsed: dict[str, dict[str, int]] = {}
-    current = None
-    for line in output.splitlines():
-        header = re.match(r"\s*-> Unit (\S+):$", line)
-        if header:
-            current = parsed.setdefault(header[1], {}) if header[1] in names else None
-            continue
-        limit = re.match(r"\s*(Limit[A-Z]+(?:Soft)?): (\d+)$", line)
-        if current is not None and limit:
-            current[limit[1]] = int(limit[2])
-    return output, parsed
-
-
 def test_accepted_limit_values_mean_to_systemd_what_they_mean_to_tuner(tmp_path: Path) -> None:
     profiles = tmp_path / "profiles"
     profiles.mkdir()
@@ -109,7 +86,7 @@ def test_accepted_limit_values_mean_to_systemd_what_they_mean_to_tuner(tmp_path:
         (text,) = render_files(profile).values()
         dropin.write_text(text)
         accepted[unit] = (directive, value, services.parse_value(directive, value))
-    output, parsed = _systemd_view(units, sorted(accepted) + sorted(refused))
+    output, parsed = systemd_view(units, sorted(accepted) + sorted(refused))
     ignored = {
         m[1]
         for m in re.finditer(r"/(u\d+\.service)\.d/99-tuner\.conf:\d+: Failed to parse", output)

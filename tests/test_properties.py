@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from conftest import DEFAULT_PROC_SYS, needs_sandbox, snapshot, write_proc_sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sandbox import sandbox, sourced
+from systemd_view import systemd_view
 from typer.testing import CliRunner
 
 from tuner import pamlimits, services
@@ -246,23 +246,10 @@ def _dropins_read_back(written: list[tuple[Profile, dict[str, str]]], work: Path
             )
     if not expected:
         return
-    result = subprocess.run(
-        ["systemd-analyze", "verify", *(str(units / u) for u in sorted(expected))],
-        capture_output=True, text=True, check=False, timeout=120,
-        env={"SYSTEMD_LOG_LEVEL": "debug", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-    )  # fmt: skip
-    output = result.stdout + result.stderr
+    output, seen = systemd_view(units, sorted(expected))
     assert "99-tuner.conf" not in "".join(
         line for line in output.splitlines() if "ignoring" in line
     ), output[-3000:]
-    seen: dict[str, dict[str, int]] = {}
-    current = None
-    for line in output.splitlines():
-        header = re.match(r"\s*-> Unit (\S+):$", line)
-        if header:
-            current = seen.setdefault(header[1], {}) if header[1] in expected else None
-        elif current is not None and (m := re.match(r"\s*(Limit[A-Z]+(?:Soft)?): (\d+)$", line)):
-            current[m[1]] = int(m[2])
     for unit, wanted in expected.items():
         assert {k: seen.get(unit, {}).get(k) for k in wanted} == wanted, unit
 
