@@ -293,3 +293,29 @@ def test_fault_matrix(root: Path, proc_sys: Path) -> None:
           f"with every recovery step), {cells - wrong} exact, {wrong} not, {elapsed:.0f} s")  # fmt: skip
     assert not failures, failures[:5]
     assert cells > 3 * apply_steps
+
+
+def test_a_signal_while_the_journal_entry_is_written_leaves_no_trace(
+    root: Path, proc_sys: Path
+) -> None:
+    """The entry and its reservation are written with signals held; a SIGTERM then takes the
+    entry back: nothing changed, nothing to settle."""
+    before = snapshot(root, proc_sys)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runner = Path(__file__).with_name("crash_runner.py")
+    process = subprocess.Popen(
+        [sys.executable, str(runner), "pause", "reserve_space", "1", "apply", PROFILE, "--yes",
+         *where(root, proc_sys)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    generations = root / "var/lib/tuner/generations"
+    deadline = time.monotonic() + 30
+    while not generations.is_dir() or not any(generations.glob("*.json")):
+        assert time.monotonic() < deadline and process.poll() is None, "apply never began"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert err.strip().endswith("interrupted by SIGTERM: nothing was changed"), err
+    check_exact(root, proc_sys, before)
+    assert Journal(Host(root, proc_sys)).generations() == []

@@ -98,7 +98,13 @@ def run(
         remove_dirs=tuple(str(d) for d in target.remove_dirs),
         plan=tuple(plan or ()),
     )
-    _begin(journal, generation, fresh=resume is None)
+    try:
+        with signals.shielded():  # the journal entry and its reservation, or neither
+            _begin(journal, generation, fresh=resume is None)
+    except signals.Interrupted as exc:  # held back until the start was recorded: take it back
+        with signals.shielded():
+            _withdraw(journal, generation, fresh=resume is None)
+        raise signals.Interrupted(exc.signum, "nothing was changed") from None
     # undone last, innermost first: the directories this run creates
     undo: list[Callable[[], None]] = [
         functools.partial(host.remove_dir_if_empty, PurePosixPath(d)) for d in new_dirs
@@ -125,8 +131,12 @@ def run(
         with signals.shielded():
             _fail(journal, generation, undo, exc, resumed=resume is not None)
         raise  # pragma: no cover - _fail always raises
-    with signals.shielded():
-        return _complete(journal, generation, undo)
+    try:
+        with signals.shielded():
+            return _complete(journal, generation, undo)
+    except signals.Interrupted as exc:  # it came while the result was recorded: it stands
+        done = f"it came after the change was complete (generation {generation.number})"
+        raise signals.Interrupted(exc.signum, done) from None
 
 
 def _begin(journal: Journal, generation: Generation, *, fresh: bool) -> None:
@@ -145,6 +155,15 @@ def _begin(journal: Journal, generation: Generation, *, fresh: bool) -> None:
             with contextlib.suppress(HostError):
                 journal.remove(generation)
         raise TransactionFailed(f"{exc}: the journal has no room; nothing was changed") from None
+
+
+def _withdraw(journal: Journal, generation: Generation, *, fresh: bool) -> None:
+    """Undo ``_begin``: nothing was changed yet, so the run leaves no trace in the journal."""
+    with contextlib.suppress(HostError):
+        journal.release()
+    if fresh:
+        with contextlib.suppress(HostError):
+            journal.remove(generation)
 
 
 def _complete(
