@@ -33,7 +33,7 @@ def test_catalog_covers_bundled_profiles_and_is_consistent(root: Path) -> None:
         for entry in bundled(name, root).sysctl:
             assert entry.key.name in entries, entry.key.name
     for known in entries.values():
-        assert known.scope in ("netns", "global")
+        assert known.scope in ("netns", "ipc", "global")
         assert known.shape in ("int", "vector", "enum", "string", "portlist")
         assert known.meaning and known.source
         if known.default:  # a constant default must pass its own check

@@ -161,3 +161,44 @@ def test_every_rule_names_a_source_and_a_severity() -> None:
 def test_errors_block_validation(tmp_path: Path, proc_sys: Path, root: Path) -> None:
     found = findings(tmp_path, proc_sys, root, "sysctl:\n  net.ipv4.tcp_mem: 3 2 1\n", {})
     assert [d.severity for d in found if d.rule == "tcp-mem"] == ["error"]
+
+
+# Issue 11: cases where a rule used to speak wrongly, or to miss; each (rule, body, live, fragment
+# or None for "quiet").
+KERNEL_TRUTH: list[tuple[str, str, dict[str, str], str | None]] = [
+    ("fin-timeout", "sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: 'the FIN_WAIT_2 timeout, "
+     "not the TIME_WAIT length'}\n", {}, None),
+    ("fin-timeout", "sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: TIME_WAIT is not "
+     "shortened by it; it is FIN_WAIT_2}\n", {}, None),
+    ("fin-timeout", "sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: shortens TIME_WAIT}\n",
+     {}, "the why says this is about TIME_WAIT"),
+    ("nofile-above-nr-open", NOFILE % ("unlimited", "unlimited"), {}, None),
+    ("nofile-above-nr-open", "services:\n  haproxy.service: {LimitNOFILE: infinity}\n", {}, None),
+    ("container-target", "intent: {role: server, concurrent_connections: 10, target: container}\n"
+     "sysctl:\n  kernel.shm_rmid_forced: 1\n", {}, None),
+    ("container-target", "intent: {role: server, concurrent_connections: 10, target: kubernetes}\n"
+     "sysctl:\n  net.ipv4.tcp_rmem: 4096 131072 6291456\n", {}, "safe since Kubernetes 1.32"),
+    ("catalog-value", "sysctl:\n  net.ipv4.tcp_rmem: 0 131072 6291456\n", {}, "min 0 is below the minimum 1"),
+    ("catalog-value", "sysctl:\n  net.ipv4.tcp_rmem: 1 131072 6291456\n", {}, None),
+    ("catalog-value", "sysctl:\n  net.ipv4.tcp_tw_reuse_delay: 60001\n", {}, "60001 is above the maximum 60000"),
+    ("catalog-value", "sysctl:\n  net.ipv4.tcp_syn_linear_timeouts: 127\n", {}, None),
+    ("catalog-value", "sysctl:\n  net.ipv4.ping_group_range: 0 4294967294\n", {}, None),
+    ("catalog-value", "sysctl:\n  net.ipv4.udp_rmem_min: 1\n", {}, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule_id", "body", "live", "fragment"), KERNEL_TRUTH)
+def test_rules_say_what_the_kernel_does(
+    rule_id: str,
+    body: str,
+    live: dict[str, str],
+    fragment: str | None,
+    tmp_path: Path,
+    proc_sys: Path,
+    root: Path,
+) -> None:
+    found = [d for d in findings(tmp_path, proc_sys, root, body, live) if d.rule == rule_id]
+    if fragment is None:
+        assert [str(d) for d in found if d.severity != "info"] == []
+    else:
+        assert any(fragment in d.message for d in found), [d.message for d in found]

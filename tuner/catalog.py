@@ -33,6 +33,29 @@ class Entry:
     since: str | None = None
     removed: str | None = None
     module: str | None = None
+    inherited: bool = False  # a new network namespace copies the initial one's value
+
+    def to_json(self, release: str | None = None) -> dict[str, object]:
+        """The entry as ``tuner explain KEY --json`` prints it."""
+        return {
+            "key": self.key,
+            "shape": self.shape,
+            "unit": self.unit,
+            "min": self.minimum,
+            "max": self.maximum,
+            "elements": list(self.elements),
+            "values": {str(k): v for k, v in self.values.items()},
+            "default": self.default,
+            "default_note": self.default_note,
+            "inherited_from_initial_netns": self.inherited,
+            "scope": self.scope,
+            "since": self.since,
+            "removed": self.removed,
+            "module": self.module,
+            "meaning": self.meaning,
+            "source": self.source,
+            "running_kernel": release,
+        }
 
     def check(self, value: str) -> str | None:
         """Why ``value`` is not valid for this key, or None when it is."""
@@ -115,6 +138,7 @@ def _parse() -> dict[str, Entry]:
             since=data.get("since"),
             removed=data.get("removed"),
             module=data.get("module"),
+            inherited=bool(data.get("inherited", False)),
         )
     return out
 

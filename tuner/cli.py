@@ -246,11 +246,12 @@ def explain(
     subject: Annotated[str, typer.Argument(metavar="KEY|RULE-ID")],
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
 ) -> int:
     """A key from the catalog or a rule, in plain words, with the live value and who sets it."""
     from tuner.commands import explain as command
 
-    return command.run(subject, root, proc_sys)
+    return command.run(subject, root, proc_sys, json)
 
 
 @command("vendor")

@@ -69,7 +69,7 @@ def load_checked(
 
 
 def _strict(diagnostic: Diagnostic) -> Diagnostic:
-    if diagnostic.severity == "error":
+    if diagnostic.severity != "warning":
         return diagnostic
     message = f"{diagnostic.message} (an error with --strict)"
     return dataclasses.replace(diagnostic, severity="error", message=message)

@@ -22,21 +22,23 @@ from tuner.live import LiveKernel
 from tuner.resolve import Profile
 
 NR_OPEN_MAX = 2147483584
-# Kubernetes "safe" sysctls, settable per pod without allowed-unsafe-sysctls.
-KUBERNETES_SAFE = frozenset(
-    {
-        "kernel.shm_rmid_forced",
-        "net.ipv4.ip_local_port_range",
-        "net.ipv4.tcp_syncookies",
-        "net.ipv4.ping_group_range",
-        "net.ipv4.ip_unprivileged_port_start",
-        "net.ipv4.ip_local_reserved_ports",
-        "net.ipv4.tcp_keepalive_time",
-        "net.ipv4.tcp_fin_timeout",
-        "net.ipv4.tcp_keepalive_intvl",
-        "net.ipv4.tcp_keepalive_probes",
-    }
-)
+# Kubernetes "safe" sysctls, settable per pod without --allowed-unsafe-sysctls, and the release
+# that made each safe (None: the original set). Source: kubernetes.io, "Using sysctls in a
+# Kubernetes Cluster" and "Linux Kernel Version Requirements" (checked 2026-11).
+KUBERNETES_SAFE: dict[str, str | None] = {
+    "kernel.shm_rmid_forced": None,
+    "net.ipv4.ip_local_port_range": None,
+    "net.ipv4.tcp_syncookies": None,
+    "net.ipv4.ping_group_range": "1.18",
+    "net.ipv4.ip_unprivileged_port_start": "1.22",
+    "net.ipv4.ip_local_reserved_ports": "1.27",
+    "net.ipv4.tcp_keepalive_time": "1.29",
+    "net.ipv4.tcp_fin_timeout": "1.29",
+    "net.ipv4.tcp_keepalive_intvl": "1.29",
+    "net.ipv4.tcp_keepalive_probes": "1.29",
+    "net.ipv4.tcp_rmem": "1.32",
+    "net.ipv4.tcp_wmem": "1.32",
+}
 
 
 @dataclass(frozen=True)
@@ -348,13 +350,26 @@ def _fin_timeout(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
                 entry.origin,
                 entry.key.name,
             )
-        if entry.why and re.search(r"time[_ -]?wait", entry.why, re.IGNORECASE):
+        if entry.why and _calls_it_time_wait(entry.why):
             yield self.found(
                 "the why says this is about TIME_WAIT, but tcp_fin_timeout is the "
                 "FIN_WAIT_2 timeout; TIME_WAIT is a fixed 60 s",
                 entry.origin,
                 entry.key.name,
             )
+
+
+_NEGATION = re.compile(r"\b(not|no|isn't|is not|nor|never|unlike|rather than|instead of)\b", re.I)
+
+
+def _calls_it_time_wait(why: str) -> bool:
+    """Whether ``why`` says tcp_fin_timeout is about TIME_WAIT: a mention of TIME_WAIT in a
+    clause with no negation ("not the TIME_WAIT length" and "TIME_WAIT is not shortened" are
+    right, and quiet; "shortens TIME_WAIT" is the blog's mistake)."""
+    for clause in re.split(r"[.;,:()]", why):
+        if re.search(r"time[_ -]?wait", clause, re.IGNORECASE) and not _NEGATION.search(clause):
+            return True
+    return False
 
 
 def _nofile(ctx: Context) -> list[tuple[str, float, Location]]:
@@ -389,7 +404,9 @@ def _nofile_above_nr_open(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
             "fs.nr_open",
         )
     for label, value, where in _nofile(ctx):
-        if value > ceiling[0]:
+        # unlimited (pam_limits) and infinity (systemd) become fs.nr_open: limits.conf(5),
+        # systemd.exec(5); they can never be above it
+        if value != float("inf") and value > ceiling[0]:
             origin = (
                 "this profile"
                 if nr_open and nr_open.origin == "profile"
@@ -602,6 +619,14 @@ def _container_target(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
                 entry.origin,
                 entry.key.name,
                 "warning",
+            )
+        elif intent.target == "kubernetes" and (since := KUBERNETES_SAFE[entry.key.name]):
+            yield self.found(
+                f"safe since Kubernetes {since}: older clusters need it in "
+                "--allowed-unsafe-sysctls",
+                entry.origin,
+                entry.key.name,
+                "info",
             )
 
 

@@ -14,8 +14,13 @@ from tuner.library import ProfileLibrary
 from tuner.live import LiveKernel
 
 
-def run(subject: str, root: Path | None, proc_sys: Path | None) -> int:
+def run(subject: str, root: Path | None, proc_sys: Path | None, as_json: bool = False) -> int:
     found = rules.by_id(subject)
+    if found is not None and as_json:
+        rule = {"id": found.id, "severity": found.severity, "summary": found.summary,
+                "source": found.source}  # fmt: skip
+        report.emit_json("explain", {"rule": rule})
+        return 0
     if found is not None:
         report.out(f"rule {found.id} ({found.severity})")
         report.out(report.wrap(found.summary, "  "))
@@ -35,12 +40,20 @@ def run(subject: str, root: Path | None, proc_sys: Path | None) -> int:
         exists = name is not None and live.available and live.value(name) is not None
         where = " (the kernel has it, but tuner's catalog does not describe it)" if exists else ""
         raise NotFoundError(f"{subject!r} is neither a catalog key nor a rule id{where}{hint}")
+    if as_json:
+        body = entry.to_json(live.release if live.available else None)
+        body["live_value"] = live.value(entry.key) if live.available else None
+        body["set_by_bundled_profiles"] = _bundled_setters(entry.key, host.root)
+        report.emit_json("explain", {"key": body})
+        return 0
     report.out(f"{entry.key} ({entry.scope} key{', ' + entry.unit if entry.unit else ''})")
     report.out(report.wrap(entry.meaning, "  "))
     report.out(f"  shape: {_shape(entry)}")
     default = entry.default if entry.default is not None else "depends on the machine"
     note = f" ({entry.default_note})" if entry.default_note else ""
     report.out(f"  kernel default: {default or '(empty)'}{note}")
+    if entry.inherited:
+        report.out("  a new network namespace copies the initial namespace's value")
     for label, version in (("appeared in Linux", entry.since), ("removed in Linux", entry.removed)):
         if version:
             report.out(f"  {label} {version}")
