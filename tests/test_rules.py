@@ -35,7 +35,7 @@ TRIGGERS: dict[str, tuple[str, dict[str, str], str]] = {
                             {"net/ipv4/tcp_tw_reuse": "0"},
                             "1,000/s / 1 tuple(s) = 1,000/s; no reuse: 28,232 ports / 60 s TIME_WAIT = 470/s"),
     "tw-reuse": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n  net.ipv4.tcp_timestamps: 0\n", {},
-                 "tcp_tw_reuse=1 needs TCP timestamps, but tcp_timestamps is 0"),
+                 "tcp_tw_reuse=1 (profile value) reuses TIME_WAIT ports of outgoing connections only with TCP timestamps, but tcp_timestamps is 0"),
     "key-removed": ("sysctl:\n  net.ipv4.tcp_tw_recycle: 1\n", {},
                     "removed in Linux 4.12 (this kernel is 6.1.0-test)"),
     "fin-timeout": ("sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 10, why: shorter TIME_WAIT}\n", {},
@@ -184,6 +184,11 @@ KERNEL_TRUTH: list[tuple[str, str, dict[str, str], str | None]] = [
     ("catalog-value", "sysctl:\n  net.ipv4.tcp_syn_linear_timeouts: 127\n", {}, None),
     ("catalog-value", "sysctl:\n  net.ipv4.ping_group_range: 0 4294967294\n", {}, None),
     ("catalog-value", "sysctl:\n  net.ipv4.udp_rmem_min: 1\n", {}, None),
+    # timestamps off while the live tcp_tw_reuse is 2 (the default) or 1: nothing is reused
+    ("tw-reuse", "sysctl:\n  net.ipv4.tcp_timestamps: 0\n", {}, "tcp_tw_reuse=2 (live value)"),
+    ("tw-reuse", "sysctl:\n  net.ipv4.tcp_timestamps: 0\n", {"net/ipv4/tcp_tw_reuse": "1"},
+     "tcp_tw_reuse=1 (live value)"),
+    ("tw-reuse", "sysctl:\n  net.ipv4.tcp_timestamps: 0\n", {"net/ipv4/tcp_tw_reuse": "0"}, None),
 ]  # fmt: skip
 
 

@@ -277,23 +277,32 @@ def _new_connection_rate(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
 @rule(
     "tw-reuse",
     "error",
-    "tcp_tw_reuse=1 with tcp_timestamps=0 does nothing; reuse on a pure server is a no-op (info).",
+    "tcp_tw_reuse 1 or 2 (the default: loopback) with tcp_timestamps=0 does nothing; reuse on a "
+    "pure server is a no-op (info).",
     "net/ipv4/tcp_ipv4.c tcp_twsk_unique: reuse needs timestamps and applies to connect() only",
 )
 def _tw_reuse(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     facts = ctx.facts
     reuse = facts.value("net.ipv4.tcp_tw_reuse")
-    if reuse is None or reuse.origin != "profile" or reuse.text != "1":
+    stamps = facts.value("net.ipv4.tcp_timestamps")
+    if reuse is None or reuse.text not in ("1", "2"):
         return
-    where = ctx.where("net.ipv4.tcp_tw_reuse")
-    if facts.first_int("net.ipv4.tcp_timestamps") == 0:
+    ours = reuse.origin == "profile" or (stamps is not None and stamps.origin == "profile")
+    if ours and stamps is not None and stamps.text == "0":
+        scope = "outgoing connections" if reuse.text == "1" else "loopback connections (2)"
+        where = ctx.where("net.ipv4.tcp_timestamps") or ctx.where("net.ipv4.tcp_tw_reuse")
         yield self.found(
-            "tcp_tw_reuse=1 needs TCP timestamps, but tcp_timestamps is 0: "
-            "no port would ever be reused",
+            f"tcp_tw_reuse={reuse.text} ({reuse.origin} value) reuses TIME_WAIT ports of "
+            f"{scope} only with TCP timestamps, but tcp_timestamps is 0 ({stamps.origin} "
+            "value): no port would ever be reused",
             where,
             "net.ipv4.tcp_tw_reuse",
+            None if reuse.origin == "profile" else "warning",  # asked for by this profile: error
         )
     intent = ctx.profile.intent
+    if reuse.origin != "profile" or reuse.text != "1":
+        return
+    where = ctx.where("net.ipv4.tcp_tw_reuse")
     if intent and intent.role == "server":
         yield self.found(
             "tcp_tw_reuse only helps outgoing connect(); this profile's role is "
