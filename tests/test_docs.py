@@ -108,3 +108,18 @@ def test_packer_example_commands_bake_an_image_root(tmp_path: Path) -> None:
     assert (image / "etc/sysctl.d/99-tuner.conf").exists()
     assert (image / "etc/tuner/profiles/haproxy-2m-conns.yaml").exists()
     assert (image / "etc/systemd/system/haproxy.service.d/99-tuner.conf").exists()
+
+
+def test_kernel_facts_name_only_catalog_keys_and_nothing_cites_outside_files() -> None:
+    """docs/kernel-facts.md is checked against the catalog; the project cites its own docs."""
+    from tuner import catalog
+
+    text = (REPO / "docs/kernel-facts.md").read_text()
+    named = set(re.findall(r"\b(?:net|fs|vm|kernel)\.[a-z0-9_.*/-]+[a-z0-9_]", text))
+    keys = {n for n in named if "*" not in n and "/" not in n and n.count(".") >= 1}
+    entries = catalog.entries()
+    missing = sorted(k for k in keys if k not in entries and not k.startswith("net.ipv4.conf."))
+    assert not missing, f"docs/kernel-facts.md names keys the catalog lacks: {missing}"
+    assert len(keys) > 20
+    for path in [REPO / "README.md", *(REPO / "tuner").rglob("*.py")]:
+        assert "KERNEL-FACTS" not in path.read_text(), f"{path} cites a file users never have"

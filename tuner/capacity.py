@@ -1,6 +1,6 @@
 """The capacity model: how many connections a profile really allows, with the arithmetic shown.
 
-Facts it rests on (KERNEL-FACTS.md): one (src IP, dst IP, dst port) tuple holds at most one
+Facts it rests on (docs/kernel-facts.md): one (src IP, dst IP, dst port) tuple holds at most one
 connection per usable ephemeral port; TIME_WAIT is a fixed 60 s, so without reuse a tuple sustains
 usable/60 new connections per second (the local side closing first); tcp_tw_reuse=1 with
 timestamps lets a port be reused after 1 s; a proxied connection costs about 2 descriptors; every

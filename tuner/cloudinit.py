@@ -1,7 +1,8 @@
 """cloud-init documents for first boot (``tuner export cloud-init``).
 
 cloud-init writes ``write_files`` after systemd-sysctl.service has already run on the first boot
-(KERNEL-FACTS.md), so files alone would wait for the next boot. Both modes therefore apply them:
+(docs/kernel-facts.md), so files alone would wait for the next boot. Both modes therefore apply
+them:
 
 - ``files``: the rendered files themselves, then ``runcmd`` restarts systemd-sysctl (which applies
   every sysctl.d file in its usual order) and, for units with new limits, daemon-reload and a

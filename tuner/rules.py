@@ -138,7 +138,7 @@ def _catalog_value(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     "value-syntax",
     "error",
     "A value with a newline, '=', '#', ';' or a control character: it would inject lines.",
-    "sysctl.d(5) line syntax; KERNEL-FACTS.md validation rule 20",
+    "sysctl.d(5) line syntax; docs/kernel-facts.md (where settings live)",
 )
 def _value_syntax(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     values = [(e.key.name, e.value, e.origin) for e in ctx.profile.sysctl]
@@ -249,7 +249,7 @@ def _intent_where(ctx: Context) -> Location | None:
     "outbound-per-tuple",
     "error",
     "The declared outbound connections exceed usable ports x (src IP, dst IP, dst port) tuples.",
-    "KERNEL-FACTS.md: the unit of exhaustion is the tuple; EADDRNOTAVAIL beyond it",
+    "docs/kernel-facts.md: the unit of exhaustion is the tuple; EADDRNOTAVAIL beyond it",
 )
 def _outbound_per_tuple(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     found = _capacity(ctx, "outbound connections per tuple")
