@@ -189,6 +189,18 @@ KERNEL_TRUTH: list[tuple[str, str, dict[str, str], str | None]] = [
     ("tw-reuse", "sysctl:\n  net.ipv4.tcp_timestamps: 0\n", {"net/ipv4/tcp_tw_reuse": "1"},
      "tcp_tw_reuse=1 (live value)"),
     ("tw-reuse", "sysctl:\n  net.ipv4.tcp_timestamps: 0\n", {"net/ipv4/tcp_tw_reuse": "0"}, None),
+    # descriptors are per process: the limit each process gets, from any line or unit
+    ("proxy-descriptors", "intent: {role: proxy, concurrent_connections: 600000, backends: 40}\n"
+     "sysctl:\n  fs.nr_open: 2000000\n"
+     "limits:\n  - {domain: haproxy, type: '-', item: nofile, value: 700000}\n", {},
+     "2 x 600,000 + 1024 = 1,201,024 descriptors; haproxy hard nofile 700000"),
+    ("proxy-descriptors", "intent: {role: proxy, concurrent_connections: 600000, backends: 40, "
+     "processes: 2}\nsysctl:\n  fs.nr_open: 2000000\n"
+     "limits:\n  - {domain: haproxy, type: '-', item: nofile, value: 700000}\n", {}, None),
+    ("proxy-descriptors", "intent: {role: proxy, concurrent_connections: 600000, backends: 40, "
+     "user: haproxy}\nsysctl:\n  fs.nr_open: 2000000\nlimits:\n"
+     "  - {domain: '*', type: '-', item: nofile, value: 1000}\n"
+     "  - {domain: haproxy, type: '-', item: nofile, value: 1300000}\n", {}, None),
 ]  # fmt: skip
 
 

@@ -87,22 +87,38 @@ def reuse_delay(facts: Facts) -> float:
 
 
 def descriptors_needed(intent: Intent) -> int:
+    """Descriptors of the whole workload: about 2 per proxied connection, 1 otherwise."""
     per_connection = 2 if intent.role == "proxy" else 1
     return per_connection * intent.concurrent_connections + FD_OVERHEAD
 
 
-def nofile_limit(profile: Profile) -> tuple[float, str] | None:
-    """The descriptor limit the workload runs under: its unit's LimitNOFILE, else pam's for *."""
+def descriptors_per_process(intent: Intent) -> int:
+    """What each of ``intent.processes`` processes needs: its share of the connections' descriptors
+    plus its own overhead (descriptor limits are per process)."""
+    per_connection = 2 if intent.role == "proxy" else 1
+    share = math.ceil(intent.concurrent_connections / intent.processes)
+    return per_connection * share + FD_OVERHEAD
+
+
+def nofile_limits(profile: Profile) -> list[tuple[float, str]]:
+    """The descriptor limits a process of the workload may run under: each unit's LimitNOFILE
+    (services ignore limits.conf), and from pam_limits the line for ``intent.user`` (a user's line
+    beats ``*``), or, with no user declared, every hard nofile line of the profile."""
+    found: list[tuple[float, str]] = []
     for limit in profile.services:
         if limit.directive == "LimitNOFILE":
             hard = limit.numbers.hard
-            number = math.inf if hard is None else float(hard)
-            return number, f"{limit.unit} LimitNOFILE={limit.value}"
-    for entry in profile.limits:
-        if entry.item == "nofile" and entry.kind == "hard" and entry.domain == "*":
-            number = math.inf if entry.value == UNLIMITED else float(entry.value)
-            return number, f"* hard nofile {entry.value}"
-    return None
+            found.append((math.inf if hard is None else float(hard),
+                          f"{limit.unit} LimitNOFILE={limit.value}"))  # fmt: skip
+    lines = [e for e in profile.limits if e.item == "nofile" and e.kind == "hard"]
+    user = profile.intent.user if profile.intent else None
+    if user is not None:
+        own = [e for e in lines if e.domain == user]
+        lines = own or [e for e in lines if e.domain == "*"]
+    for entry in lines:
+        number = math.inf if entry.value == UNLIMITED else float(entry.value)
+        found.append((number, f"{entry.domain} hard nofile {entry.value}"))
+    return found
 
 
 def checks(profile: Profile, facts: Facts) -> list[Check]:
@@ -151,17 +167,22 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
     fds = descriptors_needed(intent)
     per = "2 x " if intent.role == "proxy" else ""
     fd_text = f"{per}{intent.concurrent_connections:,} + {FD_OVERHEAD} = {fds:,} descriptors"
-    limit_of = nofile_limit(profile)
-    if limit_of is not None:
-        number, label = limit_of
-        found.append(Check("descriptors vs nofile", fds, number, f"{fd_text}; {label}",
-                           f"raise the nofile limit to at least {fds:,}"))  # fmt: skip
-    for key in ("fs.nr_open", "fs.file-max"):
+    each = descriptors_per_process(intent)
+    each_text = (
+        fd_text
+        if intent.processes == 1
+        else f"{per}{intent.concurrent_connections:,} / {intent.processes} processes + "
+        f"{FD_OVERHEAD} = {each:,} descriptors per process"
+    )
+    for number, label in nofile_limits(profile):
+        found.append(Check("descriptors vs nofile", each, number, f"{each_text}; {label}",
+                           f"raise it to at least {each:,}"))  # fmt: skip
+    for key, need, text in (("fs.nr_open", each, each_text), ("fs.file-max", fds, fd_text)):
         value = facts.value(key)
         setting = facts.first_int(key)
         shown = f"{setting:,} ({value.origin})" if value and setting is not None else "unknown"
-        found.append(Check(f"descriptors vs {key}", fds, setting, f"{fd_text}; {key} = {shown}",
-                           f"raise {key} to at least {fds:,}"))  # fmt: skip
+        found.append(Check(f"descriptors vs {key}", need, setting, f"{text}; {key} = {shown}",
+                           f"raise {key} to at least {need:,}"))  # fmt: skip
     sockets = intent.concurrent_connections * (2 if intent.role == "proxy" else 1)
     rmem, wmem = facts.ints("net.ipv4.tcp_rmem"), facts.ints("net.ipv4.tcp_wmem")
     if rmem and wmem:

@@ -136,6 +136,9 @@ class Intent(_Model):
     target: Literal["host", "container", "kubernetes"] = "host"
     # RAM of the machines it is for
     memory_gib: float | None = Field(default=None, gt=0, le=MAX_MEMORY_GIB, allow_inf_nan=False)
+    # processes the connections are spread over (each has its own descriptor limit)
+    processes: int = Field(default=1, ge=1, le=MAX_TUPLES)
+    user: Annotated[str, AfterValidator(limits.check_domain)] | None = None  # who runs them
 
 
 class Vendored(_Model):

@@ -68,6 +68,8 @@ class Intent:
     source_ips: int = 1
     target: str = "host"
     memory_gib: float | None = None
+    processes: int = 1
+    user: str | None = None
     origin: Location | None = None
 
     def to_json(self) -> dict[str, object]:

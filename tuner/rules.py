@@ -471,9 +471,8 @@ def _proxy_descriptors(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     intent = ctx.profile.intent
     if intent is None or intent.role != "proxy":
         return
-    for name in ("descriptors vs nofile", "descriptors vs fs.nr_open"):
-        found = _capacity(ctx, name)
-        if found and not found.ok:
+    for found in ctx.capacity:
+        if found.name in ("descriptors vs nofile", "descriptors vs fs.nr_open") and not found.ok:
             yield self.found(f"{found.arithmetic}: {found.fix}", _intent_where(ctx), "intent")
 
 
