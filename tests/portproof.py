@@ -7,6 +7,7 @@
                                          ports sit in TIME_WAIT), then try one more connect
     python portproof.py retry PORT       one connect: {"ok": bool, "error": ..., "port": ...}
     python portproof.py ports PORT       connect until refused; print the source ports used
+    python portproof.py idle PORT N      hold N idle connections; print their kernel memory
 
 The listener never accepts in exhaust: established connections wait in its accept queue (the
 caller raises net.core.somaxconn in the namespace), so the server side needs no descriptors.
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 PER_PROCESS = 18000
 ADDRESS = "127.0.0.1"
@@ -136,6 +138,38 @@ def ports(port: int) -> None:
     server.close()
 
 
+def idle(port: int, count: int) -> None:
+    """Hold ``count`` idle loopback connections (2 sockets each): the kernel memory they cost, as
+    slab (/proc/meminfo) and as TCP buffer pages (/proc/net/sockstat)."""
+
+    def slab() -> int:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("Slab:"):
+                return int(line.split()[1]) * 1024
+        raise SystemExit("no Slab in /proc/meminfo")
+
+    def tcp_pages() -> int:
+        for line in Path("/proc/net/sockstat").read_text().splitlines():
+            if line.startswith("TCP:"):
+                fields = line.split()
+                return int(fields[fields.index("mem") + 1])
+        raise SystemExit("no TCP line in /proc/net/sockstat")
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    server = listener(port)
+    before, pages_before = slab(), tcp_pages()
+    held = []
+    for _ in range(count):
+        client, error = connect(port)
+        assert client is not None, error
+        accepted, _ = server.accept()
+        held += [client, accepted]
+    after, pages_after = slab(), tcp_pages()
+    print(json.dumps({"sockets": len(held), "slab_per_socket": (after - before) / len(held),
+                      "tcp_mem_pages": pages_after - pages_before}))  # fmt: skip
+
+
 if __name__ == "__main__":
     command, port = sys.argv[1], int(sys.argv[2])
     if command == "worker":
@@ -148,6 +182,8 @@ if __name__ == "__main__":
         retry(port)
     elif command == "ports":
         ports(port)
+    elif command == "idle":
+        idle(port, int(sys.argv[3]))
     else:
         raise SystemExit(f"unknown command {command}")
     os._exit(0)

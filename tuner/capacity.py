@@ -3,8 +3,16 @@
 Facts it rests on (docs/kernel-facts.md): one (src IP, dst IP, dst port) tuple holds at most one
 connection per usable ephemeral port; TIME_WAIT is a fixed 60 s, so without reuse a tuple sustains
 usable/60 new connections per second (the local side closing first); tcp_tw_reuse=1 with
-timestamps lets a port be reused after 1 s; a proxied connection costs about 2 descriptors; every
-TCP socket keeps at least tcp_rmem[0] + tcp_wmem[0] bytes.
+timestamps lets a port be reused after 1 s; a proxied connection costs about 2 descriptors.
+
+Memory, three ways (an idle socket does not hold its buffer minimums):
+- idle: every socket costs kernel slab (TCP socket, socket inode, file, dentry), about 3.6 KiB,
+  whatever its buffers (measured on the real kernel: tests/test_proofs.py);
+- under pressure: the kernel still grants each socket tcp_rmem[0] + tcp_wmem[0]; that guarantee
+  must fit in tcp_mem;
+- busy (an estimate): sockets at their default buffer sizes, for the share that is busy at once.
+tcp_mem is the profile's, else derived from the intent's memory_gib as tcp_init does, else this
+host's; RAM is the intent's, else this host's; each figure says where it came from.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from tuner.limits import UNLIMITED
 from tuner.order import boot_current
 from tuner.resolve import Intent, Profile
 
+SOCKET_KERNEL_BYTES = 3700  # slab of one idle TCP socket: ~3.6 KiB measured on Linux 6.18
 TIME_WAIT_SECONDS = 60
 REUSE_DELAY_SECONDS = 1
 FD_OVERHEAD = 1024  # listeners, logs, health checks, libraries
@@ -32,10 +41,11 @@ class Check:
     available: float | None  # None: unknown (not declared and not readable)
     arithmetic: str
     fix: str | None = None
+    estimate: bool = False  # shown for judgement, never a gap
 
     @property
     def ok(self) -> bool:
-        return self.available is None or self.needed <= self.available
+        return self.estimate or self.available is None or self.needed <= self.available
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -43,6 +53,7 @@ class Check:
             "needed": self.needed,
             "available": self.available,
             "ok": self.ok,
+            "estimate": self.estimate,
             "arithmetic": self.arithmetic,
             "fix": None if self.ok else self.fix,
         }
@@ -184,35 +195,77 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
         found.append(Check(f"descriptors vs {key}", need, setting, f"{text}; {key} = {shown}",
                            f"raise {key} to at least {need:,}"))  # fmt: skip
     sockets = intent.concurrent_connections * (2 if intent.role == "proxy" else 1)
-    rmem, wmem = facts.ints("net.ipv4.tcp_rmem"), facts.ints("net.ipv4.tcp_wmem")
-    if rmem and wmem:
-        per_socket = rmem[0] + wmem[0]
-        need = sockets * per_socket
-        socket_text = f"{sockets:,} sockets x ({rmem[0]} + {wmem[0]}) bytes = {need / GIB:.1f} GiB"
-        tcp_mem = facts.ints("net.ipv4.tcp_mem")
-        if tcp_mem and len(tcp_mem) == 3:
-            limit_bytes = tcp_mem[2] * facts.page_size
-            found.append(
-                Check(
-                    "socket buffer minimums vs tcp_mem",
-                    need,
-                    limit_bytes,
-                    f"{socket_text}; tcp_mem max {tcp_mem[2]:,} pages x {facts.page_size} = "
-                    f"{limit_bytes / GIB:.1f} GiB",
-                    f"raise tcp_mem max to at least {math.ceil(need / facts.page_size):,} pages",
-                )
-            )
-        memory = facts.memory_bytes
-        found.append(
-            Check(
-                "socket buffer minimums vs RAM",
-                need,
-                memory,
-                f"{socket_text}; RAM "
-                + (f"{memory / GIB:.1f} GiB" if memory else "unknown (declare intent.memory_gib)"),
-                "more memory, or smaller tcp_rmem/tcp_wmem minimums",
-            )
+    found += memory_checks(sockets, facts, intent)
+    return found
+
+
+def tcp_mem(facts: Facts, intent: Intent) -> tuple[list[int], str] | None:
+    """tcp_mem in pages and where it comes from: the profile's, else what tcp_init derives from
+    the intent's memory_gib (a sixteenth of the pages; min 3/4 of that, max twice min), else this
+    host's."""
+    value = facts.value("net.ipv4.tcp_mem")
+    if value is not None and value.origin == "profile" and (numbers := value.ints()):
+        return numbers, "profile"
+    if intent.memory_gib:
+        limit = max(int(intent.memory_gib * GIB / facts.page_size) // 16, 128)
+        low = limit // 4 * 3
+        return [low, limit, low * 2], f"derived from intent memory_gib {intent.memory_gib:g}"
+    if value is not None and (numbers := value.ints()):
+        return numbers, "this host" if value.origin == "live" else value.origin
+    return None
+
+
+def memory_checks(sockets: int, facts: Facts, intent: Intent) -> list[Check]:
+    """Idle kernel memory against RAM; the pressure guarantee against tcp_mem; busy buffers as an
+    estimate (see the module's docstring)."""
+    found: list[Check] = []
+    memory = facts.memory_bytes
+    ram_origin = "intent" if intent.memory_gib else "this host"
+    ram = f"RAM {memory / GIB:.1f} GiB ({ram_origin})" if memory else "RAM unknown"
+    idle = sockets * SOCKET_KERNEL_BYTES
+    found.append(
+        Check(
+            "idle sockets vs RAM",
+            idle,
+            memory,
+            f"{sockets:,} sockets x {SOCKET_KERNEL_BYTES:,} bytes of kernel slab = "
+            f"{idle / GIB:.1f} GiB; {ram}" + ("" if memory else " (declare intent.memory_gib)"),
+            "more memory, or fewer connections per machine",
         )
+    )
+    rmem, wmem = facts.ints("net.ipv4.tcp_rmem"), facts.ints("net.ipv4.tcp_wmem")
+    limits = tcp_mem(facts, intent)
+    if not (rmem and wmem and len(rmem) == 3 and len(wmem) == 3) or limits is None:
+        return found
+    pages, origin = limits
+    top = pages[2] * facts.page_size
+    top_text = (
+        f"tcp_mem max {pages[2]:,} pages x {facts.page_size} = {top / GIB:.1f} GiB ({origin})"
+    )
+    floor = sockets * (rmem[0] + wmem[0])
+    found.append(
+        Check(
+            "pressure guarantee vs tcp_mem",
+            floor,
+            top,
+            f"{sockets:,} sockets x ({rmem[0]} + {wmem[0]}) bytes granted under pressure = "
+            f"{floor / GIB:.1f} GiB; {top_text}",
+            f"raise tcp_mem max to at least {math.ceil(floor / facts.page_size):,} pages, "
+            "or lower the tcp_rmem/tcp_wmem minimums",
+        )
+    )
+    busy = sockets * (rmem[1] + wmem[1])
+    share = top / busy if busy else 1.0
+    found.append(
+        Check(
+            "busy buffers vs tcp_mem (estimate)",
+            busy,
+            top,
+            f"{sockets:,} sockets x ({rmem[1]} + {wmem[1]}) default bytes = {busy / GIB:.1f} GiB "
+            f"if all were busy at once; {top_text}: room for {min(share, 1.0):.0%} of them",
+            estimate=True,
+        )
+    )
     return found
 
 

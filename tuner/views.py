@@ -32,7 +32,13 @@ def capacity_report(
     for line in ceiling.lines():
         report.out(f"  {line}")
     for check in checks:
-        mark = style("ok ", "add") if check.ok else style("GAP", "remove")
+        mark = (
+            style("est", "dim")
+            if check.estimate
+            else style("ok ", "add")
+            if check.ok
+            else style("GAP", "remove")
+        )
         report.out(f"  {mark} {check.name}: {check.arithmetic}")
         if not check.ok and check.fix:
             report.out(f"      to close the gap: {check.fix}")
