@@ -76,6 +76,8 @@ def test_the_facts_the_blog_got_wrong(root: Path, proc_sys: Path) -> None:
     facts = Facts(bundled("base", root), LiveKernel(Host(root, proc_sys)))
     default = capacity.ceiling(bundled("base", root), facts)
     assert (default.ports.usable, default.rate_without_reuse) == (28232, 470)  # not 230/s
+    assert (default.reuse, default.loopback_reuse) == (False, True)  # live tcp_tw_reuse=2
+    assert "connections to a loopback address reuse a port after 1 s" in default.lines()[-1]
     widened = capacity.ceiling(
         bundled("loadgen-client", root),
         Facts(bundled("loadgen-client", root), LiveKernel(Host(root, proc_sys))),

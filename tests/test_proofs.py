@@ -90,13 +90,16 @@ def test_tw_reuse_lets_connects_through_time_wait(tmp_path: Path) -> None:
     body = (
         'sysctl -q -w net.ipv4.ip_local_port_range="40000 40009" net.ipv4.tcp_tw_reuse=0\n'
         + 'echo "== without"; python3 "$PROOF" timewait 80 10\n'
+        + "sysctl -q -w net.ipv4.tcp_tw_reuse=2\n"
+        + 'echo "== loopback"; python3 "$PROOF" timewait 81 10\n'
         + '$TUNER apply "$WORK/tw.yaml" --yes > /dev/null\n'
         + 'echo "== reuse"; sysctl -n net.ipv4.tcp_tw_reuse\n'
-        + 'echo "== timewait"; ss -tan state time-wait | tail -n +2 | wc -l\n'
+        + 'echo "== timewait"; ss -tan state time-wait "( dport = :80 )" | tail -n +2 | wc -l\n'
         + 'echo "== with"; python3 "$PROOF" retry 80\n'
     )
     found = run(tmp_path, body)
     assert found["without"] == {"ok": False, "error": "EADDRNOTAVAIL"}
+    assert found["loopback"] == {"ok": True, "error": None}  # 2, the default: loopback reuses
     assert found["reuse"] == "1"
     assert found["timewait"] == "10"  # every port of the range still in TIME_WAIT
     with_reuse = found["with"]

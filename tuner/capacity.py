@@ -85,9 +85,16 @@ def ports(facts: Facts) -> Ports:
 
 
 def reuse_effective(facts: Facts) -> bool:
-    return facts.first_int("net.ipv4.tcp_tw_reuse") == 1 and facts.first_int(
-        "net.ipv4.tcp_timestamps"
-    ) not in (0, None)
+    """Whether outgoing connections to any destination reuse TIME_WAIT ports (tcp_tw_reuse=1)."""
+    return reuse_mode(facts) == "all"
+
+
+def reuse_mode(facts: Facts) -> str | None:
+    """ "all" (tcp_tw_reuse=1), "loopback" (2, the default: only connections to a loopback
+    address reuse), or None; reuse needs timestamps either way (tcp_twsk_unique)."""
+    if facts.first_int("net.ipv4.tcp_timestamps") in (0, None):
+        return None
+    return {1: "all", 2: "loopback"}.get(facts.first_int("net.ipv4.tcp_tw_reuse") or 0)
 
 
 def reuse_delay(facts: Facts) -> float:
@@ -277,6 +284,7 @@ class Ceiling:
     tuples: int
     reuse: bool
     delay: float = REUSE_DELAY_SECONDS
+    loopback_reuse: bool = False  # tcp_tw_reuse=2: reuse for loopback destinations only
 
     @property
     def max_outbound(self) -> int:
@@ -291,12 +299,18 @@ class Ceiling:
         return int(self.ports.usable / self.delay) if self.reuse else self.rate_without_reuse
 
     def lines(self) -> list[str]:
-        reuse = (
-            f"tcp_tw_reuse=1 with timestamps: a port is reusable after {self.delay:g} s, "
-            f"up to {self.rate:,}/s per tuple"
-            if self.reuse
-            else "tcp_tw_reuse is not 1 (or timestamps are off): no reuse for outgoing connections"
-        )
+        if self.reuse:
+            reuse = (
+                f"tcp_tw_reuse=1 with timestamps: a port is reusable after {self.delay:g} s, "
+                f"up to {self.rate:,}/s per tuple"
+            )
+        elif self.loopback_reuse:
+            reuse = (
+                "tcp_tw_reuse=2 (the default): connections to a loopback address reuse a port "
+                f"after {self.delay:g} s; to any other destination, no reuse"
+            )
+        else:
+            reuse = "tcp_tw_reuse is 0 (or timestamps are off): no reuse for outgoing connections"
         return [
             f"usable ephemeral ports per (src IP, dst IP, dst port): {self.ports.arithmetic}",
             f"concurrent outbound: {self.ports.usable:,} per tuple x {self.tuples} tuple(s) = "
@@ -316,10 +330,12 @@ class Ceiling:
             "max_concurrent_outbound": self.max_outbound,
             "new_per_second_per_tuple_without_reuse": self.rate_without_reuse,
             "reuse": self.reuse,
+            "reuse_loopback_only": self.loopback_reuse,
             "new_per_second_per_tuple": self.rate,
         }
 
 
 def ceiling(profile: Profile, facts: Facts) -> Ceiling:
     tuples = profile.intent.tuples if profile.intent else 1
-    return Ceiling(ports(facts), tuples, reuse_effective(facts), reuse_delay(facts))
+    mode = reuse_mode(facts)
+    return Ceiling(ports(facts), tuples, mode == "all", reuse_delay(facts), mode == "loopback")
