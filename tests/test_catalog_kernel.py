@@ -46,8 +46,9 @@ def test_catalog_matches_this_kernel() -> None:
         if not probe["exists"]:
             continue
         checked += 1
-        if entry.default is not None and not entry.inherited and probe["fresh"] != entry.default:
-            stale.append(f"{name}: default {entry.default!r}, this kernel {probe['fresh']!r}")
+        default = entry.default_for(os.uname().release)
+        if default is not None and not entry.inherited and probe["fresh"] != default:
+            stale.append(f"{name}: default {default!r}, this kernel {probe['fresh']!r}")
         for check, ok in probe.get("checks", {}).items():
             if not ok:
                 stale.append(f"{name}: the kernel does not agree that it {check}")

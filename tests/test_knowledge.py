@@ -213,3 +213,14 @@ def test_memory_is_judged_three_ways_and_says_where_each_figure_comes_from(
     busy = checks["busy buffers vs tcp_mem (estimate)"]
     assert busy.estimate and busy.ok
     assert "room for 1% of them" in busy.arithmetic
+
+
+def test_a_default_belongs_to_a_kernel_range() -> None:
+    entry = catalog.lookup("net.core.rmem_max")
+    assert entry is not None
+    assert entry.default_for("6.1.0-18-amd64") == "212992"
+    assert entry.default_for("6.17.0") == entry.default_for("6.18.44") == "4194304"
+    assert entry.default_for(None) == "4194304"  # unknown kernel: the newest known
+    congestion = catalog.lookup("net.ipv4.tcp_congestion_control")
+    assert congestion is not None
+    assert (congestion.default_for("6.18.0"), congestion.inherited) == (None, True)

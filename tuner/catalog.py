@@ -34,6 +34,16 @@ class Entry:
     removed: str | None = None
     module: str | None = None
     inherited: bool = False  # a new network namespace copies the initial one's value
+    default_since: tuple[tuple[tuple[int, ...], str], ...] = ()  # (version, value) from then on
+
+    def default_for(self, release: str | None) -> str | None:
+        """The boot default on kernel ``release`` (the newest known one when it is unknown)."""
+        found = self.default
+        version = version_tuple(release) if release else None
+        for since, value in sorted(self.default_since):
+            if version is None or version >= since:
+                found = value
+        return found
 
     def to_json(self, release: str | None = None) -> dict[str, object]:
         """The entry as ``tuner explain KEY --json`` prints it."""
@@ -45,7 +55,7 @@ class Entry:
             "max": self.maximum,
             "elements": list(self.elements),
             "values": {str(k): v for k, v in self.values.items()},
-            "default": self.default,
+            "default": self.default_for(release),
             "default_note": self.default_note,
             "inherited_from_initial_netns": self.inherited,
             "scope": self.scope,
@@ -139,6 +149,10 @@ def _parse() -> dict[str, Entry]:
             removed=data.get("removed"),
             module=data.get("module"),
             inherited=bool(data.get("inherited", False)),
+            default_since=tuple(
+                (version_tuple(str(v)), str(value))
+                for v, value in (data.get("default_since") or {}).items()
+            ),
         )
     return out
 

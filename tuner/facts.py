@@ -38,7 +38,9 @@ class Facts:
         live = self.live.value(name) if self.live.available else None
         if live is not None:
             return Value(live, "live")
-        default = (catalog.lookup(name) or catalog.Entry(name, "", "", "", "")).default
+        known = catalog.lookup(name)
+        release = self.live.release if self.live.available else None
+        default = known.default_for(release) if known else None
         return Value(default, "default") if default is not None else None
 
     def ints(self, name: str) -> list[int] | None:

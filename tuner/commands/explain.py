@@ -49,7 +49,7 @@ def run(subject: str, root: Path | None, proc_sys: Path | None, as_json: bool = 
     report.out(f"{entry.key} ({entry.scope} key{', ' + entry.unit if entry.unit else ''})")
     report.out(report.wrap(entry.meaning, "  "))
     report.out(f"  shape: {_shape(entry)}")
-    default = entry.default if entry.default is not None else "depends on the machine"
+    default = _default_text(entry, live.release if live.available else None)
     note = f" ({entry.default_note})" if entry.default_note else ""
     report.out(f"  kernel default: {default or '(empty)'}{note}")
     if entry.inherited:
@@ -98,3 +98,14 @@ def _bundled_setters(key: str, root: Path) -> list[str]:
         if value is not None:
             setters.append(f"{profile_entry.name} ({value})")
     return setters
+
+
+def _default_text(entry: catalog.Entry, release: str | None) -> str:
+    """The boot default on this kernel, with the versions where it changed."""
+    constant = entry.default_for(release)
+    if constant is None:
+        return "depends on the machine"
+    if not entry.default_since:
+        return constant
+    history = ", ".join(f"{v} since {'.'.join(map(str, s))}" for s, v in entry.default_since)
+    return f"{constant} on {release or 'recent kernels'} ({entry.default} before; {history})"
