@@ -14,7 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import Popen
 
 import faults
 import pytest
@@ -193,23 +195,33 @@ def test_a_full_journal_before_the_start_is_a_clear_error(root: Path, proc_sys: 
     check_exact(root, proc_sys, before)
 
 
+def paused_apply(step: str, root: Path, proc_sys: Path, started: Callable[[], bool]) -> Popen[str]:
+    """``tuner apply`` in a child that pauses 3 s at its first ``step`` (crash_runner), returned
+    once ``started()`` says it got there."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runner = Path(__file__).with_name("crash_runner.py")
+    nth = "3" if step == "write_sysctl" else "1"
+    process = subprocess.Popen(
+        [sys.executable, str(runner), "pause", step, nth, "apply", PROFILE, "--yes",
+         *where(root, proc_sys)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not started():
+        assert time.monotonic() < deadline and process.poll() is None, "apply never got there"
+        time.sleep(0.02)
+    return process
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129),
                                               (signal.SIGINT, 130)])  # fmt: skip
 def test_sigterm_and_sighup_are_undone_like_sigint(
     signum: int, code: int, root: Path, proc_sys: Path
 ) -> None:
     before = snapshot(root, proc_sys)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    runner = Path(__file__).with_name("crash_runner.py")
-    process = subprocess.Popen(
-        [sys.executable, str(runner), "pause", "write_sysctl", "3", "apply", PROFILE, "--yes",
-         *where(root, proc_sys)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while (proc_sys / "fs/nr_open").read_text() == "1048576\n":  # wait for live writes
-        assert time.monotonic() < deadline and process.poll() is None, "apply never got going"
-        time.sleep(0.02)
+    process = paused_apply(  # at its 3rd live write
+        "write_sysctl", root, proc_sys, lambda: (proc_sys / "fs/nr_open").read_text() != "1048576\n"
+    )
     process.send_signal(signum)
     _out, err = process.communicate(timeout=60)
     assert process.returncode == code, err
@@ -301,18 +313,8 @@ def test_a_signal_while_the_journal_entry_is_written_leaves_no_trace(
     """The entry and its reservation are written with signals held; a SIGTERM then takes the
     entry back: nothing changed, nothing to settle."""
     before = snapshot(root, proc_sys)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    runner = Path(__file__).with_name("crash_runner.py")
-    process = subprocess.Popen(
-        [sys.executable, str(runner), "pause", "reserve_space", "1", "apply", PROFILE, "--yes",
-         *where(root, proc_sys)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
     generations = root / "var/lib/tuner/generations"
-    deadline = time.monotonic() + 30
-    while not generations.is_dir() or not any(generations.glob("*.json")):
-        assert time.monotonic() < deadline and process.poll() is None, "apply never began"
-        time.sleep(0.02)
+    process = paused_apply("reserve_space", root, proc_sys, lambda: any(generations.glob("*.json")))
     process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
