@@ -148,21 +148,23 @@ class _Builder:
         self.diagnostics.append(Diagnostic("error", message, _loc(self.file, node), key))
 
     def build(self, node: Node, path: Path_, depth: int = 0) -> object:
+        """The value of ``node``; REFUSED (never None, which would read as "remove") where a
+        problem was reported."""
         if self.exhausted:
-            return None
+            return REFUSED
         self.built += 1
         if self.built > MAX_NODES:
             self.exhausted = True
             self.error(node, f"the profile expands to more than {MAX_NODES:,} values "
                              "(aliases or merge keys repeat too much)")  # fmt: skip
-            return None
+            return REFUSED
         self.value_marks[path] = _loc(self.file, node)
         if depth > MAX_DEPTH:
             self.error(node, f"nesting deeper than {MAX_DEPTH} levels")
-            return None
+            return REFUSED
         if id(node) in self.active:
             self.error(node, "an alias refers to a node that contains it (a cycle)")
-            return None
+            return REFUSED
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         if node.tag not in (_MAP_TAG, _SEQ_TAG):
