@@ -146,7 +146,7 @@ def _begin(journal: Journal, generation: Generation, *, fresh: bool) -> None:
             journal.save(generation)
         except HostError as exc:
             raise TransactionFailed(
-                f"{exc}: the journal has no room; nothing was changed"
+                f"cannot start the journal entry ({exc}): nothing was changed"
             ) from None
     try:
         journal.reserve(generation)
