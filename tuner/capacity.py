@@ -285,6 +285,7 @@ class Ceiling:
     reuse: bool
     delay: float = REUSE_DELAY_SECONDS
     loopback_reuse: bool = False  # tcp_tw_reuse=2: reuse for loopback destinations only
+    range_origin: str = "the kernel default"  # where ip_local_port_range comes from
 
     @property
     def max_outbound(self) -> int:
@@ -312,7 +313,8 @@ class Ceiling:
         else:
             reuse = "tcp_tw_reuse is 0 (or timestamps are off): no reuse for outgoing connections"
         return [
-            f"usable ephemeral ports per (src IP, dst IP, dst port): {self.ports.arithmetic}",
+            f"usable ephemeral ports per (src IP, dst IP, dst port): {self.ports.arithmetic} "
+            f"(ip_local_port_range: {self.range_origin})",
             f"concurrent outbound: {self.ports.usable:,} per tuple x {self.tuples} tuple(s) = "
             f"{self.max_outbound:,}",
             "new connections/s per tuple when this side closes first, without reuse: "
@@ -338,4 +340,10 @@ class Ceiling:
 def ceiling(profile: Profile, facts: Facts) -> Ceiling:
     tuples = profile.intent.tuples if profile.intent else 1
     mode = reuse_mode(facts)
-    return Ceiling(ports(facts), tuples, mode == "all", reuse_delay(facts), mode == "loopback")
+    found = facts.value(PORT_RANGE)
+    origin = {"profile": "the profile", "live": "this host"}.get(
+        found.origin if found else "", "the kernel default"
+    )
+    return Ceiling(
+        ports(facts), tuples, mode == "all", reuse_delay(facts), mode == "loopback", origin
+    )
