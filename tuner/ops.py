@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from tuner import capacity as capacity_model
@@ -27,7 +26,7 @@ from tuner.diagnostics import Diagnostic, has_errors
 from tuner.errors import ProfileError, TunerError
 from tuner.facts import Facts
 from tuner.host import FileState, Host
-from tuner.journal import Generation, Journal, incomplete_message
+from tuner.journal import GENERATIONS, Generation, Journal, incomplete_message
 from tuner.library import ProfileLibrary
 from tuner.live import LiveKernel
 from tuner.plan import Plan, make_plan
@@ -88,20 +87,20 @@ def incomplete_warnings(host: Host) -> list[Diagnostic]:
 
 def plan(ref: str, host: Host, *, strict: bool = False) -> Plan:
     """What applying ``ref`` would change; warnings about unfinished runs and a chroot included."""
-    live = LiveKernel(host)  # read once, for the rules and the plan
-    profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
-    found = diagnostics + incomplete_warnings(host)
+    found = incomplete_warnings(host)
     chroot = host.chroot_warning()
     if chroot:
         found.append(Diagnostic("warning", chroot, None, None, "chroot"))
-    return make_plan(profile, host, found, live)
+    return prepare_apply(ref, host, strict=strict, notes=found)
 
 
-def prepare_apply(ref: str, host: Host, *, strict: bool = False) -> Plan:
+def prepare_apply(
+    ref: str, host: Host, *, strict: bool = False, notes: list[Diagnostic] | None = None
+) -> Plan:
     """The plan apply would carry out (no journal check: the caller refuses unsettled runs)."""
-    live = LiveKernel(host)
+    live = LiveKernel(host)  # read once, for the rules and the plan
     profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
-    return make_plan(profile, host, diagnostics, live)
+    return make_plan(profile, host, diagnostics + (notes or []), live)
 
 
 def blockers(plan: Plan) -> list[str]:
@@ -183,7 +182,7 @@ def prepare_rollback(host: Host, to: int | None) -> recovery.Choice:
     from tuner import recovery
 
     journal = Journal(host)
-    if journal.generations() or host.list_dir(PurePosixPath("/var/lib/tuner/generations")):
+    if host.list_dir(GENERATIONS):  # anything there: a temporary file may be among it
         with host.lock():
             journal.sweep()
     return recovery.for_host(recovery.choose(journal, to), host)

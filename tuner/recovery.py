@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from tuner.errors import NotFoundError, TunerError
-from tuner.host import FileState, Host
+from tuner.host import STATE_DIR, FileState, Host
 from tuner.journal import Generation, Journal
 from tuner.transaction import Target
 
@@ -46,7 +46,7 @@ def choose(journal: Journal, to: int | None, *, locked: bool = False) -> Choice:
     """``locked``: the caller holds the lock, so every pending generation is a dead run's."""
     generations = journal.generations()
     if not generations:
-        where = journal.host.real_path(PurePosixPath("/var/lib/tuner"))
+        where = journal.host.real_path(STATE_DIR)
         raise NotFoundError(f"nothing to roll back: no generations in {where}")
     unsettled = journal.unsettled(generations, ignore_lock=locked)
     in_effect = journal.in_effect(generations)

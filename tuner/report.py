@@ -55,10 +55,6 @@ class Style:
         return f"\x1b[{_CODES[kind]}m{text}\x1b[0m"
 
 
-def stderr() -> IO[str]:
-    return sys.stderr
-
-
 def out(text: str = "", stream: IO[str] | None = None) -> None:
     stream = stream or sys.stdout
     write(text, stream, styled=Style(stream).enabled)

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 from tuner import report
 from tuner.errors import TunerError
 from tuner.host import Host
+from tuner.kernel import REAL_PROC_SYS
 
 if TYPE_CHECKING:
     from tuner.plan import Plan
-
-REAL_PROC_SYS = Path("/proc/sys")
 
 
 def make_host(root: Path | None, proc_sys: Path | None, *, kernel: bool = True) -> Host:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tuner import ops, report, views
@@ -15,7 +16,7 @@ def run(root: Path | None, proc_sys: Path | None, as_json: bool, keep: int | Non
     result = ops.history(host, keep)
     if as_json:
         if result.prune_asked:
-            report.out(views.pruned(result), report.stderr())
+            report.out(views.pruned(result), sys.stderr)
         report.emit_json("history", result.to_json())
     else:
         views.history(result)
