@@ -19,6 +19,8 @@ from tuner import host as host_module
 from tuner.errors import HostError
 from tuner.kernel import ProcKernel
 from tuner.keys import SysctlKey
+from tuner.processes import ProcessScan
+from tuner.sockets import Census, Progress
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -131,6 +133,7 @@ class FakeKernel:
         self.values = dict(values)
         self.refuse = refuse
         self.writes: list[tuple[str, str]] = []
+        self.proc: dict[str, str] = {}  # files of /proc beside /proc/sys, by name (net/sockstat)
 
     def read_raw(self, key: SysctlKey) -> str | None:
         return self.values.get(key.name)
@@ -149,13 +152,26 @@ class FakeKernel:
         return iter(sorted(self.values))
 
     def read_proc(self, name: str) -> str | None:
-        return None
+        return self.proc.get(name)
 
     def listening_ports(self) -> set[int]:
         return set()
 
     def release(self) -> str | None:
         return "6.1.0-fake"
+
+    # doctor's view: an empty namespace unless a test sets these
+    sockets: Census = Census({}, {}, (), (), 0)
+    scanned: ProcessScan = ProcessScan((), 0, 0)
+
+    def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
+        return self.sockets
+
+    def processes(self, top: int) -> ProcessScan:
+        return ProcessScan(self.scanned.closest[:top], self.scanned.seen, self.scanned.unseen)
+
+    def network_namespace(self) -> tuple[str | None, bool | None]:
+        return "net:[4026532000]", False
 
 
 @pytest.fixture

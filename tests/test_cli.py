@@ -235,7 +235,6 @@ def test_internal_error_exit_3_without_traceback(
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr("tuner.plan.make_plan", boom)
-    monkeypatch.setattr("tuner.ops.make_plan", boom)
     result = run("plan", "base", "--root", str(root))
     assert result.exit_code == 3
     assert "Traceback" not in result.output

@@ -406,6 +406,32 @@ def status(
     return command.run(root, proc_sys, json, detailed_exitcode, kernel=not no_kernel)
 
 
+@command("doctor")
+def doctor(
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", metavar="PROFILE", help="Also say whether PROFILE would fix each finding."
+        ),
+    ] = None,
+    proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
+    top: Annotated[
+        int,
+        typer.Option("--top", min=1, metavar="N", help="Show the N worst tuples and processes."),
+    ] = 5,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 2 when a finding is a warning or critical."),
+    ] = False,
+) -> int:
+    """Why connections fail on this host now: ports per tuple, TIME_WAIT, descriptors, listen
+    queues, orphans, conntrack; each finding with the profile setting that fixes it."""
+    from tuner.commands import doctor as command
+
+    return command.run(profile, proc_sys, json, top, detailed_exitcode)
+
+
 def _pipe_closed() -> int:
     """Point stdout at /dev/null so that nothing, not even the final flush, writes again."""
     try:

@@ -290,6 +290,17 @@ class Host:
         """Whether this is the running system's own root (not an image)."""
         return self.root.resolve() == Path("/")
 
+    def container(self) -> str | None:
+        """The container this root runs in, when it says so: systemd's /run/systemd/container,
+        else the files Docker and Podman leave (/.dockerenv, /run/.containerenv)."""
+        said = self.read_text(PurePosixPath("/run/systemd/container"))
+        if said and said.strip():
+            return said.strip()
+        for marker, name in (("/.dockerenv", "docker"), ("/run/.containerenv", "podman")):
+            if self.real_path(PurePosixPath(marker)).exists():
+                return name
+        return None
+
     def chroot_warning(self) -> str | None:
         """Why this looks like a chroot, when live writes would reach the kernel from inside one.
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tuner.errors import HostError, Unreadable
 from tuner.keys import SysctlKey, normalize_live
+
+if TYPE_CHECKING:
+    from tuner.processes import ProcessScan
+    from tuner.sockets import Census, Progress
 
 REAL_PROC_SYS = Path("/proc/sys")
 
@@ -43,6 +47,15 @@ class Kernel(Protocol):
     def release(self) -> str | None:
         """The kernel's release (uname -r)."""
 
+    def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
+        """Every TCP socket of this network namespace, counted (sockets.py)."""
+
+    def processes(self, top: int) -> ProcessScan:
+        """Descriptors of every process against its nofile limit (processes.py)."""
+
+    def network_namespace(self) -> tuple[str | None, bool | None]:
+        """This process's network namespace, and whether it is PID 1's (None: cannot tell)."""
+
 
 def read(kernel: Kernel, key: SysctlKey) -> str | None:
     """The live value, normalised; None when the kernel has no such key."""
@@ -73,6 +86,15 @@ class NoKernel:
 
     def release(self) -> str | None:
         return None
+
+    def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
+        raise HostError("image mode: the running kernel's sockets are not read")
+
+    def processes(self, top: int) -> ProcessScan:
+        raise HostError("image mode: the running kernel's processes are not read")
+
+    def network_namespace(self) -> tuple[str | None, bool | None]:
+        return None, None
 
 
 class ProcKernel:
@@ -126,10 +148,14 @@ class ProcKernel:
         except OSError:
             return None
 
+    @property
+    def is_real(self) -> bool:
+        return self.proc_sys.resolve() == REAL_PROC_SYS
+
     def listening_ports(self) -> set[int]:
         """Asked of the kernel through netlink for the real /proc/sys (this process's network
         namespace), read from DIR/../net/tcp{,6} for a fake --proc-sys DIR."""
-        if self.proc_sys.resolve() == REAL_PROC_SYS:
+        if self.is_real:
             from tuner.sockets import listening_tcp_ports
 
             try:
@@ -149,3 +175,33 @@ class ProcKernel:
             return (self.proc_sys / "kernel" / "osrelease").read_text().strip() or None
         except OSError:
             return None
+
+    def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
+        """Through netlink sock_diag for the real /proc/sys; from DIR/../net/tcp{,6} text for a
+        fake --proc-sys DIR."""
+        from tuner import sockets
+
+        if not self.is_real:
+            tables = (self.read_proc(name) or "" for name in ("net/tcp", "net/tcp6"))
+            return sockets.census_from_text(tables)
+        try:
+            return sockets.census(progress, split)
+        except OSError as exc:
+            raise HostError(f"cannot list sockets through netlink: {exc.strerror}") from None
+
+    def processes(self, top: int) -> ProcessScan:
+        """/proc/PID of every process (DIR/../PID for a fake --proc-sys DIR)."""
+        from tuner.processes import scan
+
+        return scan(self.proc_sys.parent, top, fd_count_in_size=self.is_real)
+
+    def network_namespace(self) -> tuple[str | None, bool | None]:
+        base = self.proc_sys.parent
+        try:
+            own = str((base / "self" / "ns" / "net").readlink())
+        except OSError:
+            return None, None
+        try:
+            return own, own == str((base / "1" / "ns" / "net").readlink())
+        except OSError:  # PID 1's namespaces are not ours to read (not root)
+            return own, None

@@ -10,6 +10,7 @@ prints or asks: confirmation is the command's business, between ``prepare_*`` an
     status(host)                    -> Status
     history(host, keep)             -> History
     capacity(ref, host)             -> CapacityReport
+    doctor(host, profile=None)      -> Doctor
 """
 
 from __future__ import annotations
@@ -19,21 +20,21 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tuner import capacity as capacity_model
-from tuner import drift, rules, systemd
-from tuner.cache import resolve_cached
+from tuner import diagnosis
 from tuner.diagnostics import Diagnostic, has_errors
 from tuner.errors import ProfileError, TunerError
-from tuner.facts import Facts
-from tuner.host import FileState, Host
-from tuner.journal import GENERATIONS, Generation, Journal, incomplete_message
-from tuner.library import ProfileLibrary
+from tuner.host import Host
 from tuner.live import LiveKernel
-from tuner.plan import Plan, make_plan
-from tuner.resolve import Profile, resolve
 
-if TYPE_CHECKING:  # loaded by the operations that change the host, not by plan or status
-    from tuner import recovery
+# Each operation imports what it needs: ``doctor`` reads the kernel before Python has finished
+# loading what ``plan`` needs, and ``plan`` never loads what only apply and rollback use.
+if TYPE_CHECKING:
+    from tuner import capacity as capacity_model
+    from tuner import drift, recovery, sockets
+    from tuner.host import FileState
+    from tuner.journal import Generation, Journal
+    from tuner.plan import Plan
+    from tuner.resolve import Profile
     from tuner.transaction import Target
 
 # --- loading a profile ------------------------------------------------------------------------
@@ -52,6 +53,11 @@ def load_checked(
 
     Everything is reported at once: when a file has errors, the rules still run on the part
     of the profile that is valid. ``strict`` makes every warning an error."""
+    from tuner import rules
+    from tuner.cache import resolve_cached
+    from tuner.library import ProfileLibrary
+    from tuner.resolve import resolve
+
     library = ProfileLibrary.for_root(host.root)
     profile, diagnostics = resolve_cached(ref, library)
     checked = profile
@@ -76,6 +82,8 @@ def _strict(diagnostic: Diagnostic) -> Diagnostic:
 
 def incomplete_warnings(host: Host) -> list[Diagnostic]:
     """A warning for each generation a killed run left unfinished."""
+    from tuner.journal import Journal, incomplete_message
+
     return [
         Diagnostic("warning", incomplete_message(g), None, None, "incomplete-generation")
         for g in Journal(host).unsettled()
@@ -98,6 +106,8 @@ def prepare_apply(
     ref: str, host: Host, *, strict: bool = False, notes: list[Diagnostic] | None = None
 ) -> Plan:
     """The plan apply would carry out (no journal check: the caller refuses unsettled runs)."""
+    from tuner.plan import make_plan
+
     live = LiveKernel(host)  # read once, for the rules and the plan
     profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
     return make_plan(profile, host, diagnostics + (notes or []), live)
@@ -120,13 +130,19 @@ class Applied:
     units: tuple[str, ...]  # systemd units whose drop-ins changed
 
     def to_json(self) -> dict[str, object]:
-        return {"generation": self.generation.number, "profile": self.generation.profile,
-                "units": list(self.units)}  # fmt: skip
+        return {
+            "generation": self.generation.number,
+            "profile": self.generation.profile,
+            "units": list(self.units),
+        }
 
 
 def apply_commit(shown: Plan, host: Host) -> Applied:
     """Change exactly what ``shown`` showed, under the lock, all or nothing; refuses when the host
     changed since (the plan is made again under the lock and must match)."""
+    from tuner import systemd
+    from tuner.journal import Journal
+    from tuner.plan import make_plan
     from tuner.transaction import run
 
     journal = Journal(host)
@@ -147,12 +163,15 @@ def apply_commit(shown: Plan, host: Host) -> Applied:
 
 def refuse_unsettled(journal: Journal, *, locked: bool = False) -> None:
     """Apply refuses while a generation is unsettled (``locked``: the caller holds the lock)."""
+    from tuner.journal import incomplete_message
+
     pending = journal.unsettled(ignore_lock=locked)
     if pending:
         raise TunerError(incomplete_message(pending[-1]) + " apply refuses until then.")
 
 
 def target_of(plan: Plan) -> Target:
+    from tuner.host import FileState
     from tuner.transaction import Target
 
     owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
@@ -180,6 +199,7 @@ def summary_of(plan: Plan) -> list[dict[str, object]]:
 def prepare_rollback(host: Host, to: int | None) -> recovery.Choice:
     """What rollback will do (after sweeping what killed journal saves left behind)."""
     from tuner import recovery
+    from tuner.journal import GENERATIONS, Journal
 
     journal = Journal(host)
     if host.list_dir(GENERATIONS):  # anything there: a temporary file may be among it
@@ -204,7 +224,8 @@ class RolledBack:
 
 
 def rollback_commit(choice: recovery.Choice, host: Host, to: int | None) -> RolledBack:
-    from tuner import recovery
+    from tuner import recovery, systemd
+    from tuner.journal import Journal
     from tuner.transaction import run
 
     journal = Journal(host)
@@ -254,14 +275,21 @@ class Status:
             ],
             "drifted": bool(self.drift),
             "drift": [d.to_json() for d in self.drift],
-            "incomplete": [incomplete_message(g) for g in self.unsettled],
+            "incomplete": [_incomplete(g) for g in self.unsettled],
         }
+
+
+def _incomplete(generation: Generation) -> str:
+    from tuner.journal import incomplete_message
+
+    return incomplete_message(generation)
 
 
 def expected_state(
     stack: tuple[Generation, ...],
 ) -> tuple[dict[str, FileState | None], dict[str, str]]:
     """What the applies in effect put in place: for each file and key, the newest one's."""
+
     files: dict[str, FileState | None] = {}
     values: dict[str, str] = {}
     for generation in stack:
@@ -273,6 +301,9 @@ def expected_state(
 def status(host: Host) -> Status:
     """The applies in effect, anything unsettled, and how the host differs from what the applies
     recorded (content, mode, owner, live values; live values not in image mode)."""
+    from tuner import drift
+    from tuner.journal import Journal
+
     journal = Journal(host)
     generations = journal.generations()
     unsettled = tuple(journal.unsettled(generations))
@@ -340,6 +371,8 @@ def changed_files(generation: Generation) -> list[str]:
 def history(host: Host, keep: int | None = None) -> History:
     """Every generation, oldest first; with ``keep``, first prune all but the newest ``keep``
     that nothing needs (under the lock)."""
+    from tuner.journal import Journal
+
     journal = Journal(host)
     pruned: list[int] = []
     extra = 0
@@ -390,6 +423,9 @@ class CapacityReport:
 
 def capacity(ref: str, host: Host) -> CapacityReport:
     """How many connections ``ref`` allows; rule errors are findings here, not refusals."""
+    from tuner import capacity as capacity_model
+    from tuner.facts import Facts
+
     live = LiveKernel(host)
     profile, diagnostics = load_checked(ref, host, live=live, rule_errors_fail=False)
     facts = Facts(profile, live)
@@ -399,3 +435,207 @@ def capacity(ref: str, host: Host) -> CapacityReport:
         tuple(capacity_model.checks(profile, facts)),
         tuple(diagnostics),
     )
+
+
+# --- doctor -----------------------------------------------------------------------------------
+
+DOCTOR_KEYS = (
+    "net.ipv4.ip_local_port_range", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.tcp_timestamps", "net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_max_orphans",
+    "net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "fs.file-nr", "fs.file-max",
+    "fs.nr_open", "net.netfilter.nf_conntrack_count", "net.netfilter.nf_conntrack_max",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Doctor:
+    seen: diagnosis.Observation
+    findings: tuple[diagnosis.Finding, ...]
+    profile: str | None = None  # --profile: the findings carry its verdicts
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(f.severity != "info" for f in self.findings)
+
+    def to_json(self) -> dict[str, object]:
+        seen = self.seen
+        values = seen.values
+        return {
+            "namespace": {
+                "network": seen.namespace,
+                "initial": seen.initial_namespace,
+                "container": seen.container,
+            },
+            "findings": [f.to_json() for f in self.findings],
+            "profile": self.profile,
+            "census": {
+                "total": seen.census.total,
+                "states": dict(sorted(seen.census.states.items())),
+                "families": seen.census.families,
+                "inbound": seen.census.inbound,
+                "listeners": len(seen.census.listeners),
+                "tuples": diagnosis.tuple_rows(seen),
+            },
+            "time_wait": {
+                "total": seen.counters.time_wait,
+                "max_tw_buckets": _number(values, "net.ipv4.tcp_max_tw_buckets"),
+                "reuse": values.get("net.ipv4.tcp_tw_reuse"),
+            },
+            "descriptors": {
+                "file_nr": _number(values, "fs.file-nr"),
+                "file_max": _number(values, "fs.file-max"),
+                "processes": diagnosis.process_rows(seen.processes.closest),
+                "processes_seen": seen.processes.seen,
+                "processes_unseen": seen.processes.unseen,
+            },
+            "listen": {
+                "somaxconn": _number(values, "net.core.somaxconn"),
+                "listen_overflows": seen.counters.listen_overflows,
+                "listen_drops": seen.counters.listen_drops,
+            },
+            "orphans": {
+                "count": seen.counters.orphans,
+                "max": _number(values, "net.ipv4.tcp_max_orphans"),
+            },
+            "conntrack": {
+                "count": _number(values, "net.netfilter.nf_conntrack_count"),
+                "max": _number(values, "net.netfilter.nf_conntrack_max"),
+            },
+            "notes": list(seen.notes),
+        }
+
+
+def _number(values: dict[str, str], key: str) -> int | None:
+    text = values.get(key, "").split()
+    return int(text[0]) if text and text[0].isdigit() else None
+
+
+def doctor(
+    host: Host,
+    profile: str | None = None,
+    *,
+    top: int = 5,
+    progress: sockets.Progress | None = None,
+) -> Doctor:
+    """What limits this host's connections now, each finding with its fix; with ``profile``,
+    whether that profile would fix each one."""
+    if host.image_mode:
+        raise TunerError("doctor reads the running kernel: it has nothing to read in image mode")
+    notes: list[str] = []
+    live = LiveKernel(host)
+    values = {key: value for key in DOCTOR_KEYS if (value := live.value(key)) is not None}
+    if "net.netfilter.nf_conntrack_max" not in values:
+        notes.append("conntrack: not loaded in this namespace (nothing tracked, nothing to check)")
+    unread = sorted(key for key in DOCTOR_KEYS if live.error(key))
+    if unread:
+        notes.append(f"could not read {', '.join(unread)}")
+    port_range = diagnosis.usable_ports(values, set())
+    census = host.kernel.census(progress, (port_range[0] + port_range[1] + 1) // 2)
+    processes = host.kernel.processes(top)
+    if processes.unseen:
+        notes.append(f"could not read the descriptors of {processes.unseen} of "
+                     f"{processes.seen + processes.unseen} processes (not root)")  # fmt: skip
+    namespace, initial = host.kernel.network_namespace()
+    seen = diagnosis.Observation(
+        census, values, _counters(host, notes), processes, namespace, initial,
+        host.container(), tuple(notes),
+    )  # fmt: skip
+    found = diagnosis.findings(seen)
+    found = _with_profiles(found, host)
+    if profile is None:
+        return Doctor(seen, tuple(found))
+    view = _profile_view(profile, host, live)
+    judged = [dataclasses.replace(f, verdict=diagnosis.verdict(f, seen, view)) for f in found]
+    return Doctor(seen, tuple(judged), profile)
+
+
+def _counters(host: Host, notes: list[str]) -> diagnosis.Counters:
+    sockstat = _table(host.kernel.read_proc("net/sockstat"), "TCP:")
+    netstat = _table(host.kernel.read_proc("net/netstat"), "TcpExt:")
+    if not sockstat:
+        notes.append("could not read /proc/net/sockstat (TIME_WAIT and orphan totals)")
+    if not netstat:
+        notes.append("could not read /proc/net/netstat (listen queue overflows)")
+    return diagnosis.Counters(
+        sockstat.get("tw"), sockstat.get("orphan"),
+        netstat.get("ListenOverflows"), netstat.get("ListenDrops"),
+    )  # fmt: skip
+
+
+def _table(text: str | None, prefix: str) -> dict[str, int]:
+    """ "TCP: inuse 5 orphan 0 tw 2" (sockstat) or a header line and a value line (netstat)."""
+    lines = [line.split() for line in (text or "").splitlines() if line.startswith(prefix)]
+    found: dict[str, int] = {}
+    if len(lines) == 1:  # sockstat: name value pairs
+        pairs = lines[0][1:]
+        names, numbers = pairs[0::2], pairs[1::2]
+    elif len(lines) >= 2:  # netstat: names, then values
+        names, numbers = lines[0][1:], lines[1][1:]
+    else:
+        return found
+    for name, number in zip(names, numbers, strict=False):
+        if number.isdigit():
+            found[name] = int(number)
+    return found
+
+
+def _with_profiles(found: list[diagnosis.Finding], host: Host) -> list[diagnosis.Finding]:
+    """Name the bundled profiles that set each finding's fix (a value at least as large)."""
+    from tuner.cache import resolve_cached
+    from tuner.library import ProfileLibrary
+
+    wanted = {key for f in found for key in _fix_keys(f)}
+    if not wanted:
+        return found
+    library = ProfileLibrary.for_root(host.root)
+    settings: dict[str, dict[str, str]] = {}
+    for entry in library.entries():
+        if entry.origin != "bundled":
+            continue
+        resolved, _problems = resolve_cached(entry.name, library)
+        if resolved is not None:
+            settings[entry.name] = {e.key.name: e.value for e in resolved.sysctl}
+    result = []
+    for finding in found:
+        keys = _fix_keys(finding)
+        names = tuple(
+            name for name, values in sorted(settings.items())
+            if keys and all(_satisfies(values.get(k), v) for k, v in keys.items())
+        )  # fmt: skip
+        result.append(dataclasses.replace(finding, profiles=names))
+    return result
+
+
+def _fix_keys(finding: diagnosis.Finding) -> dict[str, str]:
+    sysctl = finding.fix.get("sysctl")
+    return dict(sysctl) if isinstance(sysctl, dict) else {}
+
+
+def _satisfies(have: str | None, want: str) -> bool:
+    """A profile value does what the fix asks: equal, or (one number) at least as large, or
+    (a port range) at least as wide."""
+    if have is None:
+        return False
+    if have == want:
+        return True
+    try:
+        got, need = [int(p) for p in have.split()], [int(p) for p in want.split()]
+    except ValueError:
+        return False
+    if len(got) == len(need) == 1:
+        return got[0] >= need[0]
+    if len(got) == len(need) == 2:
+        return got[0] <= need[0] and got[1] >= need[1]
+    return False
+
+
+def _profile_view(ref: str, host: Host, live: LiveKernel) -> diagnosis.ProfileView:
+    resolved, _diagnostics = load_checked(ref, host, live=live, rule_errors_fail=False)
+    values = {key: value for key in DOCTOR_KEYS if (value := live.value(key)) is not None}
+    values.update({e.key.name: e.value for e in resolved.sysctl})
+    units = {s.unit: s.numbers.soft for s in resolved.services if s.directive == "LimitNOFILE"}
+    logins: dict[str, int | None] = {}
+    for entry in resolved.limits:
+        if entry.item == "nofile" and entry.kind == "soft":
+            logins[entry.domain] = None if entry.value == "unlimited" else int(entry.value)
+    return diagnosis.ProfileView(values, units, logins)

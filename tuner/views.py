@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from tuner import capacity as capacity_model
-from tuner import ops, recovery, report
+from tuner import diagnosis, ops, recovery, report
 from tuner.journal import incomplete_message
 from tuner.library import display_path
 from tuner.plan import Change, Plan
@@ -216,3 +216,90 @@ def rolled_back(result: ops.RolledBack) -> str:
     numbers = ", ".join(str(g.number) for g in reversed(result.choice.undoes))
     report.out(f"Rolled back generation {numbers}: generation {number}.")
     return f"generation {numbers} is rolled back (generation {number})"
+
+
+def doctor(result: ops.Doctor, top: int = 5) -> None:
+    style = report.Style(sys.stdout)
+    seen = result.seen
+    census = seen.census
+    where = seen.namespace or "unknown"
+    if seen.initial_namespace is False:
+        where += " (not the host's initial namespace: what follows is this namespace's)"
+    elif seen.initial_namespace:
+        where += " (the host's)"
+    if seen.container:
+        where += f"; in a {seen.container} container"
+    report.out(style("Doctor", "bold") + f": network namespace {where}")
+    states = ", ".join(f"{name} {count:,}" for name, count in
+                       sorted(census.states.items(), key=lambda s: -s[1]))  # fmt: skip
+    families = ", ".join(f"{k.replace('ipv', 'IPv')} {v:,}" for k, v in census.families.items())
+    report.out(f"TCP sockets: {census.total:,} ({families or 'none'}): {states or 'none'}")
+    report.out(f"  accepted from listeners: {census.inbound:,}; outbound tuples: "
+               f"{len(census.tuples):,}")  # fmt: skip
+    rows = diagnosis.tuple_rows(seen)[:top]
+    if rows:
+        report.out("Outbound tuples, worst first (ports in use of usable; TIME_WAIT):")
+        for row in rows:
+            report.out(
+                f"  {row['src']} -> {diagnosis.endpoint(str(row['dst']), int(str(row['dport'])))}"
+                f"  {row['in_use']:,} of {row['usable']:,} ({row['percent']}%); "
+                f"TIME_WAIT {row['time_wait']:,}"
+            )
+    body = result.to_json()
+    tw, fds, listen = body["time_wait"], body["descriptors"], body["listen"]
+    assert isinstance(tw, dict) and isinstance(fds, dict) and isinstance(listen, dict)
+    report.out(f"TIME_WAIT: {_n(tw['total'])} of tcp_max_tw_buckets {_n(tw['max_tw_buckets'])}; "
+               f"tcp_tw_reuse {tw['reuse'] or 'unknown'}")  # fmt: skip
+    report.out(f"Descriptors: {_n(fds['file_nr'])} open of fs.file-max {_n(fds['file_max'])}")
+    for process in seen.processes.closest[:top]:
+        unit = f" ({process.unit})" if process.unit else ""
+        soft = "unlimited" if process.soft is None else f"{process.soft:,}"
+        report.out(f"  {process.name}[{process.pid}]{unit}: {process.open:,} of {soft} "
+                   f"({process.percent:.1f}%)")  # fmt: skip
+    report.out(f"Listen queues: somaxconn {_n(listen['somaxconn'])}; overflows "
+               f"{_n(listen['listen_overflows'])}, drops {_n(listen['listen_drops'])}")  # fmt: skip
+    orphans, conntrack = body["orphans"], body["conntrack"]
+    assert isinstance(orphans, dict) and isinstance(conntrack, dict)
+    tracked = (
+        f"{_n(conntrack['count'])} of {_n(conntrack['max'])}"
+        if conntrack["max"] is not None else "not loaded"
+    )  # fmt: skip
+    report.out(f"Orphans: {_n(orphans['count'])} of {_n(orphans['max'])}; conntrack: {tracked}")
+    for note in seen.notes:
+        report.out(style(f"note: {note}", "dim"))
+    report.out("")
+    if not result.findings:
+        report.out("No findings: nothing here is near a limit.")
+        return
+    colour = {"critical": "remove", "warning": "warn", "info": "dim"}
+    for finding in result.findings:
+        mark = style(finding.severity.upper(), colour[finding.severity])
+        report.out(f"{mark} {finding.id}: {finding.summary}")
+        for line in fix_lines(finding.fix):
+            report.out(f"    fix: {line}")
+        if finding.advice:
+            report.out(report.wrap(finding.advice, "    "))
+        if finding.profiles:
+            report.out(f"    set by bundled profile: {', '.join(finding.profiles)}")
+        if finding.verdict:
+            report.out(f"    with {result.profile}: {finding.verdict}")
+    counts = {s: sum(f.severity == s for f in result.findings) for s in diagnosis.SEVERITIES}
+    report.out("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".")
+
+
+def fix_lines(fix: dict[str, object]) -> list[str]:
+    """A finding's fix as the lines a profile would carry."""
+    lines: list[str] = []
+    sysctl, limits, services = fix.get("sysctl"), fix.get("limits"), fix.get("services")
+    if isinstance(sysctl, dict):
+        lines += [f"sysctl {key} = {value}" for key, value in sysctl.items()]
+    if isinstance(limits, list):
+        lines += [f"limits {e['domain']} {e['type']} {e['item']} {e['value']}" for e in limits]
+    if isinstance(services, dict):
+        for unit, directives in services.items():
+            lines += [f"services {unit} {k}={v}" for k, v in directives.items()]
+    return lines
+
+
+def _n(number: object) -> str:
+    return f"{number:,}" if isinstance(number, int) else "unknown"

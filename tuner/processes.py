@@ -1,0 +1,109 @@
+"""Processes and their descriptors, read from a /proc tree: how many each holds against its own
+RLIMIT_NOFILE, the closest to their limit first.
+
+The count of open descriptors is the size of /proc/PID/fd since Linux 6.2 (one stat, whatever
+the count); older kernels report 0 there, and the entries are counted instead. A process that
+cannot be read (another user's, without root) is counted as unseen, never guessed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProcessFds:
+    pid: int
+    name: str
+    open: int
+    soft: int | None  # None: unlimited
+    hard: int | None
+    unit: str | None = None  # the systemd service it runs in, when there is one
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.open / self.soft if self.soft else 0.0
+
+
+@dataclass(frozen=True)
+class ProcessScan:
+    closest: tuple[ProcessFds, ...]  # the ``top`` closest to their soft limit, closest first
+    seen: int
+    unseen: int  # processes whose descriptors could not be read
+
+
+def scan(proc: Path, top: int, *, fd_count_in_size: bool = True) -> ProcessScan:
+    """Every process under ``proc``; keeps only the ``top`` closest to their limit (a heap),
+    so memory does not grow with the processes. ``fd_count_in_size``: trust st_size of the fd
+    directory when it is not 0 (procfs); a fake tree counts entries."""
+    heap: list[tuple[float, int, ProcessFds]] = []
+    seen = unseen = 0
+    try:
+        names = [entry.name for entry in proc.iterdir() if entry.name.isdigit()]
+    except OSError:
+        return ProcessScan((), 0, 0)
+    for name in names:
+        base = proc / name
+        try:
+            count = _open_count(base / "fd", fd_count_in_size)
+            soft, hard = _nofile((base / "limits").read_text())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it exited meanwhile
+        except OSError:
+            unseen += 1
+            continue
+        seen += 1
+        found = ProcessFds(int(name), _comm(base), count, soft, hard)
+        entry = (found.percent, found.pid, found)
+        if len(heap) < top:
+            heapq.heappush(heap, entry)
+        elif top and entry[:2] > heap[0][:2]:
+            heapq.heapreplace(heap, entry)
+    closest = [entry[2] for entry in sorted(heap, key=lambda e: (-e[0], e[1]))]
+    return ProcessScan(tuple(_with_unit(proc, p) for p in closest), seen, unseen)
+
+
+def _open_count(fd_dir: Path, trust_size: bool) -> int:
+    if trust_size:
+        size = fd_dir.stat().st_size
+        if size > 0:
+            return size
+    with os.scandir(fd_dir) as entries:
+        return sum(1 for _ in entries)
+
+
+def _nofile(limits: str) -> tuple[int | None, int | None]:
+    """The soft and hard "Max open files" of /proc/PID/limits."""
+    for line in limits.splitlines():
+        if line.startswith("Max open files"):
+            fields = line[len("Max open files") :].split()
+            return _limit(fields[0]), _limit(fields[1])
+    return None, None
+
+
+def _limit(text: str) -> int | None:
+    return None if text == "unlimited" else int(text)
+
+
+def _comm(base: Path) -> str:
+    try:
+        return (base / "comm").read_text().removesuffix("\n")
+    except OSError:
+        return "?"
+
+
+def _with_unit(proc: Path, process: ProcessFds) -> ProcessFds:
+    """The systemd service a process runs in, from the last part of its cgroup path."""
+    try:
+        cgroup = (proc / str(process.pid) / "cgroup").read_text()
+    except OSError:
+        return process
+    for line in cgroup.splitlines():
+        for part in reversed(line.rsplit(":", 1)[-1].split("/")):
+            if part.endswith(".service"):
+                return ProcessFds(process.pid, process.name, process.open, process.soft,
+                                  process.hard, part)  # fmt: skip
+    return process
