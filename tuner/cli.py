@@ -335,6 +335,10 @@ def apply(
         bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
     ] = False,
     restart_services: RestartOpt = False,
+    json: Annotated[
+        bool,
+        typer.Option("--json", help="Print a JSON document of what changed instead of the plan."),
+    ] = False,
 ) -> int:
     """Apply PROFILE: show the plan, then change exactly that, all or nothing, journaled."""
     from tuner.commands.apply import run_apply
@@ -348,6 +352,7 @@ def apply(
         dry_run=dry_run,
         restart_services=restart_services,
         kernel=not no_kernel,
+        as_json=json,
     )
 
 
@@ -361,12 +366,19 @@ def rollback(
     no_kernel: NoKernelOpt = False,
     yes: YesOpt = False,
     restart_services: RestartOpt = False,
+    json: JsonOpt = False,
 ) -> int:
     """Restore the state from before a generation (files byte for byte, live values)."""
     from tuner.commands.rollback import run_rollback
 
     return run_rollback(
-        root, proc_sys, to, yes, restart_services=restart_services, kernel=not no_kernel
+        root,
+        proc_sys,
+        to,
+        yes,
+        restart_services=restart_services,
+        kernel=not no_kernel,
+        as_json=json,
     )
 
 

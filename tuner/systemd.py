@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
-from tuner import report
 from tuner.errors import HostError
 
 if TYPE_CHECKING:
@@ -54,28 +53,31 @@ def units_of(paths: Iterable[str | PurePosixPath]) -> list[str]:
     return sorted({path.parent.name.removesuffix(".d") for path in dropins})
 
 
-def reload(host: Host, units: list[str], restart: bool, done: str) -> None:
+def reload(host: Host, units: list[str], restart: bool, done: str) -> list[str]:
     """Make systemd read the changed drop-ins of ``units`` (``done`` says what already happened,
-    for the message if systemctl fails): daemon-reload, then restart them or say they need it."""
+    for the message if systemctl fails): daemon-reload, then restart them or say they need it.
+    Returns what was done, a line each, for the command to print (or put in its JSON)."""
     if not units:
-        return
+        return []
     if host.image_mode or not host.is_live_root:
-        report.out("Image root: no daemon-reload; the units read their drop-ins at boot.")
-        return
+        return ["Image root: no daemon-reload; the units read their drop-ins at boot."]
     if not host.systemd.booted():
-        report.out("PID 1 is not systemd: skipped `systemctl daemon-reload`.")
-        report.out(f"New limits take effect when these start under systemd: {', '.join(units)}")
-        return
+        return [
+            "PID 1 is not systemd: skipped `systemctl daemon-reload`.",
+            f"New limits take effect when these start under systemd: {', '.join(units)}",
+        ]
     steps: dict[tuple[str, ...], str] = {("daemon-reload",): "Ran `systemctl daemon-reload`."}
     if restart:
         steps |= {("try-restart", unit): f"Restarted {unit} (if it was running)." for unit in units}
-    for step, said in steps.items():
+    said: list[str] = []
+    for step, line in steps.items():
         try:
             host.systemd.systemctl(*step)
         except HostError as exc:
             raise HostError(
                 f"{done}, but {exc}. Run `systemctl {' '.join(step)}` once the cause is fixed"
             ) from None
-        report.out(said)
+        said.append(line)
     if not restart:
-        report.out(f"Restart for the new limits to take effect: {', '.join(units)}")
+        said.append(f"Restart for the new limits to take effect: {', '.join(units)}")
+    return said

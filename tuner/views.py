@@ -207,15 +207,19 @@ def rollback_choice(choice: recovery.Choice, skipped_values: int) -> None:
         report.out(f"  ~ {key} = {value}")
 
 
-def rolled_back(result: ops.RolledBack) -> str:
-    """Print what rollback did; return what is done (for a systemctl failure's message)."""
+def rolled_back(result: ops.RolledBack, *, quiet: bool = False) -> str:
+    """Print what rollback did (unless ``quiet``); return what is done (for a systemctl
+    failure's message)."""
     number = result.generation.number
     if result.choice.resume is not None:
-        report.out(f"Finished generation {number}.")
-        return f"generation {number} is finished"
-    numbers = ", ".join(str(g.number) for g in reversed(result.choice.undoes))
-    report.out(f"Rolled back generation {numbers}: generation {number}.")
-    return f"generation {numbers} is rolled back (generation {number})"
+        said, done = f"Finished generation {number}.", f"generation {number} is finished"
+    else:
+        numbers = ", ".join(str(g.number) for g in reversed(result.choice.undoes))
+        said = f"Rolled back generation {numbers}: generation {number}."
+        done = f"generation {numbers} is rolled back (generation {number})"
+    if not quiet:
+        report.out(said)
+    return done
 
 
 def doctor(result: ops.Doctor, top: int = 5) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuner import ops, systemd, views
+from tuner import ops, report, systemd, views
 from tuner.commands._common import confirm, make_host, require_privileges, warn_chroot
 
 
@@ -16,15 +16,22 @@ def run_rollback(
     *,
     restart_services: bool = False,
     kernel: bool = True,
+    as_json: bool = False,
 ) -> int:
     host = make_host(root, proc_sys, kernel=kernel)
     require_privileges(host, "rollback")
     choice = ops.prepare_rollback(host, to)
-    views.rollback_choice(choice, choice.skipped_values)
+    if not as_json:
+        views.rollback_choice(choice, choice.skipped_values)
     if choice.target.sysctl:
         warn_chroot(host)
     confirm(yes)
     result = ops.rollback_commit(choice, host, to)
-    done = views.rolled_back(result)
-    systemd.reload(host, list(result.units), restart_services, done)
+    done = views.rolled_back(result, quiet=as_json)
+    said = systemd.reload(host, list(result.units), restart_services, done)
+    if as_json:
+        report.emit_json("rollback", {"changed": True} | result.to_json() | {"systemd": said})
+        return 0
+    for line in said:
+        report.out(line)
     return 0

@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, tuner developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The modules run for real (python -m ..., arguments in a file, as Ansible runs them) against a
+stand-in tuner that prints canned JSON and logs how it was called."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 7))
+PLAN = {"format_version": 1, "command": "plan", "profile": "p", "mode": "image",
+        "has_changes": True, "changes": [
+            {"layer": "kernel", "action": "set", "key": "net.core.somaxconn",
+             "current": "4096", "desired": "65535"},
+            {"layer": "kernel", "action": "in_sync", "key": "fs.nr_open",
+             "current": "1", "desired": "1"},
+            {"layer": "file", "action": "create", "path": "/etc/sysctl.d/99-tuner.conf",
+             "current": None, "desired": "net.core.somaxconn = 65535\n"}]}
+APPLY = {"format_version": 1, "command": "apply", "changed": True, "generation": 4,
+         "changes": PLAN["changes"][::2], "systemd": []}
+STATUS = {"format_version": 1, "command": "status", "applied": "p", "generation": 4,
+          "mode": "image", "in_effect": [{"generation": 2, "profile": "base"},
+                                         {"generation": 4, "profile": "p"}],
+          "drifted": False, "drift": [], "incomplete": []}
+ROLLBACK = {"format_version": 1, "command": "rollback", "changed": True, "generation": 5,
+            "undoes": [4], "systemd": []}
+
+
+@pytest.fixture
+def fake_tuner(tmp_path):
+    """A tuner that answers each verb from tmp_path/VERB.json (or VERB.rc and VERB.err)."""
+    script = tmp_path / "tuner"
+    script.write_text(textwrap.dedent("""\
+        #!/bin/sh
+        echo "$@" >> "{log}"
+        verb="$1"
+        if [ -f "{d}/$verb.rc" ]; then cat "{d}/$verb.err" >&2; exit "$(cat {d}/$verb.rc)"; fi
+        cat "{d}/$verb.json"
+        """).format(log=tmp_path / "calls", d=tmp_path))
+    script.chmod(0o755)
+    for verb, body in (("plan", PLAN), ("apply", APPLY), ("status", STATUS),
+                       ("rollback", ROLLBACK)):
+        (tmp_path / ("%s.json" % verb)).write_text(json.dumps(body))
+    return tmp_path
+
+
+def run(module, directory, check=False, diff=False, **args):
+    args = dict(args, tuner_path=str(directory / "tuner"), _ansible_check_mode=check,
+                _ansible_diff=diff)
+    path = directory / "args.json"
+    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    done = subprocess.run(
+        [sys.executable, "-m", "ansible_collections.tunerops.tuner.plugins.modules." + module,
+         str(path)], capture_output=True, text=True, env=env, check=False)
+    result = json.loads(done.stdout)
+    calls = (directory / "calls").read_text().splitlines() if (directory / "calls").exists() else []
+    return result, calls
+
+
+def test_check_mode_reports_the_plan_and_changes_nothing(fake_tuner):
+    result, calls = run("profile", fake_tuner, check=True, diff=True, profile="p")
+    assert result["changed"] is True
+    assert [c.get("key") or c.get("path") for c in result["changes"]] == [
+        "net.core.somaxconn", "/etc/sysctl.d/99-tuner.conf"]
+    assert result["diff"][0] == {"before_header": "live net.core.somaxconn",
+                                 "after_header": "live net.core.somaxconn",
+                                 "before": "4096\n", "after": "65535\n"}
+    assert result["diff"][1]["before_header"] == "/dev/null"
+    assert calls == ["plan p --json"]
+
+
+def test_apply_runs_only_when_the_plan_has_changes(fake_tuner):
+    result, calls = run("profile", fake_tuner, profile="p", root="/img")
+    assert result["changed"] is True and result["generation"] == 4
+    assert calls == ["plan p --json --root /img", "apply p --yes --json --root /img"]
+    (fake_tuner / "calls").unlink()
+    (fake_tuner / "plan.json").write_text(json.dumps(dict(PLAN, has_changes=False,
+                                                          changes=[PLAN["changes"][1]])))
+    result, calls = run("profile", fake_tuner, profile="p")
+    assert result["changed"] is False
+    assert calls == ["plan p --json"]
+
+
+def test_tuners_own_message_and_exit_reason(fake_tuner):
+    (fake_tuner / "plan.rc").write_text("1")
+    (fake_tuner / "plan.err").write_text("tuner: error: no profile named 'nope'\n")
+    result, _ = run("profile", fake_tuner, profile="nope")
+    assert result["failed"] is True
+    assert result["msg"] == "tuner: error: no profile named 'nope'"
+    assert (result["rc"], result["exit_reason"]) == (1, "error")
+
+
+def test_no_json_or_another_format_is_a_clear_failure(fake_tuner):
+    (fake_tuner / "plan.json").write_text("Plan: p\n")
+    result, _ = run("profile", fake_tuner, profile="p")
+    assert result["failed"] is True and "printed no JSON" in result["msg"]
+    (fake_tuner / "plan.json").write_text(json.dumps(dict(PLAN, format_version=2)))
+    result, _ = run("profile", fake_tuner, profile="p")
+    assert result["failed"] is True and "format_version is 2" in result["msg"]
+
+
+def test_rollback_only_of_the_applied_profile(fake_tuner):
+    result, calls = run("profile", fake_tuner, profile="other", state="rolled_back")
+    assert result["changed"] is False and calls == ["status --json"]
+    result, _ = run("profile", fake_tuner, check=True, diff=True, profile="p", state="rolled_back")
+    assert result["changed"] is True
+    assert result["diff"][0]["before"] == "p\n" and result["diff"][0]["after"] == "base\n"
+    result, calls = run("profile", fake_tuner, profile="p", state="rolled_back")
+    assert result["undoes"] == [4] and calls[-1] == "rollback --yes --json"
+
+
+def test_status_reports_drift_as_changed(fake_tuner):
+    result, _ = run("status", fake_tuner, check=True)
+    assert result["changed"] is False and result["applied"] == "p"
+    (fake_tuner / "status.json").write_text(json.dumps(dict(STATUS, drifted=True, drift=[
+        {"path": "/etc/sysctl.d/99-tuner.conf", "aspect": "content"}])))
+    result, _ = run("status", fake_tuner, check=True)
+    assert result["changed"] is True and result["drift"][0]["aspect"] == "content"
+    result, _ = run("status", fake_tuner, fail_on_drift=True)
+    assert result["failed"] is True

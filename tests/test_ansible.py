@@ -1,0 +1,171 @@
+"""The Ansible collection (ansible_collections/tunerops/tuner) with the real engine: ansible-core
+2.19 from its own virtualenv (.venv-ansible, made by .ci/run), running the example playbooks
+against an image root and, inside a network and mount namespace, against the live kernel; and
+ansible-test sanity and the module's unit tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import needs_sandbox
+from sandbox import COVER_ETC, REPO, sandbox
+
+ANSIBLE = REPO / ".venv-ansible" / "bin"
+COLLECTION = REPO / "ansible_collections" / "tunerops" / "tuner"
+TUNER = Path(sys.executable).with_name("tuner")
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("CI") and not (ANSIBLE / "ansible-playbook").exists(),
+    reason="needs .venv-ansible (python3 -m venv .venv-ansible && "
+    ".venv-ansible/bin/pip install 'ansible-core>=2.18,<2.20' pytest)",
+)
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUNER_", "ANSIBLE_"))}
+    return env | {"ANSIBLE_COLLECTIONS_PATH": str(REPO), "ANSIBLE_NOCOLOR": "1",
+                  "ANSIBLE_LOCAL_TEMP": str(home / "tmp"), "HOME": str(home),
+                  "ANSIBLE_HOME": str(home / ".ansible")}  # fmt: skip
+
+
+def playbook_command(name: str, *extra: str) -> list[str]:
+    return [
+        str(ANSIBLE / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+        "-e", f"ansible_python_interpreter={ANSIBLE / 'python'}", "-e", f"tuner_path={TUNER}",
+        "-e", "tuner_become=false", f"tunerops.tuner.{name}", *extra,
+    ]  # fmt: skip
+
+
+def recap(output: str) -> dict[str, int]:
+    found = re.search(r"localhost\s*:\s*(.*)", output.rsplit("PLAY RECAP", maxsplit=1)[-1])
+    assert found, output
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", found.group(1))}
+
+
+def playbook(tmp_path: Path, name: str, *extra: str) -> tuple[dict[str, int], str]:
+    result = subprocess.run(playbook_command(name, *extra), capture_output=True, text=True,
+                            env=environment(tmp_path), check=False, timeout=300)  # fmt: skip
+    return recap(result.stdout), result.stdout + result.stderr
+
+
+def test_playbooks_against_an_image_root(tmp_path: Path) -> None:
+    image = tmp_path / "image"
+    image.mkdir()
+    on_image = ("-e", f"tuner_root={image}", "-e", "tuner_profile=haproxy-2m-conns")
+    counts, out = playbook(tmp_path, "roll_out", *on_image, "--check", "--diff")
+    assert counts["changed"] == 1 and counts["failed"] == 0, out
+    assert "+fs.nr_open = 4194304" in out  # the rendered file, shown as a diff
+    assert "+haproxy.service" not in out
+    assert not (image / "etc").exists()  # check mode changed nothing
+
+    counts, out = playbook(tmp_path, "roll_out", *on_image, "--diff")
+    assert counts["changed"] == 1 and counts["failed"] == 0, out
+    assert "fs.nr_open = 4194304" in (image / "etc/sysctl.d/99-tuner.conf").read_text()
+    counts, out = playbook(tmp_path, "roll_out", *on_image)
+    assert counts["changed"] == 0 and counts["failed"] == 0, out  # idempotent
+    counts, out = playbook(tmp_path, "roll_out", *on_image, "--check")
+    assert counts["changed"] == 0, out
+
+    counts, out = playbook(tmp_path, "drift", *on_image, "--check")
+    assert counts["changed"] == 0 and "haproxy-2m-conns: as applied" in out, out
+    limits = image / "etc/security/limits.d/99-tuner.conf"
+    limits.write_text(limits.read_text() + "* hard nofile 1\n")
+    counts, out = playbook(tmp_path, "drift", *on_image, "--check")
+    assert counts["changed"] == 1 and "DRIFTED" in out, out
+
+    limits.write_text(limits.read_text().replace("* hard nofile 1\n", ""))
+    counts, out = playbook(tmp_path, "rollback", *on_image)
+    assert counts["changed"] == 1 and counts["failed"] == 0, out
+    assert not (image / "etc/sysctl.d/99-tuner.conf").exists()
+    counts, out = playbook(tmp_path, "rollback", *on_image)
+    assert counts["changed"] == 0, out
+
+
+def test_a_tuner_error_fails_the_task_with_tuners_message(tmp_path: Path) -> None:
+    image = tmp_path / "image"
+    image.mkdir()
+    counts, out = playbook(tmp_path, "roll_out", "-e", f"tuner_root={image}",
+                           "-e", "tuner_profile=haproxy-2m-con", "--check")  # fmt: skip
+    assert counts["failed"] == 1, out
+    assert "no profile named 'haproxy-2m-con'" in out
+    assert '"exit_reason": "error"' in out
+    assert "Traceback" not in out and "JSON" not in out
+
+
+@pytest.mark.sandbox
+@needs_sandbox
+def test_playbook_on_the_live_kernel_in_a_namespace(tmp_path: Path) -> None:
+    """loadgen-client has per-netns keys only: the real kernel, in a throwaway namespace."""
+    env = environment(tmp_path)
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()
+                      if k.startswith("ANSIBLE_") or k == "HOME")  # fmt: skip
+    run = shlex.join(playbook_command("roll_out", "-e", "tuner_profile=loadgen-client"))
+    (tmp_path / "work").mkdir()
+    script = (
+        f"WORK={shlex.quote(str(tmp_path / 'work'))}\n" + COVER_ETC + exports
+        + f"{run} --check --diff > {tmp_path}/check.txt\n"
+        + "sysctl -n net.ipv4.ip_local_port_range > " + f"{tmp_path}/before.txt\n"
+        + f"{run} > {tmp_path}/apply.txt\n"
+        + "sysctl -n net.ipv4.ip_local_port_range > " + f"{tmp_path}/after.txt\n"
+        + f"{run} > {tmp_path}/again.txt\n"
+    )  # fmt: skip
+    result = sandbox(script, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    check = (tmp_path / "check.txt").read_text()
+    assert recap(check)["changed"] == 1
+    assert "live net.ipv4.ip_local_port_range" in check and "+1024 65535" in check, check
+    assert (tmp_path / "before.txt").read_text().split() != ["1024", "65535"]
+    assert recap((tmp_path / "apply.txt").read_text())["changed"] == 1
+    assert (tmp_path / "after.txt").read_text().split() == ["1024", "65535"]
+    assert recap((tmp_path / "again.txt").read_text())["changed"] == 0
+
+
+def offline_get_pip(home: Path) -> None:
+    """ansible-test bootstraps pip in its virtualenvs with a get-pip.py it downloads from a host
+    this machine cannot reach; it uses a cached copy when there is one. The stand-in runs the pip
+    that .venv-ansible already has (packages still come from the package index)."""
+    found = re.search(r"pip='([\d.]+)'", next(
+        (ANSIBLE.parent / "lib").glob("python3*/site-packages/ansible_test/_internal/"
+                                      "python_requirements.py")).read_text())  # fmt: skip
+    assert found, "ansible-test's pip version not found"
+    pip_dir = next((ANSIBLE.parent / "lib").glob("python3*/site-packages"))
+    cache = home / ".ansible/test/cache" / f"get_pip_{found.group(1).replace('.', '_')}.py"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(
+        '"""Offline stand-in for get-pip.py: the pip already installed, no download."""\n'
+        "import runpy, sys\n"
+        f"sys.path.insert(0, {str(pip_dir)!r})\n"
+        'args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]\n'
+        'sys.argv = ["pip", "install", "--upgrade", "--force-reinstall", *args]\n'
+        'runpy.run_module("pip", run_name="__main__", alter_sys=True)\n'
+    )
+
+
+def test_ansible_test_sanity(tmp_path: Path) -> None:
+    offline_get_pip(tmp_path)
+    result = subprocess.run(
+        [str(ANSIBLE / "ansible-test"), "sanity", "--python", "3.11", "--venv",
+         "--test", "validate-modules", "--test", "pep8", "--test", "compile", "--test", "import"],
+        cwd=COLLECTION, capture_output=True, text=True, env=environment(tmp_path),
+        check=False, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    for test in ("validate-modules", "pep8", "compile", "import"):
+        assert f'Running sanity test "{test}"' in result.stdout + result.stderr
+
+
+def test_the_modules_unit_tests(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(ANSIBLE / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-o", "addopts=", "tests/unit"],
+        cwd=COLLECTION, capture_output=True, text=True, env=environment(tmp_path),
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b6 passed\b", result.stdout), result.stdout
