@@ -387,7 +387,7 @@ def test_prune_keeps_the_newest_and_whatever_is_still_needed(root: Path, proc_sy
     pruned = tuner(root, proc_sys, "history", "--prune", "1", "--json")
     assert pruned.exit_code == 0, pruned.output
     assert pruned.stderr == (
-        "pruned 2 generation(s) (1-2); kept 2 more than asked: the applies in effect, anything "
+        "pruned 2 generations (1-2); kept 2 more than asked: the applies in effect, anything "
         "unfinished, and what came after them.\n"
     )
     assert [g["generation"] for g in json.loads(pruned.stdout)["generations"]] == [3, 4, 5]

@@ -26,7 +26,7 @@ def test_version() -> None:
 def test_usage_error_is_64_not_2() -> None:
     result = run("plan")
     assert result.exit_code == 64
-    assert "Error: Missing argument 'profile'." in result.output
+    assert "Error: Missing argument 'PROFILE'." in result.output
     assert run("plan", "x", "--no-such-flag").exit_code == 64
     assert run("frobnicate").exit_code == 64
 
@@ -70,7 +70,7 @@ def test_show_text(root: Path, cwd_repo: Path) -> None:
 def test_validate_bundled_ok(root: Path, proc_sys: Path) -> None:
     result = run("validate", "base", "haproxy-2m-conns", "loadgen-client",
                  "--root", str(root), "--proc-sys", str(proc_sys))  # fmt: skip
-    assert (result.exit_code, result.output) == (0, "ok: 3 profile(s) valid\n")
+    assert (result.exit_code, result.output) == (0, "ok: 3 profiles valid\n")
 
 
 def test_validate_reports_everything_and_exits_1(
@@ -85,7 +85,7 @@ def test_validate_reports_everything_and_exits_1(
         "a.yaml:3:15: fs.nr_open: booleans are ambiguous here: write 1 or 0",
         "a.yaml:4:3: fs.nr_open: duplicate key (first set at line 3); YAML would silently keep only the last one",
         "b.yaml:2:11: extends: no profile named 'nosuch' (available: backend-server, base, haproxy-2m-conns, loadgen-client)",
-        "3 error(s), 0 warning(s) in 2 profile(s)",
+        "3 errors, 0 warnings in 2 profiles",
     ]  # fmt: skip
 
 
@@ -100,11 +100,11 @@ def test_validate_unknown_key_warns_then_strict_fails(
     assert warn.output.splitlines() == [
         "t.yaml:3:26: net.ipv4.tcp_tw_reuze: warning: the running kernel (6.1.0-test) has no "
         "such key; did you mean net.ipv4.tcp_tw_reuse?",
-        "ok: 1 profile(s) valid, 1 warning(s)",
+        "ok: 1 profile valid, 1 warning",
     ]
     strict = run(*args, "--strict")
     assert strict.exit_code == 1
-    assert strict.output.splitlines()[-1] == "1 error(s), 0 warning(s) in 1 profile(s)"
+    assert strict.output.splitlines()[-1] == "1 error, 0 warnings in 1 profile"
 
 
 def test_validate_json(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,14 +169,16 @@ def test_plan_text(root: Path, proc_sys: Path, cwd_repo: Path) -> None:
     result = run("plan", "loadgen-client", "--root", str(root), "--proc-sys", str(proc_sys))
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0] == "Plan: loadgen-client (extends base)  [profiles/loadgen-client.yaml]"
+    assert lines[0] == "Plan: loadgen-client (bundled, extends base)"
     assert lines[1] == f"host mode: root {root}, kernel {proc_sys} (Linux 6.1.0-test)"
     assert "Kernel: 2 of 5 live values differ" in lines
     assert "  ~  net.ipv4.ip_local_port_range  32768 60999  1024 65535  ports" in lines
-    assert "  + /etc/sysctl.d/99-tuner.conf (create)" in lines
-    assert (
-        lines[-1]
-        == "Plan: 2 live value(s) to set, 2 file(s) to create, 0 file(s) to update, 0 file(s) to delete."
+    assert "  + /etc/sysctl.d/99-tuner.conf (create, +30 lines)" in lines
+    assert lines[-2] == "Plan: 2 live values to set, 2 files to create."
+    assert lines[-1] == (
+        f"Nothing was changed. To apply: tuner apply loadgen-client --root {root} --proc-sys "
+        f"{proc_sys}. Every value and file in full: tuner plan loadgen-client --root {root} "
+        f"--proc-sys {proc_sys} --diff."
     )
     assert "\x1b[" not in result.output  # not a terminal: no colour
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from tuner.cli import app
 
 runner = CliRunner()
-SPEC = "tuner @ https://artifacts.example.com/tuner-0.1.0-py3-none-any.whl"  # as in the README
+SPEC = "tuner-sysctl==0.2.0"  # as in the README
 
 
 def examples() -> dict[str, str]:

@@ -106,8 +106,7 @@ def test_capacity_command(root: Path, proc_sys: Path) -> None:
     result = runner.invoke(app, ["capacity", "loadgen-client", *args])
     assert result.exit_code == 0
     assert (
-        "  concurrent outbound: 64,512 per tuple x 2 tuple(s) = 129,024"
-        in result.output.splitlines()
+        "  concurrent outbound: 64,512 per tuple x 2 tuples = 129,024" in result.output.splitlines()
     )
     assert result.output.splitlines()[-1] == "Intent met."
     doc = json.loads(runner.invoke(app, ["capacity", "haproxy-2m-conns", "--json", *args]).output)
@@ -121,7 +120,7 @@ def test_capacity_command(root: Path, proc_sys: Path) -> None:
     gap = runner.invoke(app, ["capacity", "short", *args])
     assert gap.exit_code == 1
     assert (
-        "      to close the gap: 2 more destination(s) or source IP(s), or widen ip_local_port_range"
+        "      to close the gap: 2 more destinations or source IPs, or widen ip_local_port_range"
         in gap.output.splitlines()
     )
 

@@ -19,7 +19,13 @@ PROXY = "intent: {role: proxy, concurrent_connections: 100000, backends: 4, memo
 NOFILE = "limits:\n  - {domain: '*', type: '-', item: nofile, value: %s}\n  - {domain: root, type: '-', item: nofile, value: %s}\n"
 
 # rule id -> (profile body, live /proc/sys overrides, a fragment of the message)
+NO_CAP = {
+    "../self/status": "CapBnd:\t000001fffeffffff",
+    "../1/limits": "Max open files  1024  20000  files",
+}
 TRIGGERS: dict[str, tuple[str, dict[str, str], str]] = {
+    "limit-capped": (NOFILE % (100000, 100000), NO_CAP,
+                     "nofile 100000 for * cannot take effect here: a new session gets at most 20,000"),
     "catalog-value": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 3\n", {},
                       "3 is not one of 0 (off), 1 (on for all outgoing connections), 2 (on for loopback only)"),
     "value-syntax": ("", {}, "a value cannot contain a newline"),  # built in code, see below
@@ -28,12 +34,12 @@ TRIGGERS: dict[str, tuple[str, dict[str, str], str]] = {
     "port-range-parity": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65534\n", {},
                           "low 1024 and high 65534 have the same parity"),
     "listener-not-reserved": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n", {},
-                              "listening port(s) 8080 lie inside ip_local_port_range 1024-65535"),
+                              "listening port 8080 lies inside ip_local_port_range 1024-65535"),
     "outbound-per-tuple": ("intent: {role: client, concurrent_connections: 100000, destinations: 1}\n", {},
-                           "100,000 outbound / 1 tuple(s) = 100,000 per tuple; 60999 - 32768 + 1 = 28,232 usable ports: over by 71,768; needs 3 more destination(s)"),
+                           "100,000 outbound / 1 tuple = 100,000 per tuple; 60999 - 32768 + 1 = 28,232 usable ports: over by 71,768; needs 3 more destinations"),
     "new-connection-rate": ("intent: {role: client, concurrent_connections: 1000, new_connections_per_second: 1000}\n",
                             {"net/ipv4/tcp_tw_reuse": "0"},
-                            "1,000/s / 1 tuple(s) = 1,000/s; no reuse: 28,232 ports / 60 s TIME_WAIT = 470/s"),
+                            "1,000/s / 1 tuple = 1,000/s; no reuse: 28,232 ports / 60 s TIME_WAIT = 470/s"),
     "tw-reuse": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n  net.ipv4.tcp_timestamps: 0\n", {},
                  "tcp_tw_reuse=1 (profile value) reuses TIME_WAIT ports of outgoing connections only with TCP timestamps, but tcp_timestamps is 0"),
     "key-removed": ("sysctl:\n  net.ipv4.tcp_tw_recycle: 1\n", {},
@@ -70,6 +76,7 @@ TRIGGERS: dict[str, tuple[str, dict[str, str], str]] = {
 
 # rule id -> a profile close to the trigger that must not trigger it
 QUIET: dict[str, tuple[str, dict[str, str]]] = {
+    "limit-capped": (NOFILE % (100000, 100000), NO_CAP | {"../self/status": "CapBnd:\t000001ffffffffff"}),
     "catalog-value": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n", {}),
     "value-syntax": ("sysctl:\n  fs.nr_open: 1048576\n", {}),
     "port-range-order": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n", {}),

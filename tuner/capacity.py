@@ -25,6 +25,7 @@ from tuner.facts import Facts
 from tuner.keys import PORT_RANGE
 from tuner.limits import UNLIMITED
 from tuner.order import boot_current
+from tuner.report import plural
 from tuner.resolve import Intent, Profile
 
 SOCKET_KERNEL_BYTES = 3700  # slab of one idle TCP socket: ~3.6 KiB measured on Linux 6.18
@@ -155,9 +156,10 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
                 "outbound connections per tuple",
                 per_tuple,
                 span.usable,
-                f"{outbound:,} outbound / {tuples} tuple(s) = {per_tuple:,} per tuple; "
+                f"{outbound:,} outbound / {plural(tuples, 'tuple')} = {per_tuple:,} per tuple; "
                 f"{span.arithmetic}",
-                f"{more} more destination(s) or source IP(s), or widen ip_local_port_range",
+                f"{more} more {'destination or source IP' if more == 1 else 'destinations'}"
+                f"{'' if more == 1 else ' or source IPs'}, or widen ip_local_port_range",
             )
         )
     rate = intent.new_connections_per_second
@@ -178,7 +180,8 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
                 "new connections per second per tuple",
                 per_tuple_rate,
                 limit,
-                f"{rate:,}/s / {tuples} tuple(s) = {per_tuple_rate:,}/s; {how} = {limit:,}/s",
+                f"{rate:,}/s / {plural(tuples, 'tuple')} = {per_tuple_rate:,}/s; "
+                f"{how} = {limit:,}/s",
                 fix,
             )
         )
@@ -315,7 +318,8 @@ class Ceiling:
         return [
             f"usable ephemeral ports per (src IP, dst IP, dst port): {self.ports.arithmetic} "
             f"(ip_local_port_range: {self.range_origin})",
-            f"concurrent outbound: {self.ports.usable:,} per tuple x {self.tuples} tuple(s) = "
+            f"concurrent outbound: {self.ports.usable:,} per tuple x "
+            f"{plural(self.tuples, 'tuple')} = "
             f"{self.max_outbound:,}",
             "new connections/s per tuple when this side closes first, without reuse: "
             f"{self.ports.usable:,} / {TIME_WAIT_SECONDS} s TIME_WAIT "

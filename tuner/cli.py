@@ -106,6 +106,7 @@ class RootGroup(TunerGroup):
 
 
 Command = TypeVar("Command", bound=Callable[..., int])
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def command(name: str) -> Callable[[Command], Command]:
@@ -113,7 +114,10 @@ def command(name: str) -> Callable[[Command], Command]:
 
     def register(function: Command) -> Command:
         single = typer.Typer(
-            add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False
+            add_completion=False,
+            rich_markup_mode=None,
+            pretty_exceptions_enable=False,
+            context_settings=CONTEXT,
         )
         single.command(name)(function)
         COMMANDS[name] = single
@@ -125,23 +129,63 @@ def command(name: str) -> Callable[[Command], Command]:
 app = typer.Typer(
     cls=RootGroup,
     add_completion=False,
-    no_args_is_help=True,
+    invoke_without_command=True,
+    context_settings=CONTEXT,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     help="Kernel tuning as code: plan, apply and roll back sysctls and resource limits.",
 )
 
+
+def complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Profile names for shell completion (site profiles of --root, then bundled ones)."""
+    from tuner.library import ProfileLibrary
+
+    root = ctx.params.get("root") or Path("/")
+    names = [e.name for e in ProfileLibrary.for_root(Path(root)).entries()]
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def complete_subjects(incomplete: str) -> list[str]:
+    """Catalog keys and rule ids for ``tuner explain``."""
+    from tuner import catalog, rules
+
+    names = sorted(catalog.entries()) + sorted(rule.id for rule in rules.RULES)
+    return [name for name in names if name.startswith(incomplete)]
+
+
+ProfileArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="PROFILE",
+        help="A profile name (site, then bundled) or a path to a .yaml file.",
+        autocompletion=complete_profiles,
+        show_default=False,
+    ),
+]
+ProfilesArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="PROFILE...",
+        help="Profile names or .yaml files.",
+        autocompletion=complete_profiles,
+        show_default=False,
+    ),
+]
 RootOpt = Annotated[
     Path | None,
     typer.Option(
         "--root",
+        metavar="DIR",
         help="Filesystem whose /etc tuner reads and writes (default /). "
         "Any other root is an image: the running kernel is not read.",
     ),
 ]
 ProcSysOpt = Annotated[
     Path | None,
-    typer.Option("--proc-sys", help="Use DIR as the kernel's /proc/sys, whatever the root."),
+    typer.Option(
+        "--proc-sys", metavar="DIR", help="Use DIR as the kernel's /proc/sys, whatever the root."
+    ),
 ]
 NoKernelOpt = Annotated[
     bool,
@@ -152,6 +196,14 @@ NoKernelOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document.")]
+DetailedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Exit 0 when there is nothing to report, 2 when there is (plan: changes pending; "
+        "status: drift or an unfinished run; doctor: a warning), 1 on an error.",
+    ),
+]
 StrictOpt = Annotated[
     bool,
     typer.Option(
@@ -169,12 +221,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     """Kernel tuning as code."""
+    if ctx.invoked_subcommand is None:  # bare `tuner`: the help, and success
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
 
 
 @command("list")
@@ -186,7 +242,7 @@ def list_(root: RootOpt = None, json: JsonOpt = False) -> int:
 
 
 @command("show")
-def show(profile: str, root: RootOpt = None, json: JsonOpt = False) -> int:
+def show(profile: ProfileArg, root: RootOpt = None, json: JsonOpt = False) -> int:
     """Show a profile resolved after extends, with where each value comes from."""
     from tuner.commands import show as command
 
@@ -195,7 +251,7 @@ def show(profile: str, root: RootOpt = None, json: JsonOpt = False) -> int:
 
 @command("validate")
 def validate(
-    profiles: Annotated[list[str], typer.Argument(help="Profile names or files.")],
+    profiles: ProfilesArg,
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     strict: StrictOpt = False,
@@ -209,28 +265,41 @@ def validate(
 
 @command("plan")
 def plan(
-    profile: str,
+    profile: ProfileArg,
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     strict: StrictOpt = False,
     no_kernel: NoKernelOpt = False,
     json: JsonOpt = False,
-    detailed_exitcode: Annotated[
+    detailed_exitcode: DetailedOpt = False,
+    diff: Annotated[
         bool,
         typer.Option(
-            "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error."
+            "--diff",
+            help="Show every file diff, why each value, and the capacity "
+            "arithmetic (the default is a compact plan).",
         ),
     ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Save the plan, with what it was computed from, for `tuner apply FILE`.",
+        ),
+    ] = None,
 ) -> int:
     """Show what applying PROFILE would change: live values, files, and boot-time overrides."""
     from tuner.commands import plan as command
 
-    return command.run(profile, root, proc_sys, strict, json, detailed_exitcode, not no_kernel)
+    return command.run(
+        profile, root, proc_sys, strict, json, detailed_exitcode, not no_kernel, full=diff, out=out
+    )
 
 
 @command("capacity")
 def capacity(
-    profile: str,
+    profile: ProfileArg,
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     json: JsonOpt = False,
@@ -243,7 +312,15 @@ def capacity(
 
 @command("explain")
 def explain(
-    subject: Annotated[str, typer.Argument(metavar="KEY|RULE-ID")],
+    subject: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEY|RULE-ID",
+            help="A sysctl key from the catalog (net.core.somaxconn) or a rule id.",
+            autocompletion=complete_subjects,
+            show_default=False,
+        ),
+    ],
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     json: JsonOpt = False,
@@ -256,7 +333,7 @@ def explain(
 
 @command("vendor")
 def vendor(
-    profiles: Annotated[list[str], typer.Argument(help="Profile names or files.")],
+    profiles: ProfilesArg,
     root: Annotated[
         Path,
         typer.Option("--root", help="The image (or host) root to vendor into: required."),
@@ -290,7 +367,7 @@ class Mode(enum.StrEnum):
 
 @export_app.command("cloud-init")
 def export_cloud_init(
-    profile: str,
+    profile: ProfileArg,
     mode: Annotated[
         Mode, typer.Option("--mode", help="files: write and apply the files; apply: run tuner.")
     ] = Mode.files,
@@ -318,14 +395,11 @@ RestartOpt = Annotated[
         help="After daemon-reload, try-restart the units whose limits changed.",
     ),
 ]
-DetailedOpt = Annotated[
-    bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something to report.")
-]
 
 
 @command("apply")
 def apply(
-    profile: str,
+    profile: ProfileArg,
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     strict: StrictOpt = False,
@@ -432,16 +506,47 @@ def doctor(
         int,
         typer.Option("--top", min=1, metavar="N", help="Show the N worst tuples and processes."),
     ] = 5,
-    detailed_exitcode: Annotated[
-        bool,
-        typer.Option("--detailed-exitcode", help="Exit 2 when a finding is a warning or critical."),
-    ] = False,
+    detailed_exitcode: DetailedOpt = False,
 ) -> int:
     """Why connections fail on this host now: ports per tuple, TIME_WAIT, descriptors, listen
     queues, orphans, conntrack; each finding with the profile setting that fixes it."""
     from tuner.commands import doctor as command
 
     return command.run(profile, proc_sys, json, top, detailed_exitcode)
+
+
+@command("schema")
+def schema() -> int:
+    """Print the JSON Schema of a profile file (draft 2020-12), for editor completion and checks.
+    The same file ships as tuner/data/profile.schema.json."""
+    import json
+
+    from tuner.schema import profile_schema
+
+    report.raw(json.dumps(profile_schema(), indent=2) + "\n")
+    return 0
+
+
+class Shell(enum.StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+@command("completion")
+def completion(
+    shell: Annotated[Shell, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
+) -> int:
+    """Print the shell completion script: commands, options, profile names and catalog keys.
+    bash: source <(tuner completion bash); zsh and fish: see the README."""
+    from typer.completion import get_completion_script  # type: ignore[attr-defined]
+
+    script = get_completion_script(prog_name="tuner", complete_var=COMPLETE_VAR, shell=shell.value)
+    report.raw(script.rstrip("\n") + "\n")
+    return 0
+
+
+COMPLETE_VAR = "_TUNER_COMPLETE"
 
 
 def _pipe_closed() -> int:
@@ -458,6 +563,10 @@ def _pipe_closed() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     signals.install()
     args = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get(COMPLETE_VAR):  # a shell asking for completions: typer's shells answer
+        from typer.completion import completion_init  # type: ignore[attr-defined]
+
+        completion_init()
     command = typer.main.get_command(app)
     code: int = command.main(args, prog_name="tuner", standalone_mode=False)
     try:

@@ -78,9 +78,9 @@ def document(profile: Profile, mode: str, pip_spec: str | None = None) -> str:
     else:
         if not pip_spec:
             raise TunerError(
-                "apply mode installs tuner on the instance: pass --pip-spec with a wheel URL, a "
-                "path or a requirement on your own index (the name 'tuner' on PyPI is a "
-                "different project)"
+                "apply mode installs tuner on the instance: pass --pip-spec, for example "
+                f"tuner-sysctl=={__version__} (tuner's distribution name; 'tuner' on PyPI is "
+                "another project), a wheel URL or a path"
             )
         spec = pip_spec
         profile_path = SITE_PROFILES / f"{profile.name}.yaml"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from tuner import catalog
 from tuner.processes import ProcessFds, ProcessScan
+from tuner.report import plural
 from tuner.sockets import Census, Listener, TupleUse
 
 WARNING = 70.0
@@ -111,10 +112,6 @@ def reuse_covers(values: Values, destination: str) -> bool:
 
 def _is_loopback(address: str) -> bool:
     return address.startswith("127.") or address == "::1"
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def _them(count: int) -> str:

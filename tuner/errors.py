@@ -31,7 +31,8 @@ class ProfileError(TunerError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
         errors = [d for d in diagnostics if d.severity == "error"]
-        super().__init__(f"{len(errors)} error(s) in profile")
+        count = len(errors)
+        super().__init__(f"{count} error{'' if count == 1 else 's'} in the profile")
 
 
 class NotFoundError(TunerError):

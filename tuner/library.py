@@ -8,6 +8,7 @@ profiles bundled with tuner. A parent named in ``extends`` is looked up next to 
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -27,11 +28,15 @@ def data_dir(name: str) -> Path:
 
 
 def display_path(path: Path) -> str:
-    """How messages name a file: relative to the working directory when below it."""
+    """How messages name a file: relative to the working directory when below it (unless that
+    is /, where a relative path reads as a puzzle), absolute otherwise."""
+    cwd = Path.cwd().resolve()
+    if cwd == Path("/"):
+        return str(path.resolve())
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(path.resolve().relative_to(cwd))
     except ValueError:
-        return str(path)
+        return str(path.resolve())
 
 
 def looks_like_path(ref: str) -> bool:
@@ -72,8 +77,12 @@ class ProfileLibrary:
                 candidate = directory / f"{ref}{suffix}"
                 if candidate.is_file():
                     return candidate
-        names = ", ".join(e.name for e in self.entries()) or "none"
-        raise NotFoundError(f"no profile named {ref!r} (available: {names})")
+        known = [e.name for e in self.entries()]
+        close = difflib.get_close_matches(ref, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise NotFoundError(
+            f"no profile named {ref!r}{hint} (available: {', '.join(known) or 'none'})"
+        )
 
     def entries(self) -> list[ProfileEntry]:
         """Every profile by name; a site profile hides a bundled one of the same name."""

@@ -259,10 +259,11 @@ class Status:
     applied: Generation | None
     unsettled: tuple[Generation, ...]
     drift: tuple[drift.Difference, ...] = ()
+    ineffective: tuple[str, ...] = ()  # applied limits no new session can get here
 
     @property
     def needs_attention(self) -> bool:
-        return bool(self.drift or self.unsettled)
+        return bool(self.drift or self.unsettled or self.ineffective)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -276,6 +277,7 @@ class Status:
             "drifted": bool(self.drift),
             "drift": [d.to_json() for d in self.drift],
             "incomplete": [_incomplete(g) for g in self.unsettled],
+            "ineffective": list(self.ineffective),
         }
 
 
@@ -316,7 +318,28 @@ def status(host: Host) -> Status:
             values = {}
         differences = drift.differences(files, values, *drift.observe(host, files, values))
     mode = "image" if host.image_mode else "host"
-    return Status(mode, stack, applied, unsettled, tuple(differences))
+    ineffective = _ineffective(expected_state(stack)[0], host) if stack else []
+    return Status(mode, stack, applied, unsettled, tuple(differences), tuple(ineffective))
+
+
+def _ineffective(files: dict[str, FileState | None], host: Host) -> list[str]:
+    """The applied nofile lines no new session can get on this machine (sessions.py)."""
+    from tuner import pamlimits, sessions
+
+    cap = sessions.nofile_cap(host.kernel)
+    if cap is None:
+        return []
+    found = []
+    for path, state in sorted(files.items()):
+        if state is None or not path.startswith("/etc/security/limits"):
+            continue
+        for line in pamlimits.parse_limits_conf(state.content.decode(errors="replace"), path):
+            if line.item == "nofile" and sessions.capped(line.value, cap):
+                found.append(
+                    f"{line.where}: nofile {line.value} for {line.domain} does not take "
+                    f"effect: a new session gets at most {cap.hard:,} ({cap.reason})"
+                )
+    return found
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def scan(proc: Path, top: int, *, fd_count_in_size: bool = True) -> ProcessScan:
         base = proc / name
         try:
             count = _open_count(base / "fd", fd_count_in_size)
-            soft, hard = _nofile((base / "limits").read_text())
+            soft, hard = nofile_of((base / "limits").read_text())
         except (FileNotFoundError, ProcessLookupError):
             continue  # it exited meanwhile
         except OSError:
@@ -75,7 +75,7 @@ def _open_count(fd_dir: Path, trust_size: bool) -> int:
         return sum(1 for _ in entries)
 
 
-def _nofile(limits: str) -> tuple[int | None, int | None]:
+def nofile_of(limits: str) -> tuple[int | None, int | None]:
     """The soft and hard "Max open files" of /proc/PID/limits."""
     for line in limits.splitlines():
         if line.startswith("Max open files"):

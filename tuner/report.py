@@ -110,6 +110,11 @@ def diagnostics(found: Iterable[Diagnostic], stream: IO[str] | None = None) -> N
         write(style(escape(text, newlines=False), kind), stream, styled=True)
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 file", "3 files", "1 live value": the count and the word, never "file(s)"."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
 def wrap(text: str, indent: str, width: int = 100) -> str:
     return textwrap.fill(
         " ".join(text.split()), width=width, initial_indent=indent, subsequent_indent=indent

@@ -222,8 +222,11 @@ def _listener_not_reserved(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     if inside:
         shown = ",".join(map(str, inside[:10])) + (" ..." if len(inside) > 10 else "")
         yield self.found(
-            f"listening port(s) {shown} lie inside ip_local_port_range {span.low}-{span.high}: "
-            f"add them to net.ipv4.ip_local_reserved_ports so no outgoing connection takes them",
+            f"{'listening port' if len(inside) == 1 else 'listening ports'} {shown} "
+            f"{'lies' if len(inside) == 1 else 'lie'} "
+            f"inside ip_local_port_range {span.low}-{span.high}: "
+            f"add {'it' if len(inside) == 1 else 'them'} to net.ipv4.ip_local_reserved_ports so no "
+            f"outgoing connection takes {'it' if len(inside) == 1 else 'them'}",
             ctx.where(PORT_RANGE),
             PORT_RANGE,
         )
@@ -696,3 +699,37 @@ def _unknown_key(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
         message = f"the running kernel ({ctx.live.release or 'unknown'}) has no such key{hint}"
         severity: Severity = "error" if ctx.strict else "warning"
         yield self.found(message, entry.origin, entry.key.name, severity)
+
+
+@rule(
+    "limit-capped",
+    "warning",
+    "A nofile limit above what any new session can get on this machine (no CAP_SYS_RESOURCE).",
+    "setrlimit(2) EPERM without CAP_SYS_RESOURCE; pam_limits ignores the failure; "
+    "docs/kernel-facts.md (resource limits)",
+)
+def _limit_capped(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
+    from tuner.sessions import capped, nofile_cap
+
+    cap = nofile_cap(ctx.live.host.kernel) if ctx.live.available else None
+    if cap is None:
+        return
+    said = set()
+    for entry in ctx.profile.limits:
+        if entry.item == "nofile" and capped(entry.value, cap) and entry.origin not in said:
+            said.add(entry.origin)  # a "-" line is a soft and a hard limit: one warning
+            yield self.found(
+                f"nofile {entry.value} for {entry.domain} cannot take effect here: a new "
+                f"session gets at most {cap.hard:,} ({cap.reason})",
+                entry.origin,
+                f"{entry.domain} nofile",
+            )
+    for limit in ctx.profile.services:
+        hard = limit.numbers.hard if limit.directive == "LimitNOFILE" else 0
+        if limit.directive == "LimitNOFILE" and (hard is None or hard > cap.hard):
+            yield self.found(
+                f"{limit.unit} LimitNOFILE={limit.value} cannot take effect here: the service "
+                f"gets at most {cap.hard:,} ({cap.reason})",
+                limit.origin,
+                f"{limit.unit}.LimitNOFILE",
+            )

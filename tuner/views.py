@@ -10,8 +10,9 @@ import sys
 
 from tuner import capacity as capacity_model
 from tuner import diagnosis, ops, recovery, report
+from tuner.errors import NotFoundError
 from tuner.journal import incomplete_message
-from tuner.library import display_path
+from tuner.library import data_dir, display_path
 from tuner.plan import Change, Plan
 from tuner.resolve import Profile
 
@@ -25,7 +26,7 @@ def capacity_report(
     style = report.Style(sys.stdout)
     intent = profile.intent
     if intent:
-        spread = f"{intent.tuples} tuple(s)" if intent.role != "server" else "inbound"
+        spread = report.plural(intent.tuples, "tuple") if intent.role != "server" else "inbound"
         report.out(
             f"intent: {intent.role}, {intent.concurrent_connections:,} connections, {spread}"
         )
@@ -44,23 +45,58 @@ def capacity_report(
             report.out(f"      to close the gap: {check.fix}")
 
 
-def plan(plan: Plan) -> None:
+def plan(plan: Plan, *, full: bool = False, ref: str | None = None) -> None:
+    """The plan: compact by default (the changes table, a line per file with its +/- counts,
+    boot overrides, the capacity verdict); ``full`` adds why each value, the file diffs and the
+    capacity arithmetic. With ``ref`` (tuner plan), end with what to run next."""
     style = report.Style(sys.stdout)
     profile = plan.profile
-    parents = f" (extends {', '.join(profile.chain[:-1])})" if len(profile.chain) > 1 else ""
-    report.out(
-        style(f"Plan: {profile.name}{parents}", "bold") + f"  [{display_path(profile.path)}]"
-    )
+    report.out(style(f"Plan: {profile_label(profile)}", "bold"))
     if plan.mode == "image":
         report.out(f"image mode: root {plan.root}; the running kernel is not read, files only")
     else:
         release = f" (Linux {plan.kernel_release})" if plan.kernel_release else ""
         report.out(f"host mode: root {plan.root}, kernel {plan.proc_sys}{release}")
 
+    _kernel_changes(plan, style, full)
+    _file_changes(plan, style, full)
+
+    boot = [c for c in plan.changes if c.layer == "boot"]
+    if boot:
+        overridden = report.plural(len(boot), "key")
+        report.out(style(f"\nBoot: {overridden} overridden by another file at boot", "bold"))
+        for change in boot:
+            text = (
+                f"  ! {change.key}: {change.shadowed_by} sets {change.current}, "
+                f"not {change.desired} ({', '.join(change.tools)})"
+            )
+            report.out(style(text, "warn"))
+
+    if plan.capacity is not None:
+        ceiling, checks = plan.capacity
+        if full:
+            report.out(style("\nCapacity (with this profile applied)", "bold"))
+            capacity_report(ceiling, checks, plan.profile)
+        else:
+            report.out("\n" + _capacity_verdict(checks, profile))
+
+    if plan.diagnostics:
+        report.out(style("\nFindings:", "bold"))
+        report.diagnostics(plan.diagnostics)
+    report.out()
+    report.out(summary(plan))
+    step = next_step(plan, ref, full) if ref is not None else None
+    if step:
+        report.out(step)
+
+
+def _kernel_changes(plan: Plan, style: report.Style, full: bool) -> None:
     kernel = [c for c in plan.changes if c.layer == "kernel"]
     if plan.mode == "host":
-        total = len(profile.sysctl)
-        report.out(style(f"\nKernel: {len(kernel)} of {total} live values differ", "bold"))
+        total = len(plan.profile.sysctl)
+        differ = "differs" if len(kernel) == 1 else "differ"
+        report.out(style(f"\nKernel: {len(kernel)} of {report.plural(total, 'live value')} "
+                         f"{differ}", "bold"))  # fmt: skip
         if kernel:
             rows = [["", "KEY", "CURRENT", "DESIRED", "UNIT"]]
             for change in kernel:
@@ -71,39 +107,70 @@ def plan(plan: Plan) -> None:
             report.out(lines[0])
             for change, line in zip(kernel, lines[1:], strict=True):
                 report.out(style(line, _KIND[_mark(change)]))
-                if change.why:
+                if full and change.why:
                     report.out(style(report.wrap(change.why, "        "), "dim"))
 
-    if plan.capacity is not None:
-        ceiling, checks = plan.capacity
-        report.out(style("\nCapacity (with this profile applied)", "bold"))
-        capacity_report(ceiling, checks, plan.profile)
 
+def _file_changes(plan: Plan, style: report.Style, full: bool) -> None:
     files = [c for c in plan.changes if c.layer == "file"]
     report.out(style(f"\nFiles: {len(files)} to write or remove", "bold"))
     for change in files:
-        report.out(
-            style(f"  {_mark(change)} {change.path} ({change.action})", _KIND[_mark(change)])
-        )
-        for line in (change.diff or "").rstrip("\n").split("\n"):
-            kind = "add" if line.startswith("+") else "remove" if line.startswith("-") else "dim"
-            report.out("      " + style(line, kind))
+        added, removed = _counts(change.diff)
+        counts = f"+{added}" + (f" -{removed}" if removed else "")
+        line = f"  {_mark(change)} {change.path} ({change.action}, {counts} lines)"
+        report.out(style(line, _KIND[_mark(change)]))
+        if full:
+            for text in (change.diff or "").rstrip("\n").split("\n"):
+                kind = (
+                    "add" if text.startswith("+") else "remove" if text.startswith("-") else "dim"
+                )
+                report.out("      " + style(text, kind))
 
-    boot = [c for c in plan.changes if c.layer == "boot"]
-    if boot:
-        report.out(style(f"\nBoot: {len(boot)} key(s) overridden by another file at boot", "bold"))
-        for change in boot:
-            text = (
-                f"  ! {change.key}: {change.shadowed_by} sets {change.current}, "
-                f"not {change.desired} ({', '.join(change.tools)})"
-            )
-            report.out(style(text, "warn"))
 
-    if plan.diagnostics:
-        report.out(style("\nFindings:", "bold"))
-        report.diagnostics(plan.diagnostics)
-    report.out()
-    report.out(summary(plan))
+def profile_label(profile: Profile) -> str:
+    """ "haproxy-2m-conns (bundled, extends base)", or the file of a site or path profile."""
+    parents = f", extends {', '.join(profile.chain[:-1])}" if len(profile.chain) > 1 else ""
+    try:
+        bundled = profile.path.resolve().is_relative_to(data_dir("profiles").resolve())
+    except NotFoundError:
+        bundled = False
+    where = "bundled" if bundled else display_path(profile.path)
+    return f"{profile.name} ({where}{parents})"
+
+
+def _counts(diff: str | None) -> tuple[int, int]:
+    lines = (diff or "").split("\n")
+    added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
+    removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("---"))
+    return added, removed
+
+
+def _capacity_verdict(checks: list[capacity_model.Check], profile: Profile) -> str:
+    intent = profile.intent
+    gaps = [c.name for c in checks if not c.ok]
+    what = (
+        f"{intent.role}, {intent.concurrent_connections:,} connections" if intent else "no intent"
+    )
+    more = f"`tuner capacity {profile.name}` shows the arithmetic"
+    if gaps:
+        return f"Capacity ({what}): NOT met: {'; '.join(gaps)}. {more}."
+    estimates = sum(1 for c in checks if c.estimate)
+    shown = f" and {report.plural(estimates, 'estimate')}" if estimates else ""
+    met = report.plural(len(checks) - estimates, "check")
+    return f"Capacity ({what}): met ({met} pass{shown}). {more}."
+
+
+def next_step(plan: Plan, ref: str, full: bool) -> str | None:
+    """What was not done, and what to run next (nothing to say when nothing would change)."""
+    where = "" if plan.root == "/" else f" --root {plan.root}"
+    if plan.proc_sys is not None and plan.proc_sys != "/proc/sys":
+        where += f" --proc-sys {plan.proc_sys}"
+    if plan.errors:
+        return "Nothing was changed. Fix the errors above, then plan again."
+    if not plan.has_changes:
+        return None
+    diff = "" if full else f" Every value and file in full: tuner plan {ref}{where} --diff."
+    return f"Nothing was changed. To apply: tuner apply {ref}{where}.{diff}"
 
 
 def _mark(change: Change) -> str:
@@ -112,14 +179,15 @@ def _mark(change: Change) -> str:
 
 def summary(plan: Plan) -> str:
     if plan.errors:
-        return f"Plan has {len(plan.errors)} error(s): apply would refuse it."
+        return f"Plan has {report.plural(len(plan.errors), 'error')}: apply would refuse it."
     if not plan.has_changes:
         return "No changes: the host already matches the profile."
     parts = []
-    if plan.mode == "host":
-        parts.append(f"{plan.count('kernel', 'set')} live value(s) to set")
+    if plan.mode == "host" and plan.count("kernel", "set"):
+        parts.append(f"{report.plural(plan.count('kernel', 'set'), 'live value')} to set")
     for action in ("create", "update", "delete"):
-        parts.append(f"{plan.count('file', action)} file(s) to {action}")
+        if plan.count("file", action):
+            parts.append(f"{report.plural(plan.count('file', action), 'file')} to {action}")
     return "Plan: " + ", ".join(parts) + "."
 
 
@@ -152,6 +220,8 @@ def status(result: ops.Status) -> None:
         report.out("image mode: files only, the running kernel is not read")
     if not result.drift and not result.unsettled:
         report.out("No drift: files and live values are as applied.")
+    for line in result.ineffective:
+        report.out(f"warning: {line}")
     for difference in result.drift:
         report.out(f"  drift: {difference}")
 
@@ -166,7 +236,10 @@ def history(result: ops.History) -> None:
     for g in result.generations:
         reverts = ", ".join(str(n) for n in g.reverts)
         what = f"{g.kind} {g.profile}" + (f" (undoes {reverts})" if reverts else "")
-        changed = f"{len(ops.changed_files(g))} file(s), {len(g.sysctl_after)} value(s)"
+        changed = (
+            f"{report.plural(len(ops.changed_files(g)), 'file')}, "
+            f"{report.plural(len(g.sysctl_after), 'value')}"
+        )
         rows.append([str(g.number), g.created, what, result.status_of(g), changed])
     for line in report.table(rows, indent=""):
         report.out(line)
@@ -183,7 +256,7 @@ def pruned(result: ops.History) -> str:
         return "nothing to prune."
     if gone:
         numbers = f"{gone[0]}" if len(gone) == 1 else f"{gone[0]}-{gone[-1]}"
-        message = f"pruned {len(gone)} generation(s) ({numbers})"
+        message = f"pruned {report.plural(len(gone), 'generation')} ({numbers})"
     else:
         message = "nothing to prune"
     if result.kept_extra:
@@ -197,9 +270,12 @@ def pruned(result: ops.History) -> str:
 def rollback_choice(choice: recovery.Choice, skipped_values: int) -> None:
     target = choice.target
     if skipped_values:
-        report.out(f"image mode: the {skipped_values} live value(s) are not restored; files only")
+        report.out(
+            f"image mode: {report.plural(skipped_values, 'live value')} not restored; files only"
+        )
     report.out(
-        f"{choice.describe()}: {len(target.files)} file(s), {len(target.sysctl)} live value(s)."
+        f"{choice.describe()}: {report.plural(len(target.files), 'file')}, "
+        f"{report.plural(len(target.sysctl), 'live value')}."
     )
     for path, state in sorted(target.files.items()):
         report.out(f"  {'-' if state is None else '~'} {path}")

@@ -17,6 +17,9 @@ def run(
     as_json: bool,
     detailed_exitcode: bool,
     kernel: bool = True,
+    *,
+    full: bool = False,
+    out: Path | None = None,
 ) -> int:
     host = make_host(root, proc_sys, kernel=kernel)
     try:
@@ -35,10 +38,18 @@ def run(
             },
         )
         return errors.EXIT_ERROR
+    if out is not None and not result.errors:
+        from tuner import savedplan
+
+        basis = savedplan.basis_of(result, ref, host)
+        savedplan.save(out, result, basis, ops.summary_of(result))
     if as_json:
         report.emit_json("plan", result.to_json())
     else:
-        views.plan(result)
+        views.plan(result, full=full, ref=None if out else ref)
+        if out is not None and not result.errors:
+            report.out(f"Saved to {out}. Nothing was changed. To apply exactly this plan: "
+                       f"tuner apply {out}")  # fmt: skip
     if result.errors:
         return errors.EXIT_ERROR
     if detailed_exitcode and result.has_changes:

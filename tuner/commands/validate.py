@@ -43,9 +43,13 @@ def run(
     errors = sum(1 for d in found if d.severity == "error")
     warnings = len(found) - errors
     if failed:
-        report.out(f"{errors} error(s), {warnings} warning(s) in {len(refs)} profile(s)")
+        report.out(
+            f"{report.plural(errors, 'error')}, {report.plural(warnings, 'warning')} in "
+            f"{report.plural(len(refs), 'profile')}"
+        )
         return 1
     report.out(
-        f"ok: {len(refs)} profile(s) valid" + (f", {warnings} warning(s)" if warnings else "")
+        f"ok: {report.plural(len(refs), 'profile')} valid"
+        + (f", {report.plural(warnings, 'warning')}" if warnings else "")
     )
     return 0

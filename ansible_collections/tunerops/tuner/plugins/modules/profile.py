@@ -67,7 +67,8 @@ attributes:
     description: Shows every live key and managed file before and after.
     support: full
 notes:
-  - tuner must be installed on the managed host; the module needs no Python packages of its own.
+  - tuner must be installed on the managed host (distribution C(tuner-sysctl), command C(tuner));
+    the module needs no Python packages of its own.
 seealso:
   - module: tunerops.tuner.status
 """
