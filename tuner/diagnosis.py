@@ -161,7 +161,8 @@ def _port_fix(seen: Observation, use: TupleUse) -> dict[str, object]:
     return {"sysctl": sysctl} if sysctl else {}
 
 
-def _tuple_evidence(use: TupleUse, usable: int, share: float) -> dict[str, object]:
+def tuple_json(use: TupleUse, usable: int, share: float) -> dict[str, object]:
+    """A tuple as census.tuples[] and a finding's evidence show it."""
     return {
         "src": use.src,
         "dst": use.dst,
@@ -186,7 +187,7 @@ def port_exhaustion(seen: Observation) -> list[Finding]:
                 severity,
                 f"ephemeral ports to {endpoint(use.dst, use.dport)} from {use.src}: {state} "
                 f"({use.in_use:,} of {usable:,} usable)",
-                _tuple_evidence(use, usable, share),
+                tuple_json(use, usable, share),
                 _port_fix(seen, use),
                 "each (src IP, dst IP, dst port) has its own ports: spread the connections over "
                 "more destination ports or IPs, or more source IPs",
@@ -216,7 +217,7 @@ def time_wait_pileup(seen: Observation) -> list[Finding]:
                 f"{plural(use.time_wait, 'connection')} to {endpoint(use.dst, use.dport)} "
                 "in TIME_WAIT "
                 f"hold {tw_share:g}% of its {usable:,} usable ports: {relief}",
-                _tuple_evidence(use, usable, percent(use.in_use, usable))
+                tuple_json(use, usable, percent(use.in_use, usable))
                 | {
                     "time_wait_percent": tw_share,
                     "reuse_relieves": 0 if covered else use.time_wait,
@@ -307,15 +308,7 @@ def process_nofile(seen: Observation) -> list[Finding]:
                 severity,
                 f"{process.name}[{process.pid}]{where}: {process.open:,} descriptors open of its "
                 f"soft limit {process.soft:,} ({process.percent:.1f}%)",
-                {
-                    "pid": process.pid,
-                    "name": process.name,
-                    "unit": process.unit,
-                    "open": process.open,
-                    "soft": process.soft,
-                    "hard": process.hard,
-                    "percent": round(process.percent, 1),
-                },
+                process_json(process),
                 fix,
                 "at its limit every accept(), connect() and open() fails with EMFILE; a new "
                 "limit applies when the process starts again (services: LimitNOFILE=, which "
@@ -466,30 +459,14 @@ def _login_nofile(profile: ProfileView, _name: str) -> tuple[int | None, str]:
 
 def tuple_rows(seen: Observation) -> list[dict[str, object]]:
     """census.tuples of the JSON contract: every outbound tuple, worst first."""
-    return [
-        {
-            "src": use.src,
-            "dst": use.dst,
-            "dport": use.dport,
-            "in_use": use.in_use,
-            "usable": usable,
-            "percent": share,
-            "time_wait": use.time_wait,
-        }
-        for use, usable, share in worst_tuples(seen)
-    ]
+    return [tuple_json(use, usable, share) for use, usable, share in worst_tuples(seen)]
 
 
 def process_rows(processes: tuple[ProcessFds, ...]) -> list[dict[str, object]]:
-    return [
-        {
-            "pid": p.pid,
-            "name": p.name,
-            "unit": p.unit,
-            "open": p.open,
-            "soft": p.soft,
-            "hard": p.hard,
-            "percent": round(p.percent, 1),
-        }
-        for p in processes
-    ]
+    return [process_json(p) for p in processes]
+
+
+def process_json(p: ProcessFds) -> dict[str, object]:
+    """A process as descriptors.processes[] and a finding's evidence show it."""
+    return {"pid": p.pid, "name": p.name, "unit": p.unit, "open": p.open, "soft": p.soft,
+            "hard": p.hard, "percent": round(p.percent, 1)}  # fmt: skip

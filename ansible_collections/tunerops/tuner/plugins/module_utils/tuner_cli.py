@@ -19,6 +19,13 @@ EXIT_REASONS = {
     143: "interrupted (SIGTERM)",
 }
 CHANGING = ("set", "create", "update", "delete")
+# The options every module of this collection takes: where tuner runs and what it reads.
+HOST_OPTIONS = dict(
+    root=dict(type="path"),
+    proc_sys=dict(type="path"),
+    no_kernel=dict(type="bool", default=False),
+    tuner_path=dict(type="str", default="tuner"),
+)
 
 
 def host_args(params):

@@ -129,6 +129,7 @@ undoes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tunerops.tuner.plugins.module_utils.tuner_cli import (
+    HOST_OPTIONS,
     diff_of,
     host_args,
     pending,
@@ -186,13 +187,10 @@ def rolled_back(module):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            HOST_OPTIONS,
             profile=dict(type="str"),
             state=dict(type="str", default="applied", choices=["applied", "rolled_back"]),
-            root=dict(type="path"),
-            proc_sys=dict(type="path"),
-            no_kernel=dict(type="bool", default=False),
             restart_services=dict(type="bool", default=False),
-            tuner_path=dict(type="str", default="tuner"),
         ),
         required_if=[("state", "applied", ["profile"])],
         supports_check_mode=True,

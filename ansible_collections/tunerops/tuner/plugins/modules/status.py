@@ -105,18 +105,16 @@ mode:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tunerops.tuner.plugins.module_utils.tuner_cli import host_args, run_tuner
+from ansible_collections.tunerops.tuner.plugins.module_utils.tuner_cli import (
+    HOST_OPTIONS,
+    host_args,
+    run_tuner,
+)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            root=dict(type="path"),
-            proc_sys=dict(type="path"),
-            no_kernel=dict(type="bool", default=False),
-            fail_on_drift=dict(type="bool", default=False),
-            tuner_path=dict(type="str", default="tuner"),
-        ),
+        argument_spec=dict(HOST_OPTIONS, fail_on_drift=dict(type="bool", default=False)),
         supports_check_mode=True,
     )
     status = run_tuner(module, ["status", "--json", *host_args(module.params)])
