@@ -226,3 +226,27 @@ def test_status_warns_when_applied_limits_cannot_take_effect(tmp_path: Path) -> 
     assert "does not take effect: a new session gets at most 20,000" in status.stdout
     body = json.loads(tuner("status", "--json", *where).stdout)
     assert len(body["ineffective"]) == 2  # the * line and the root line
+
+
+@pytest.mark.sandbox
+@needs_sandbox
+def test_status_agrees_with_a_real_login_about_ineffective_limits(tmp_path: Path) -> None:
+    """Applied for real (limits.d under a tmpfs, per-netns keys in a namespace): what `su -l`
+    really gets decides whether status must call the nofile lines ineffective."""
+    work = tmp_path / "work"
+    work.mkdir()
+    run = f"{shlex.quote(sys.executable)} -m tuner"
+    script = (
+        f"WORK={shlex.quote(str(work))}\n" + COVER_ETC
+        + f"{run} apply loadgen-client --yes > /dev/null\n"
+        + "su -l nobody -s /bin/sh -c 'ulimit -Hn'\n"
+        + f"{run} status --json\n"
+    )  # fmt: skip
+    result = sandbox(script)
+    assert result.returncode == 0, result.stdout + result.stderr
+    login, _, status = result.stdout.partition("\n")
+    ineffective = json.loads(status)["ineffective"]
+    if int(login) < 262144:  # this machine cannot grant it: status must say so
+        assert ineffective and "for * does not take effect" in " ".join(ineffective)
+    else:
+        assert ineffective == []
