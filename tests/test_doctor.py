@@ -403,3 +403,16 @@ def test_doctor_refuses_image_mode(tmp_path: Path) -> None:
 
     with pytest.raises(TunerError, match="image mode"):
         ops.doctor(Host(tmp_path, None))
+
+
+def test_progress_only_once_a_census_takes_a_while(capsys: pytest.CaptureFixture[str]) -> None:
+    from tuner.commands.doctor import Progress
+
+    progress = Progress()
+    progress(1000)  # at once: nothing drawn
+    assert capsys.readouterr().err == ""
+    progress.start -= 1.0  # a second into the census
+    progress(250000)
+    progress(250001)  # within 0.1 s of the last: not drawn again
+    progress.clear()
+    assert capsys.readouterr().err == "\rcounting sockets: 250,000\r\x1b[K"
