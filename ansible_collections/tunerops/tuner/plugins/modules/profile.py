@@ -35,30 +35,13 @@ options:
     type: str
     choices: [applied, rolled_back]
     default: applied
-  root:
-    description:
-      - The filesystem whose C(/etc) tuner manages. Any root other than C(/) is an image, and
-        then only files are planned and written; the running kernel is never read or written.
-    type: path
-  proc_sys:
-    description:
-      - Use this directory as the kernel's C(/proc/sys).
-    type: path
-  no_kernel:
-    description:
-      - Never read or write the running kernel, even with O(root=/) (image builds in a chroot).
-    type: bool
-    default: false
   restart_services:
     description:
       - After a systemd daemon-reload, try-restart the units whose limits changed.
     type: bool
     default: false
-  tuner_path:
-    description:
-      - The tuner executable on the managed host.
-    type: str
-    default: tuner
+extends_documentation_fragment:
+  - tunerops.tuner.host
 attributes:
   check_mode:
     description: Runs C(tuner plan --json) and reports whether a real run would change anything.

@@ -18,29 +18,13 @@ description:
 author:
   - tuner developers (@tuner-project)
 options:
-  root:
-    description:
-      - The filesystem whose C(/etc) tuner manages; any root other than C(/) is an image.
-    type: path
-  proc_sys:
-    description:
-      - Use this directory as the kernel's C(/proc/sys).
-    type: path
-  no_kernel:
-    description:
-      - Compare files only, never the running kernel's values.
-    type: bool
-    default: false
   fail_on_drift:
     description:
       - Fail the task when the host drifted or a run is unfinished.
     type: bool
     default: false
-  tuner_path:
-    description:
-      - The tuner executable on the managed host.
-    type: str
-    default: tuner
+extends_documentation_fragment:
+  - tunerops.tuner.host
 attributes:
   check_mode:
     description: Status changes nothing, in check mode or not.
