@@ -344,7 +344,12 @@ def doctor(result: ops.Doctor, top: int = 5) -> None:
         f"{_n(conntrack['count'])} of {_n(conntrack['max'])}"
         if conntrack["max"] is not None else "not loaded"
     )  # fmt: skip
-    report.out(f"Orphans: {_n(orphans['count'])} of {_n(orphans['max'])}; conntrack: {tracked}")
+    limit = (
+        f"of {_n(orphans['max'])}"
+        if orphans["max"] is not None
+        else "(tcp_max_orphans is not visible in this namespace)"
+    )
+    report.out(f"Orphans: {_n(orphans['count'])} {limit}; conntrack: {tracked}")
     for note in seen.notes:
         report.out(style(f"note: {note}", "dim"))
     report.out("")
