@@ -312,13 +312,13 @@ def status(host: Host) -> Status:
     stack = tuple(journal.in_effect(generations))
     applied = journal.applied(generations)
     differences: list[drift.Difference] = []
+    files, values = expected_state(stack)
+    if host.image_mode:
+        values = {}
     if stack and not unsettled:
-        files, values = expected_state(stack)
-        if host.image_mode:
-            values = {}
         differences = drift.differences(files, values, *drift.observe(host, files, values))
     mode = "image" if host.image_mode else "host"
-    ineffective = _ineffective(expected_state(stack)[0], host) if stack else []
+    ineffective = _ineffective(files, host)
     return Status(mode, stack, applied, unsettled, tuple(differences), tuple(ineffective))
 
 
@@ -326,6 +326,8 @@ def _ineffective(files: dict[str, FileState | None], host: Host) -> list[str]:
     """The applied nofile lines no new session can get on this machine (sessions.py)."""
     from tuner import pamlimits, sessions
 
+    if not any(path.startswith("/etc/security/limits") for path in files):
+        return []
     cap = sessions.nofile_cap(host.kernel)
     if cap is None:
         return []
