@@ -110,8 +110,10 @@ def census(progress: Progress | None = None, split: int | None = None) -> Census
 
     Listeners are asked for first (a short dump), so that the main dumps can tell the accepted
     side of a connection from the connecting side as each record streams past. The main dump
-    runs as two halves in parallel, split by local port at ``split`` (the kernel filters each
-    with sock_diag bytecode; the dump is mostly kernel time, spent outside the GIL)."""
+    runs as two halves in parallel around the port ``split`` (``_half_filter``: the kernel
+    filters each with sock_diag bytecode; the dump is mostly kernel time, spent outside the GIL).
+    Like ss, it is not an atomic snapshot: a socket that changes state meanwhile is counted as
+    the kernel showed it."""
     listeners = _listeners()
     wire_ports = frozenset(_wire_port(listener.port) for listener in listeners)
     middle = split if split is not None and 0 < split < 65536 else 32768
