@@ -320,6 +320,13 @@ def test_doctor_on_a_fake_proc_tree(tmp_path: Path) -> None:
     assert found["port-exhaustion"]["evidence"]["usable"] == 4  # 40000-40003
     assert found["port-exhaustion"]["evidence"]["in_use"] == 3
     assert found["process-nofile"]["evidence"]["open"] == 9
+    # its fix (a limits line of 1024) is met by the bundled profiles' own nofile lines
+    assert found["process-nofile"]["profiles"] == [
+        "backend-server",
+        "base",
+        "haproxy-2m-conns",
+        "loadgen-client",
+    ]
     assert body["descriptors"]["processes"][0]["name"] == "worker"
     human = subprocess.run(
         [sys.executable, "-m", "tuner", "doctor", "--proc-sys", str(proc_sys),

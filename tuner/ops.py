@@ -606,12 +606,11 @@ def _table(text: str | None, prefix: str) -> dict[str, int]:
 
 def _with_profiles(found: list[diagnosis.Finding], host: Host) -> list[diagnosis.Finding]:
     """Name the bundled profiles that set each finding's fix (a value at least as large)."""
+    if not any(_fix_settings(f) for f in found):
+        return found
     from tuner.cache import resolve_cached
     from tuner.library import ProfileLibrary
 
-    wanted = {key for f in found for key in _fix_keys(f)}
-    if not wanted:
-        return found
     library = ProfileLibrary.for_root(host.root)
     settings: dict[str, dict[str, str]] = {}
     for entry in library.entries():
@@ -619,21 +618,39 @@ def _with_profiles(found: list[diagnosis.Finding], host: Host) -> list[diagnosis
             continue
         resolved, _problems = resolve_cached(entry.name, library)
         if resolved is not None:
-            settings[entry.name] = {e.key.name: e.value for e in resolved.sysctl}
+            settings[entry.name] = _profile_settings(resolved)
     result = []
     for finding in found:
-        keys = _fix_keys(finding)
+        wanted = _fix_settings(finding)
         names = tuple(
             name for name, values in sorted(settings.items())
-            if keys and all(_satisfies(values.get(k), v) for k, v in keys.items())
+            if wanted and all(_satisfies(values.get(k), v) for k, v in wanted.items())
         )  # fmt: skip
         result.append(dataclasses.replace(finding, profiles=names))
     return result
 
 
-def _fix_keys(finding: diagnosis.Finding) -> dict[str, str]:
-    sysctl = finding.fix.get("sysctl")
-    return dict(sysctl) if isinstance(sysctl, dict) else {}
+def _fix_settings(finding: diagnosis.Finding) -> dict[str, str]:
+    """A finding's fix as flat settings: "fs.file-max", "limits * nofile",
+    "services haproxy.service LimitNOFILE" -> value."""
+    found: dict[str, str] = {}
+    sysctl, limits, services = (finding.fix.get(k) for k in ("sysctl", "limits", "services"))
+    if isinstance(sysctl, dict):
+        found |= {str(k): str(v) for k, v in sysctl.items()}
+    if isinstance(limits, list):
+        found |= {f"limits {e['domain']} {e['item']}": str(e["value"]) for e in limits}
+    if isinstance(services, dict):
+        for unit, directives in services.items():
+            found |= {f"services {unit} {k}": str(v) for k, v in directives.items()}
+    return found
+
+
+def _profile_settings(profile: Profile) -> dict[str, str]:
+    """What a profile sets, flattened as ``_fix_settings`` flattens a fix (soft limits)."""
+    found = {e.key.name: e.value for e in profile.sysctl}
+    found |= {f"limits {e.domain} {e.item}": e.value for e in profile.limits if e.kind == "soft"}
+    found |= {f"services {s.unit} {s.directive}": s.value for s in profile.services}
+    return found
 
 
 def _satisfies(have: str | None, want: str) -> bool:
