@@ -91,11 +91,10 @@ def reuse_effective(facts: Facts) -> bool:
 
 
 def reuse_mode(facts: Facts) -> str | None:
-    """ "all" (tcp_tw_reuse=1), "loopback" (2, the default: only connections to a loopback
-    address reuse), or None; reuse needs timestamps either way (tcp_twsk_unique)."""
-    if facts.first_int("net.ipv4.tcp_timestamps") in (0, None):
-        return None
-    return {1: "all", 2: "loopback"}.get(facts.first_int("net.ipv4.tcp_tw_reuse") or 0)
+    """catalog.tw_reuse_mode for the profile's values over the live ones."""
+    return catalog.tw_reuse_mode(
+        facts.first_int("net.ipv4.tcp_tw_reuse"), facts.first_int("net.ipv4.tcp_timestamps")
+    )
 
 
 def reuse_delay(facts: Facts) -> float:

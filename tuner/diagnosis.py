@@ -104,10 +104,10 @@ def usable_ports(values: Values, listening: set[int]) -> tuple[int, int, int]:
 
 def reuse_covers(values: Values, destination: str) -> bool:
     """Whether outgoing connects to ``destination`` may take a TIME_WAIT port."""
-    if _int(values, "net.ipv4.tcp_timestamps") in (0, None):
-        return False
-    mode = _int(values, "net.ipv4.tcp_tw_reuse")
-    return mode == 1 or (mode == 2 and _is_loopback(destination))
+    mode = catalog.tw_reuse_mode(
+        _int(values, "net.ipv4.tcp_tw_reuse"), _int(values, "net.ipv4.tcp_timestamps")
+    )
+    return mode == "all" or (mode == "loopback" and _is_loopback(destination))
 
 
 def _is_loopback(address: str) -> bool:

@@ -162,13 +162,7 @@ class ProcKernel:
                 return listening_tcp_ports()
             except OSError as exc:
                 raise HostError(f"cannot list listening sockets: {exc.strerror}") from None
-        ports: set[int] = set()
-        for name in ("net/tcp", "net/tcp6"):
-            for line in (self.read_proc(name) or "").splitlines()[1:]:
-                fields = line.split()
-                if len(fields) > 3 and fields[3] == "0A":  # st 0A: LISTEN
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-        return ports
+        return self.census().listening_ports
 
     def release(self) -> str | None:
         try:
