@@ -1,7 +1,7 @@
 """Run a tuner command in a forked child with a fault at its Nth step.
 
 A *step* is one call that changes the host or the journal: ``Host.write_file``, the rename inside
-it (``Path.replace`` of a ``.tuner-tmp`` file), ``Host.remove_file``, ``Host.write_sysctl`` and
+it (``os.rename`` of a ``.tuner-tmp`` file), ``Host.remove_file``, ``Host.write_sysctl`` and
 ``Host.reserve_space``. At step N the child either dies at once (``kill``: ``os._exit``, which
 like SIGKILL runs no ``finally`` and no undo) or the step fails with an OSError's message
 (``ENOSPC``, ``EROFS``: what the real method says when the system call fails).
@@ -108,11 +108,11 @@ def _arm(at: int, fault: str, count_file: Path) -> None:
             return _original(self, *args)  # type: ignore[operator]
 
         setattr(owner, name, wrapped)
-    replace = Path.replace
+    rename = os.rename
 
-    def renaming(self: Path, target: object) -> Path:
-        if str(self).endswith(".tuner-tmp"):
+    def renaming(source: str, target: str, **dir_fds: int) -> None:
+        if str(source).endswith(".tuner-tmp"):
             step("rename")
-        return replace(self, target)  # type: ignore[arg-type]
+        rename(source, target, **dir_fds)
 
-    Path.replace = renaming  # type: ignore[method-assign, assignment]
+    os.rename = renaming  # type: ignore[assignment]

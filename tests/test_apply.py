@@ -155,7 +155,7 @@ def test_a_planted_symlink_is_never_written_through(
     before = snapshot(root, proc_sys)
     result = tuner(root, proc_sys, "apply", "base", "--yes")
     assert result.exit_code == 1
-    assert "refusing to touch /etc/sysctl.d/99-tuner.conf: it is a symlink" in result.stderr
+    assert "refusing to touch /etc/sysctl.d/99-tuner.conf: it is a symbolic link" in result.stderr
     assert victim.read_text() == "secret\n"
     assert snapshot(root, proc_sys) == before
 

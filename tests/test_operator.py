@@ -37,14 +37,21 @@ def test_saved_plan_round_trip_on_an_image_root(tmp_path: Path) -> None:
     image.mkdir()
     planned = tuner("plan", "haproxy-2m-conns", "--root", str(image), "--out", str(saved))
     assert planned.returncode == 0, planned.stderr
-    assert f"To apply exactly this plan: tuner apply {saved}" in planned.stdout
+    assert f"To apply exactly this plan: tuner apply {saved} --root {image}" in planned.stdout
     assert not (image / "etc").exists()
     body = json.loads(saved.read_text())
     assert body["command"] == "plan" and body["basis"]["root"] == str(image)
-    applied = tuner("apply", str(saved))
+    elsewhere = tuner("apply", str(saved))  # without --root: / is meant, and the plan is not for /
+    assert elsewhere.returncode == 1
+    assert f"A plan applies only where it was made: tuner apply {saved} --root {image}" in (
+        elsewhere.stderr
+    )
+    applied = tuner("apply", str(saved), "--root", str(image))
     assert applied.returncode == 0, applied.stderr
     assert "fs.nr_open = 4194304" in (image / "etc/sysctl.d/99-tuner.conf").read_text()
-    again = tuner("apply", str(saved))  # the world moved: the plan's files are there now
+    again = tuner(
+        "apply", str(saved), "--root", str(image)
+    )  # the world moved: the plan's files are there now
     assert again.returncode == 1
     assert "the saved plan is stale, nothing was changed" in again.stderr
     assert "/etc/sysctl.d/99-tuner.conf was created since the plan" in again.stderr
@@ -59,12 +66,12 @@ def test_a_changed_file_or_profile_makes_a_saved_plan_stale(tmp_path: Path) -> N
     (image / "etc/sysctl.d/99-tuner.conf").write_text("fs.nr_open = 1\n")
     assert tuner("plan", "mine", "--root", str(image), "--out", str(saved)).returncode == 0
     (image / "etc/sysctl.d/99-tuner.conf").write_text("fs.nr_open = 2\n")
-    stale = tuner("apply", str(saved))
+    stale = tuner("apply", str(saved), "--root", str(image))
     assert stale.returncode == 1
     assert "/etc/sysctl.d/99-tuner.conf changed since the plan" in stale.stderr
     (image / "etc/sysctl.d/99-tuner.conf").write_text("fs.nr_open = 1\n")
     (site / "mine.yaml").write_text("name: mine\nextends: [base]\nsysctl:\n  fs.nr_open: 4194304\n")
-    stale = tuner("apply", str(saved))
+    stale = tuner("apply", str(saved), "--root", str(image))
     assert stale.returncode == 1
     assert f"profile file {site / 'mine.yaml'} changed since the plan" in stale.stderr
     assert (image / "etc/sysctl.d/99-tuner.conf").read_text() == "fs.nr_open = 1\n"  # untouched

@@ -254,8 +254,8 @@ def test_plan_says_it_will_refuse_a_planted_symlink(root: Path, proc_sys: Path) 
     assert plan.code == 1
     assert "precious" not in plan.output
     assert (
-        "/etc/sysctl.d/99-tuner.conf: refusing to touch /etc/sysctl.d/99-tuner.conf: it is a "
-        "symlink: apply would refuse; remove it or put a regular file there" in plan.output
+        "/etc/sysctl.d/99-tuner.conf: refusing to touch /etc/sysctl.d/99-tuner.conf: it is a symbolic "
+        "link: apply would refuse; remove it or put a regular file there" in plan.output
     )
     apply = faults.run(["apply", PROFILE, "--yes", *where(root, proc_sys)], work=root.parent)
     assert apply.code == 1 and "cannot apply" in apply.output

@@ -1,14 +1,22 @@
 """A per-user cache: a repeated plan skips YAML parsing and validation.
 
-``memo`` keeps any picklable result under a key that must cover everything the result depends
-on. Two users: resolved profiles (``resolve_cached``), keyed by the tuner version, the reference,
-the working directory (messages name files relative to it), and the name, size, mtime and inode of
-every profile file in every folder resolution can read from: the reference's own folder and the
-search folders; and the parsed key catalog, keyed by its file. Any change to any of them is a
-different key, so an entry is never stale. Only profiles that resolved without errors are kept.
+``memo`` keeps a result under a key that must cover everything the result depends on. Its users:
+resolved profiles (``resolve_cached``), keyed by the tuner version, the reference, the working
+directory (messages name files relative to it), and the name, size, mtime, ctime, device and
+inode of every profile file in every folder resolution can read from; a kept profile also records
+the sha256 of every file it was read from, and is served only while each file still has that
+content (a file rewritten in place with its size and mtime restored is parsed again); the
+rendered files; and the parsed key catalog. Only profiles that resolved without errors are kept.
 
-The cache lives in ``$XDG_CACHE_HOME/tuner`` (``~/.cache/tuner``), a directory that must belong
-to the user and be private to them; otherwise nothing is cached. ``TUNER_NO_CACHE=1`` turns it off.
+Entries are plain data (``plaindata``: JSON read back only into the expected dataclasses, every
+field type-checked), never pickle: nothing in the cache can run code, whoever wrote it.
+
+The cache lives in ``$XDG_CACHE_HOME/tuner`` (``~/.cache/tuner``). It is opened once as a
+directory fd, without following a link, and trusted only when that fd's directory belongs to
+the user and is private to them; entries are opened through the fd (no link, regular files of
+the user's, at most 16 MiB). Whoever owns the parent cannot swap the directory under a check:
+the check and every read are on the same fd. A cache that fails any check is ignored, never
+trusted. ``TUNER_NO_CACHE=1`` turns it off.
 """
 
 from __future__ import annotations
@@ -16,35 +24,53 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import pickle
-import tempfile
-from collections.abc import Callable
+import secrets
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from tuner import __version__
+from tuner import __version__, plaindata
 from tuner.diagnostics import Diagnostic
+from tuner.errors import TunerError
 from tuner.library import ProfileLibrary, looks_like_path
 from tuner.resolve import Profile, resolve
 
 MAX_ENTRIES = 64
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
 T = TypeVar("T")
 _SUFFIXES = (".yaml", ".yml")
+_ENTRY = ".json"
 
 
-def cache_dir() -> Path | None:
+@contextlib.contextmanager
+def cache_dir() -> Iterator[int | None]:
+    """The cache directory as an open fd, or None when there is none to trust."""
+    fd = _open_dir()
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _open_dir() -> int | None:
     if os.environ.get("TUNER_NO_CACHE"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     directory = Path(base) / "tuner"
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = directory.stat()
+        Path(base).mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
+    info = os.fstat(fd)
     if info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        return None  # someone else could plant an entry: do not trust it
-    return directory
+        os.close(fd)
+        return None  # someone else could plant or swap an entry: do not trust it
+    return fd
 
 
 def fingerprint(ref: str, library: ProfileLibrary) -> str:
@@ -67,32 +93,62 @@ def fingerprint(ref: str, library: ProfileLibrary) -> str:
 
 def _stat_line(path: Path) -> bytes:
     try:
-        info = path.stat()
+        info = os.stat(path, follow_symlinks=False)
     except OSError:
         return f"{path} missing\0".encode()
-    return f"{path} {info.st_size} {info.st_mtime_ns} {info.st_ino}\0".encode()
+    return (f"{path} {info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_dev} "
+            f"{info.st_ino}\0").encode()  # fmt: skip
 
 
 def memo(
     kind: str,
     key: str,
     compute: Callable[[], T],
-    valid: Callable[[object], bool],
+    shape: Any,
     keep: Callable[[T], bool] = lambda _: True,
+    fresh: Callable[[T], bool] = lambda _: True,
 ) -> T:
-    """``compute()``, or what it returned before under ``key``; ``valid`` vets a loaded entry."""
-    directory = cache_dir()
-    if directory is None:
-        return compute()
-    entry = directory / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:40]}.pickle"
-    with contextlib.suppress(Exception):  # a missing, truncated or foreign entry: compute anew
-        loaded = pickle.loads(entry.read_bytes())
-        if valid(loaded):
-            return loaded  # type: ignore[no-any-return]
-    result = compute()
-    if keep(result):
-        _store(directory, entry, pickle.dumps(result))
-    return result
+    """``compute()``, or what it returned before under ``key``: read back as ``shape`` (any
+    other content is ignored) and served only while ``fresh`` says it still holds."""
+    with cache_dir() as directory:
+        if directory is None:
+            return compute()
+        entry = f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:40]}{_ENTRY}"
+        data = _load(directory, entry)
+        if data is not None:
+            try:
+                loaded: T = plaindata.loads(data, shape)
+                if fresh(loaded):
+                    return loaded
+            except (plaindata.Malformed, TypeError, ValueError, TunerError, OSError):
+                pass  # a truncated, foreign or outdated entry: compute anew
+        result = compute()
+        if keep(result):
+            _store(directory, entry, plaindata.dumps(result))
+        return result
+
+
+def _load(directory: int, name: str) -> bytes | None:
+    """An entry's bytes: a regular file of this user's, opened through the directory fd
+    without following a link; None for anything else."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     dir_fd=directory)  # fmt: skip
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
+                or info.st_size > MAX_ENTRY_BYTES):  # fmt: skip
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def file_key(*paths: Path) -> str:
@@ -105,24 +161,43 @@ def file_key(*paths: Path) -> str:
 def resolve_cached(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Diagnostic]]:
     """``resolve``, answered from the cache when nothing it depends on has changed."""
 
-    def valid(entry: object) -> bool:
-        return isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], Profile)
-
     def keep(result: tuple[Profile | None, list[Diagnostic]]) -> bool:
         profile, diagnostics = result
         return profile is not None and not any(d.severity == "error" for d in diagnostics)
 
-    return memo("profile", fingerprint(ref, library), lambda: resolve(ref, library), valid, keep)
+    def fresh(result: tuple[Profile | None, list[Diagnostic]]) -> bool:
+        profile = result[0]
+        return profile is not None and all(
+            hashlib.sha256(library.read(Path(path))).hexdigest() == digest
+            for path, digest in profile.sources
+        )
+
+    shape = tuple[Profile | None, list[Diagnostic]]
+    return memo("profile", fingerprint(ref, library), lambda: resolve(ref, library), shape,
+                keep, fresh)  # fmt: skip
 
 
-def _store(directory: Path, entry: Path, data: bytes) -> None:
+def _store(directory: int, entry: str, data: bytes) -> None:
+    temporary = f".tmp-{secrets.token_hex(8)}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(temporary).replace(entry)
-        entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-MAX_ENTRIES]:
-            old.unlink(missing_ok=True)
+        fd = os.open(temporary, flags, 0o600, dir_fd=directory)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.rename(temporary, entry, src_dir_fd=directory, dst_dir_fd=directory)
+        entries = []
+        for name in os.listdir(directory):
+            if name.endswith(_ENTRY):
+                with contextlib.suppress(OSError):
+                    info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+                    entries.append((info.st_mtime_ns, name))
+        for _, old in sorted(entries)[:-MAX_ENTRIES]:
+            with contextlib.suppress(OSError):
+                os.unlink(old, dir_fd=directory)
     except OSError:
-        return
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=directory)

@@ -127,10 +127,7 @@ def tw_reuse_mode(tw_reuse: int | None, timestamps: int | None) -> str | None:
 def entries() -> dict[str, Entry]:
     from tuner.cache import file_key, memo
 
-    def valid(loaded: object) -> bool:
-        return isinstance(loaded, dict) and all(isinstance(e, Entry) for e in loaded.values())
-
-    return memo("catalog", file_key(CATALOG), _parse, valid)
+    return memo("catalog", file_key(CATALOG), _parse, dict[str, Entry])
 
 
 def _parse() -> dict[str, Entry]:

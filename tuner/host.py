@@ -20,14 +20,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tuner.errors import HostError, Unreadable
+from tuner.errors import HostError
 from tuner.kernel import Kernel, NoKernel, ProcKernel
+from tuner.rootfs import TEMPORARY_SUFFIX, Refused, RootFS, absolute
 from tuner.systemd import Systemd, SystemdManager
 
-_MAX_LINKS = 40
-_TEMPORARY_SUFFIX = ".tuner-tmp"
 STATE_DIR = PurePosixPath("/var/lib/tuner")
 LOCK_FILE = STATE_DIR / "lock"
+
+
+MANAGED_MODE = 0o644  # every file tuner writes: read by everyone, written by its owner
+
+
+def file_owner() -> tuple[int, int]:
+    """Who owns what tuner writes: root, or when tuner runs unprivileged (an image tree of the
+    user's own), that user."""
+    return (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
 
 
 class LockHeld(HostError):
@@ -56,8 +64,9 @@ class Host:
         kernel: Kernel | None = None,
         systemd: Systemd | None = None,
     ) -> None:
-        self.root = root
-        self.proc_sys = proc_sys
+        self.root = absolute(root)
+        self.proc_sys = None if proc_sys is None else absolute(proc_sys)
+        self.fs = RootFS(self.root)
         self.kernel: Kernel = kernel or (
             ProcKernel(proc_sys) if proc_sys is not None else NoKernel()
         )
@@ -67,186 +76,88 @@ class Host:
     def image_mode(self) -> bool:
         return not self.kernel.available
 
-    # --- files under the root -------------------------------------------------------------
+    # --- files under the root (every path through the one resolver in rootfs.py) ----------
 
     def real_path(self, path: PurePosixPath) -> Path:
-        """Where an in-root path lives on this machine, without following links."""
-        return self.root / path.relative_to("/")
+        """Where an in-root path is on this machine, for messages (never opened as such)."""
+        return self.fs.real(path)
 
     def resolve(self, path: PurePosixPath) -> PurePosixPath:
         """Follow symlinks inside the root; the result is an in-root path (it may not exist)."""
-        parts = list(path.relative_to("/").parts)
-        done = PurePosixPath("/")
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                done = done.parent
-                continue
-            candidate = done / part
-            real = self.real_path(candidate)
-            if real.is_symlink():
-                hops += 1
-                if hops > _MAX_LINKS:
-                    raise HostError(f"too many levels of symbolic links at {path}")
-                target = PurePosixPath(real.readlink())
-                if target.is_absolute():
-                    done = PurePosixPath("/")
-                parts = (
-                    list(target.relative_to("/").parts if target.is_absolute() else target.parts)
-                    + parts
-                )
-                continue
-            done = candidate
-        return done
+        return self.fs.resolve(path)
 
     def read_text(self, path: PurePosixPath) -> str | None:
-        """The text of a file, or None when it does not exist."""
-        real = self.real_path(self.resolve(path))
-        try:
-            return real.read_text(encoding="utf-8", errors="surrogateescape")
-        except FileNotFoundError:
-            return None
-        except IsADirectoryError:
-            raise Unreadable(f"{path} is a directory, expected a file") from None
-        except OSError as exc:
-            raise Unreadable(f"cannot read {path}: {exc.strerror}") from None
+        """The text of a regular file, or None when it does not exist (a link to /dev/null, the
+        usual mask, reads as nothing)."""
+        found = self.fs.read(path)
+        return None if found is None else found.content.decode("utf-8", "surrogateescape")
 
     def list_dir(self, path: PurePosixPath) -> list[str]:
         """Names in a directory, sorted; empty when it does not exist."""
-        real = self.real_path(self.resolve(path))
-        try:
-            return sorted(p.name for p in real.iterdir())
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        except OSError as exc:
-            raise Unreadable(f"cannot list {path}: {exc.strerror}") from None
+        return self.fs.list_dir(path)
 
     def file_state(self, path: PurePosixPath) -> FileState | None:
         """The file's bytes, mode and owner; None when absent. A symlink or a non-file is refused:
         tuner never writes through a link planted where its file goes."""
-        real = self.real_path(self.resolve(path.parent) / path.name)
         try:
-            info = real.lstat()
-        except FileNotFoundError:
+            found = self.fs.read(path, follow_last=False)
+        except Refused as exc:
+            raise Refused(str(exc).replace("refusing to read", "refusing to touch")) from None
+        if found is None:
             return None
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-            raise HostError(f"refusing to touch {path}: it is {kind}")
-        try:
-            content = real.read_bytes()
-        except OSError as exc:
-            raise Unreadable(f"cannot read {path}: {exc.strerror}") from None
-        return FileState(content, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+        info = found.info
+        return FileState(found.content, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
 
     def write_file(self, path: PurePosixPath, state: FileState) -> None:
-        """Atomically replace ``path``: temp file in the same directory, fsync, rename, fsync the
-        directory. Missing parent directories are created (0755)."""
-        self.make_dirs(path.parent)
-        directory = self.real_path(self.resolve(path.parent))
-        target = directory / path.name
-        if target.is_symlink():
-            raise HostError(f"refusing to write through the symlink at {path}")
-        temporary = _temporary(target)
-        try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            try:
-                os.write(fd, state.content)
-                if os.geteuid() == 0:
-                    os.fchown(fd, state.uid, state.gid)
-                os.fchmod(fd, state.mode)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            temporary.replace(target)
-            self._fsync_dir(directory)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-            raise HostError(f"cannot write {path}: {exc.strerror}") from None
+        """Atomically replace ``path``: an O_EXCL temporary file in the same directory, fsync,
+        rename, fsync the directory. Missing parent directories are created (0755)."""
+        owner = (state.uid, state.gid) if os.geteuid() == 0 else None
+        self.fs.write(path, state.content, state.mode, owner)
 
     def remove_file(self, path: PurePosixPath) -> None:
         """Remove ``path``, and the temporary file a run killed mid-write may have left beside it
         (so that a rollback also removes a directory that run created)."""
-        directory = self.real_path(self.resolve(path.parent))
-        removed = False
-        for name in (_temporary(directory / path.name), directory / path.name):
-            try:
-                name.unlink()
-                removed = True
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise HostError(f"cannot remove {path}: {exc.strerror}") from None
-        if removed:
-            self._fsync_dir(directory)
+        self.fs.remove(path, temporary_name(path.name))
 
     def remove_temporaries(self, directory: PurePosixPath) -> None:
         """Remove the temporary files killed writes left in ``directory`` (never a real file)."""
-        real = self.real_path(self.resolve(directory))
         for name in self.list_dir(directory):
-            if name.startswith(".") and name.endswith(_TEMPORARY_SUFFIX):
-                try:
-                    (real / name).unlink()
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    raise HostError(f"cannot remove {directory / name}: {exc.strerror}") from None
+            if name.startswith(".") and name.endswith(TEMPORARY_SUFFIX):
+                self.fs.remove(directory / name)
 
     def missing_dirs(self, path: PurePosixPath) -> list[PurePosixPath]:
         """``path`` and those of its parents that do not exist, outermost first."""
-        missing = []
-        probe = path
-        while not self.real_path(self.resolve(probe)).exists():
-            missing.append(probe)
-            probe = probe.parent
-        return list(reversed(missing))
+        return self.fs.missing_dirs(path)
 
     def make_dirs(self, path: PurePosixPath, mode: int = 0o755) -> None:
-        """Create ``path`` and missing parents inside the root."""
-        for directory in self.missing_dirs(path):
-            real = self.real_path(self.resolve(directory))
-            try:
-                real.mkdir(mode=mode)
-                real.chmod(mode)  # not subject to the umask
-            except OSError as exc:
-                raise HostError(f"cannot create {directory}: {exc.strerror}") from None
+        """Create ``path`` and missing parents inside the root (each durable in its parent)."""
+        self.fs.make_dirs(path, mode)
 
     def remove_dir_if_empty(self, path: PurePosixPath) -> None:
-        with contextlib.suppress(OSError):
-            self.real_path(self.resolve(path)).rmdir()
-
-    @staticmethod
-    def _fsync_dir(directory: Path) -> None:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        self.fs.remove_dir_if_empty(path)
 
     # --- the lock and the state directory -----------------------------------------------
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """One apply or rollback at a time, per root: an exclusive flock on the state dir's lock."""
+        """One apply or rollback at a time, per root: an exclusive flock on the state dir's lock
+        (opened inside the root: a planted link cannot put it anywhere else)."""
         self.make_dirs(STATE_DIR, mode=0o700)
-        real = self.real_path(LOCK_FILE)
-        try:
-            fd = os.open(real, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        except OSError as exc:
-            raise HostError(f"cannot open the lock {real}: {exc.strerror}") from None
+        fd = self.fs.open_file(LOCK_FILE, os.O_RDWR | os.O_CREAT)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                holder = holder if holder.isdigit() else "unknown"
                 raise LockHeld(f"another tuner run holds the lock (pid {holder})") from None
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             except OSError as exc:  # a full disk: say so before anything is changed
                 raise HostError(
-                    f"cannot write the lock {real}: {exc.strerror}; nothing was changed"
+                    f"cannot write the lock {self.real_path(LOCK_FILE)}: {exc.strerror}; "
+                    "nothing was changed"
                 ) from None
             yield
         finally:
@@ -255,25 +166,24 @@ class Host:
     def reserve_space(self, path: PurePosixPath, size: int) -> None:
         """Allocate ``size`` bytes to the file ``path`` (blocks really taken, not a sparse file),
         so that a later write of that much is sure to find room once the file is removed."""
-        real = self.real_path(self.resolve(path.parent)) / path.name
         try:
-            fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            fd = self.fs.open_file(path, os.O_WRONLY | os.O_CREAT)
             try:
                 os.posix_fallocate(fd, 0, size)
             finally:
                 os.close(fd)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                real.unlink()
+            with contextlib.suppress(HostError):
+                self.fs.remove(path)
             raise HostError(
-                f"cannot reserve {size:,} bytes in {real.parent}: {exc.strerror}"
+                f"cannot reserve {size:,} bytes in {self.real_path(path.parent)}: {exc.strerror}"
             ) from None
 
     def lock_held(self) -> bool:
         """Whether some process holds the lock now (without taking it or creating anything)."""
         try:
-            fd = os.open(self.real_path(LOCK_FILE), os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
+            fd = self.fs.open_file(LOCK_FILE, os.O_RDONLY)
+        except HostError:
             return False
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -297,7 +207,7 @@ class Host:
         if said and said.strip():
             return said.strip()
         for marker, name in (("/.dockerenv", "docker"), ("/run/.containerenv", "podman")):
-            if self.real_path(PurePosixPath(marker)).exists():
+            if self.fs.exists(PurePosixPath(marker)):
                 return name
         return None
 
@@ -323,10 +233,10 @@ class Host:
         )
 
 
-def _temporary(target: Path) -> Path:
-    """Where ``write_file`` stages ``target``: hidden, and not named ``*.conf``, so neither
+def temporary_name(name: str) -> str:
+    """Where ``write_file`` stages ``name``: hidden, and not named ``*.conf``, so neither
     systemd, procps nor pam_limits reads it."""
-    return target.with_name(f".{target.name}{_TEMPORARY_SUFFIX}")
+    return f".{name}{TEMPORARY_SUFFIX}"
 
 
 def looks_like_chroot(pid1_root: Path, root: Path, mountinfo: str | None) -> str | None:

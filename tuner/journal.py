@@ -20,15 +20,17 @@ once. A rollback is never itself rolled back: to go forward again, apply.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
-import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
+from tuner import render, services
 from tuner.errors import HostError
-from tuner.host import STATE_DIR, FileState, Host
+from tuner.host import STATE_DIR, FileState, Host, file_owner
+from tuner.keys import MAX_VALUE_LENGTH, KeySyntaxError, parse_key
 
 GENERATIONS = STATE_DIR / "generations"
 FORMAT_VERSION = 1
@@ -79,15 +81,133 @@ class Generation:
         return {"format_version": FORMAT_VERSION, **data}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Generation:
+    def from_json(cls, data: object) -> Generation:
+        """A generation from its JSON, every field checked (a journal entry is untrusted input:
+        rollback writes what it says). ``Damage`` says what is wrong."""
+        if not isinstance(data, dict):
+            raise Damage("not a JSON object")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise Damage(f"format_version is not {FORMAT_VERSION}")
         data = {k: v for k, v in data.items() if k != "format_version"}
-        data["files_before"] = {p: _state(s) for p, s in data["files_before"].items()}
-        data["files_after"] = {p: _state(s) for p, s in data["files_after"].items()}
-        data["created_dirs"] = tuple(data["created_dirs"])
-        data["plan"] = tuple(data.get("plan", ()))
-        data["undoes"] = tuple(data.get("undoes", ()))
-        data["remove_dirs"] = tuple(data.get("remove_dirs", ()))
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(str(k)[:40] for k in set(data) - known)
+        if unknown:
+            raise Damage(f"unknown field {unknown[0]!r}")
+        missing = sorted({"number", "kind", "profile", "mode", "status", "created"} - set(data))
+        if missing:
+            raise Damage(f"missing field {missing[0]!r}")
+        _expect(data, "number", lambda v: _is_int(v) and v >= 1, "a number from 1")
+        _expect(data, "kind", lambda v: v in ("apply", "rollback"), "apply or rollback")
+        _expect(data, "profile", lambda v: isinstance(v, str) and _one_line(v), "a name")
+        _expect(data, "mode", lambda v: v in ("host", "image"), "host or image")
+        _expect(data, "status", lambda v: v in _STATUSES, "a status")
+        for name in ("created", "finished", "error"):
+            _expect(data, name, lambda v: v is None or isinstance(v, str), "text or null")
+        _expect(data, "rolls_back", lambda v: v is None or _is_int(v), "a number or null")
+        _expect(data, "undoes", lambda v: isinstance(v, list) and all(map(_is_int, v)),
+                "a list of numbers")  # fmt: skip
+        _expect(data, "plan", lambda v: isinstance(v, list) and all(isinstance(c, dict) for c in v),
+                "a list of objects")  # fmt: skip
+        out: dict[str, Any] = dict(data)
+        for name in ("files_before", "files_after"):
+            out[name] = {_managed(p): _state(s, p) for p, s in _mapping(data, name).items()}
+        for name in ("sysctl_before", "sysctl_after"):
+            out[name] = {_sysctl_name(k): _sysctl_value(k, v) for k, v in
+                         _mapping(data, name).items()}  # fmt: skip
+        for name in ("created_dirs", "remove_dirs"):
+            value = data.get(name, [])
+            if not isinstance(value, list):
+                raise Damage(f"{name} is not a list")
+            out[name] = tuple(_managed_dir(d) for d in value)
+        for name in ("plan", "undoes"):
+            out[name] = tuple(data.get(name, ()))
+        return cls(**out)
+
+
+class Damage(ValueError):
+    """What is wrong with a journal entry."""
+
+
+_STATUSES = ("pending", "complete", "failed", "needs-recovery")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _one_line(text: str) -> bool:
+    return len(text) <= 4096 and not any(
+        (ord(c) < 32 and c != "\t") or 127 <= ord(c) < 160
+        for c in text  # the kernel's tab
+    )
+
+
+def _expect(data: dict[str, Any], name: str, test: Any, said: str) -> None:
+    if name in data and not test(data[name]):
+        raise Damage(f"{name} is not {said}")
+
+
+def _mapping(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise Damage(f"{name} is not an object")
+    return value
+
+
+def _managed(path: str) -> str:
+    """A path a journal entry may name: one of the files tuner writes, nothing else."""
+    if path in (str(render.SYSCTL_FILE), str(render.LIMITS_FILE)):
+        return path
+    pure = PurePosixPath(path)
+    unit = pure.parent.name.removesuffix(".d")
+    if (
+        pure.parent.parent == render.SYSTEMD_DIR
+        and pure.parent.name.endswith(".d")
+        and pure.name == render.DROPIN_NAME
+        and path == str(render.dropin_path(unit))
+    ):
+        try:
+            services.check_unit(unit)
+        except ValueError:
+            pass
+        else:
+            return path
+    raise Damage(f"{path[:80]!r} is not a file tuner manages")
+
+
+def _managed_dir(path: object) -> str:
+    """A directory a journal entry may create or remove: one that holds a file tuner manages."""
+    if not isinstance(path, str):
+        raise Damage("a directory is not text")
+    pure = PurePosixPath(path)
+    if str(pure) == path and pure.is_absolute() and pure != PurePosixPath("/"):
+        if any(pure in PurePosixPath(f).parents for f in
+               (render.SYSCTL_FILE, render.LIMITS_FILE)):  # fmt: skip
+            return path
+        if pure in render.SYSTEMD_DIR.parents or pure == render.SYSTEMD_DIR:
+            return path
+        if pure.parent == render.SYSTEMD_DIR:
+            with contextlib.suppress(Damage):
+                _managed(str(pure / render.DROPIN_NAME))
+                return path
+    raise Damage(f"{path[:80]!r} is not a directory tuner manages")
+
+
+def _sysctl_name(name: str) -> str:
+    try:
+        return parse_key(name).name if parse_key(name).name == name else _raise(name)
+    except (KeySyntaxError, ValueError):
+        raise Damage(f"{name[:80]!r} is not a sysctl key") from None
+
+
+def _raise(name: str) -> str:
+    raise Damage(f"{name[:80]!r} is not a sysctl key in its canonical form")
+
+
+def _sysctl_value(name: str, value: object) -> str:
+    if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH or not _one_line(value):
+        raise Damage(f"the value of {name} is not one line of text")
+    return value
 
 
 def _state_json(state: FileState | None) -> dict[str, Any] | None:
@@ -97,28 +217,97 @@ def _state_json(state: FileState | None) -> dict[str, Any] | None:
     return {"content": content, "mode": state.mode, "uid": state.uid, "gid": state.gid}
 
 
-def _state(data: dict[str, Any] | None) -> FileState | None:
+def _state(data: object, path: str) -> FileState | None:
     if data is None:
         return None
-    return FileState(base64.b64decode(data["content"]), data["mode"], data["uid"], data["gid"])
+    if not isinstance(data, dict) or set(data) != {"content", "mode", "uid", "gid"}:
+        raise Damage(f"the state of {path} is not content, mode, uid and gid")
+    mode, uid, gid, content = data["mode"], data["uid"], data["gid"], data["content"]
+    if not (_is_int(mode) and 0 <= mode <= 0o7777):
+        raise Damage(f"the mode of {path} is not a file mode")
+    if not all(_is_int(n) and 0 <= n < 2**32 - 1 for n in (uid, gid)):
+        raise Damage(f"the owner of {path} is not a uid and gid")
+    try:
+        raw = base64.b64decode(content, validate=True)
+    except (TypeError, ValueError):
+        raise Damage(f"the content of {path} is not base64") from None
+    return FileState(raw, mode, uid, gid)
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """A journal entry tuner cannot read, and why."""
+
+    name: str  # the file name in the generations directory
+    path: str  # where it is on this machine
+    reason: str
+
+    @property
+    def number(self) -> int | None:
+        stem = self.name.removesuffix(".json")
+        return int(stem) if stem.isdigit() else None
+
+    def message(self) -> str:
+        ref = self.number if self.number is not None else self.name
+        return (f"the journal entry {self.path} is damaged ({self.reason}); "
+                f"move it aside with: tuner history --quarantine {ref}")  # fmt: skip
+
+
+class JournalDamaged(HostError):
+    def __init__(self, damaged: list[Damaged]) -> None:
+        self.damaged = damaged
+        super().__init__("; ".join(d.message() for d in damaged[:3]) + (
+            f" (and {len(damaged) - 3} more)" if len(damaged) > 3 else ""))  # fmt: skip
+
+
+QUARANTINE = STATE_DIR / "quarantine"
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
 class Journal:
     def __init__(self, host: Host) -> None:
         self.host = host
+        self.damaged: list[Damaged] = []
 
-    def generations(self) -> list[Generation]:
-        found = []
+    def generations(self, *, tolerate_damage: bool = False) -> list[Generation]:
+        """Every readable generation, oldest first. A damaged entry raises ``JournalDamaged``
+        (what would change the host must not guess) unless ``tolerate_damage`` (read-only
+        commands): then it is left out and listed in ``self.damaged``."""
+        found, damaged = [], []
         for name in self.host.list_dir(GENERATIONS):
-            if not name.endswith(".json"):
+            if not name.endswith(".json") or name.startswith("."):
                 continue  # a temporary file left by a killed run
-            text = self.host.read_text(GENERATIONS / name)
+            path = GENERATIONS / name
             try:
-                found.append(Generation.from_json(json.loads(text or "")))
-            except (ValueError, KeyError, TypeError) as exc:
-                where = self.host.real_path(GENERATIONS / name)
-                raise HostError(f"the journal entry {where} is damaged: {exc}") from None
+                state = self.host.fs.read(path, limit=MAX_ENTRY_BYTES, follow_last=False)
+                if state is None:
+                    continue  # removed meanwhile
+                generation = Generation.from_json(json.loads(state.content))
+                if f"{generation.number:06d}.json" != name:
+                    raise Damage(f"it says it is generation {generation.number}")
+            except (Damage, HostError, ValueError, RecursionError) as exc:
+                reason = str(exc) if isinstance(exc, (Damage, HostError)) else "not JSON"
+                damaged.append(Damaged(name, str(self.host.real_path(path)), reason))
+                continue
+            found.append(generation)
+        self.damaged = damaged
+        if damaged and not tolerate_damage:
+            raise JournalDamaged(damaged)
         return sorted(found, key=lambda g: g.number)
+
+    def quarantine(self, ref: str) -> str:
+        """Move the damaged entry ``ref`` (its number or file name) out of the journal, into
+        the quarantine directory beside it; where it went. Only a damaged entry: an intact one
+        is what status and rollback stand on."""
+        self.generations(tolerate_damage=True)
+        matches = [d for d in self.damaged if ref in (d.name, str(d.number))]
+        if not matches:
+            known = ", ".join(str(d.number or d.name) for d in self.damaged) or "none"
+            raise HostError(f"no damaged journal entry {ref!r} (damaged: {known})")
+        entry = matches[0]
+        target = QUARANTINE / f"{entry.name}.{now().replace(':', '')}"
+        self.host.fs.rename(GENERATIONS / entry.name, target, dir_mode=0o700)
+        return str(self.host.real_path(target))
 
     def next_number(self) -> int:
         existing = self.generations()
@@ -201,8 +390,7 @@ RESERVE_MARGIN = 64 * 1024
 
 def _file(generation: Generation) -> FileState:
     text = json.dumps(generation.to_json(), indent=1, sort_keys=True) + "\n"
-    owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
-    return FileState(text.encode(), 0o600, *owner)
+    return FileState(text.encode(), 0o600, *file_owner())
 
 
 def _path(generation: Generation) -> PurePosixPath:

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from tuner.errors import HostError, Unreadable
 from tuner.keys import SysctlKey, normalize_live
+from tuner.rootfs import Refused, read_path
 
 if TYPE_CHECKING:
     from tuner.processes import ProcessScan
     from tuner.sockets import Census, Progress
 
 REAL_PROC_SYS = Path("/proc/sys")
+MAX_VALUE_BYTES = 1024 * 1024  # a sysctl value is a page at most; a fake tree's file may not be
 
 
 class Kernel(Protocol):
@@ -111,13 +113,17 @@ class ProcKernel:
 
     def read_raw(self, key: SysctlKey) -> str | None:
         try:
-            return (self.proc_sys / key.path).read_text().removesuffix("\n")
+            raw = read_path(self.proc_sys / key.path, MAX_VALUE_BYTES)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except IsADirectoryError:
-            raise Unreadable(f"{key} is a directory of keys, not a key") from None
+        except Refused as exc:
+            if "a directory" in str(exc):
+                raise Unreadable(f"{key} is a directory of keys, not a key") from None
+            raise Unreadable(f"cannot read {key}: {str(exc).removeprefix('refusing to read ')}"
+                             ) from None  # fmt: skip
         except OSError as exc:
             raise Unreadable(f"cannot read {key}: {exc.strerror}") from None
+        return raw.decode("utf-8", "replace").removesuffix("\n")
 
     def names(self) -> Iterator[str]:
         """Every key the kernel has (walks /proc/sys: call only when needed)."""
@@ -144,8 +150,8 @@ class ProcKernel:
     def read_proc(self, name: str) -> str | None:
         """For a fake --proc-sys DIR this is DIR/../NAME."""
         try:
-            return (self.proc_sys.parent / name).read_text()
-        except OSError:
+            return read_path(self.proc_sys.parent / name).decode("utf-8", "replace")
+        except (OSError, HostError):
             return None
 
     @property
@@ -166,9 +172,10 @@ class ProcKernel:
 
     def release(self) -> str | None:
         try:
-            return (self.proc_sys / "kernel" / "osrelease").read_text().strip() or None
-        except OSError:
+            raw = read_path(self.proc_sys / "kernel" / "osrelease", MAX_VALUE_BYTES)
+        except (OSError, HostError):
             return None
+        return raw.decode("utf-8", "replace").strip() or None
 
     def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
         """Through netlink sock_diag for the real /proc/sys; from DIR/../net/tcp{,6} text for a

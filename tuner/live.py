@@ -10,6 +10,8 @@ from tuner.errors import Unreadable
 from tuner.host import Host
 from tuner.keys import SysctlKey, parse_key
 
+MAX_SUGGESTIONS = 50
+
 
 class LiveKernel:
     """Live values, read once each. Absent in image mode (``available`` is False)."""
@@ -18,6 +20,7 @@ class LiveKernel:
         self.host = host
         self._values: dict[str, str | None] = {}
         self._errors: dict[str, str] = {}
+        self._suggested = 0
 
     @property
     def available(self) -> bool:
@@ -47,9 +50,32 @@ class LiveKernel:
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self.host.kernel.names()))
 
+    @functools.cached_property
+    def _by_parent(self) -> dict[str, list[str]]:
+        """Every key the kernel has, by the directory it is in (one walk of /proc/sys)."""
+        found: dict[str, list[str]] = {}
+        for name in self.names:
+            found.setdefault(name.rpartition(".")[0], []).append(name)
+        return found
+
     def suggest(self, name: str) -> str | None:
-        matches = difflib.get_close_matches(name, self.names, n=1, cutoff=0.75)
-        return matches[0] if matches else None
+        """A key of the running kernel close to ``name``: looked for among the keys beside
+        where ``name`` would be (a key is mistyped in its last part far more often than in its
+        path), else among the directories; at most ``MAX_SUGGESTIONS`` keys get a suggestion,
+        so a profile of thousands of unknown keys costs one walk, not one search each."""
+        self._suggested += 1
+        if self._suggested > MAX_SUGGESTIONS:
+            return None
+        parent, _, leaf = name.rpartition(".")
+        siblings = self._by_parent.get(parent)
+        if siblings is None:
+            close = difflib.get_close_matches(parent, list(self._by_parent), n=1, cutoff=0.75)
+            if not close:
+                return None
+            siblings = self._by_parent[close[0]]
+        leaves = {candidate.rpartition(".")[2]: candidate for candidate in siblings}
+        matches = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.6)
+        return leaves[matches[0]] if matches else None
 
     @functools.cached_property
     def release(self) -> str | None:

@@ -16,7 +16,6 @@ prints or asks: confirmation is the command's business, between ``prepare_*`` an
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -84,10 +83,12 @@ def incomplete_warnings(host: Host) -> list[Diagnostic]:
     """A warning for each generation a killed run left unfinished."""
     from tuner.journal import Journal, incomplete_message
 
+    journal = Journal(host)
+    generations = journal.generations(tolerate_damage=True)
     return [
         Diagnostic("warning", incomplete_message(g), None, None, "incomplete-generation")
-        for g in Journal(host).unsettled()
-    ]
+        for g in journal.unsettled(generations)
+    ] + [Diagnostic("warning", d.message(), None, None, "damaged-journal") for d in journal.damaged]
 
 
 # --- plan and apply ---------------------------------------------------------------------------
@@ -171,12 +172,12 @@ def refuse_unsettled(journal: Journal, *, locked: bool = False) -> None:
 
 
 def target_of(plan: Plan) -> Target:
-    from tuner.host import FileState
+    from tuner.host import MANAGED_MODE, FileState, file_owner
     from tuner.transaction import Target
 
-    owner = (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+    owner = file_owner()
     files = {
-        path: None if text is None else FileState(text.encode(), 0o644, *owner)
+        path: None if text is None else FileState(text.encode(), MANAGED_MODE, *owner)
         for path, text in plan.files.items()
         if any(c.layer == "file" and c.path == str(path) for c in plan.pending)
     }
@@ -260,10 +261,11 @@ class Status:
     unsettled: tuple[Generation, ...]
     drift: tuple[drift.Difference, ...] = ()
     ineffective: tuple[str, ...] = ()  # applied limits no new session can get here
+    damaged: tuple[str, ...] = ()  # journal entries that cannot be read, with the way out
 
     @property
     def needs_attention(self) -> bool:
-        return bool(self.drift or self.unsettled or self.ineffective)
+        return bool(self.drift or self.unsettled or self.ineffective or self.damaged)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -278,6 +280,7 @@ class Status:
             "drift": [d.to_json() for d in self.drift],
             "incomplete": [_incomplete(g) for g in self.unsettled],
             "ineffective": list(self.ineffective),
+            "damaged": list(self.damaged),
         }
 
 
@@ -307,7 +310,8 @@ def status(host: Host) -> Status:
     from tuner.journal import Journal
 
     journal = Journal(host)
-    generations = journal.generations()
+    generations = journal.generations(tolerate_damage=True)
+    damaged = tuple(d.message() for d in journal.damaged)
     unsettled = tuple(journal.unsettled(generations))
     stack = tuple(journal.in_effect(generations))
     applied = journal.applied(generations)
@@ -319,7 +323,8 @@ def status(host: Host) -> Status:
         differences = drift.differences(files, values, *drift.observe(host, files, values))
     mode = "image" if host.image_mode else "host"
     ineffective = _ineffective(files, host)
-    return Status(mode, stack, applied, unsettled, tuple(differences), tuple(ineffective))
+    return Status(mode, stack, applied, unsettled, tuple(differences), tuple(ineffective),
+                  damaged)  # fmt: skip
 
 
 def _ineffective(files: dict[str, FileState | None], host: Host) -> list[str]:
@@ -353,6 +358,8 @@ class History:
     pruned: tuple[int, ...] = ()
     kept_extra: int = 0
     prune_asked: bool = False
+    damaged: tuple[str, ...] = ()
+    quarantined: str | None = None  # where --quarantine moved an entry
 
     def status_of(self, generation: Generation) -> str:
         """complete, failed, incomplete or needs recovery; for an apply, if it is in effect."""
@@ -364,7 +371,8 @@ class History:
         return f"{status}, in effect" if generation.number in self.in_effect else status
 
     def to_json(self) -> dict[str, object]:
-        return {"generations": [self.entry(g) for g in self.generations]}
+        return {"generations": [self.entry(g) for g in self.generations],
+                "damaged": list(self.damaged), "quarantined": self.quarantined}  # fmt: skip
 
     def entry(self, generation: Generation) -> dict[str, object]:
         return {
@@ -393,23 +401,31 @@ def changed_files(generation: Generation) -> list[str]:
     return sorted(p for p in after if before.get(p) != after[p])
 
 
-def history(host: Host, keep: int | None = None) -> History:
+def history(host: Host, keep: int | None = None, quarantine: str | None = None) -> History:
     """Every generation, oldest first; with ``keep``, first prune all but the newest ``keep``
-    that nothing needs (under the lock)."""
+    that nothing needs (under the lock); with ``quarantine``, first move that damaged entry out
+    of the journal (under the lock). Damaged entries are listed, never fatal here."""
     from tuner.journal import Journal
 
     journal = Journal(host)
     pruned: list[int] = []
     extra = 0
-    if keep is not None and journal.generations():
+    moved = None
+    if quarantine is not None:
         with host.lock():
-            before = journal.generations()
+            moved = journal.quarantine(quarantine)
+    if keep is not None and journal.generations(tolerate_damage=True):
+        with host.lock():
+            before = journal.generations(tolerate_damage=True)
             gone = journal.prunable(before, keep)
+            first_damaged = min((d.number or 0 for d in journal.damaged), default=None)
+            if first_damaged is not None:  # what a damaged entry needed is unknown: keep it
+                gone = [g for g in gone if g.number < first_damaged]
             for generation in gone:
                 journal.remove(generation)
         pruned = [g.number for g in gone]
         extra = max(len(before) - len(gone) - keep, 0)
-    generations = journal.generations()
+    generations = journal.generations(tolerate_damage=True)
     return History(
         tuple(generations),
         frozenset(journal.rolled_back(generations)),
@@ -418,6 +434,8 @@ def history(host: Host, keep: int | None = None) -> History:
         tuple(pruned),
         extra,
         keep is not None,
+        tuple(d.message() for d in journal.damaged),
+        moved,
     )
 
 

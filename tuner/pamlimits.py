@@ -215,7 +215,36 @@ def login_lines(host: Host, overrides: Mapping[PurePosixPath, str | None]) -> li
     return lines
 
 
-def identity_for(domain: str, host: Host) -> Identity | None:
+@dataclass(frozen=True)
+class Accounts:
+    """The root's passwd and group files, read and indexed once."""
+
+    users: Mapping[str, tuple[int, int]]  # name -> (uid, gid)
+    group_of_gid: Mapping[int, str]
+    groups_of_member: Mapping[str, frozenset[tuple[str, int]]]  # user -> {(group, gid)}
+
+
+def accounts(host: Host) -> Accounts:
+    users: dict[str, tuple[int, int]] = {}
+    for line in _read(host, "/etc/passwd").split("\n"):
+        fields = line.split(":")
+        if len(fields) > 3 and fields[2].isdigit() and fields[3].isdigit():
+            users[fields[0]] = (int(fields[2]), int(fields[3]))  # the last line wins
+    by_gid: dict[int, str] = {}
+    members: dict[str, set[tuple[str, int]]] = {}
+    for line in _read(host, "/etc/group").split("\n"):
+        fields = line.split(":")
+        if len(fields) < 4 or not fields[2].isdigit():
+            continue
+        gid = int(fields[2])
+        by_gid.setdefault(gid, fields[0])
+        for member in fields[3].split(","):
+            members.setdefault(member, set()).add((fields[0], gid))
+    frozen = {name: frozenset(found) for name, found in members.items()}
+    return Accounts(users, by_gid, frozen)
+
+
+def identity_for(domain: str, host: Host, known: Accounts | None = None) -> Identity | None:
     """Someone a limits line for ``domain`` is meant for: the user (from the root's passwd and
     group files), a member of the group, or for '*' anyone named by no other line."""
     if domain == "*":
@@ -224,20 +253,44 @@ def identity_for(domain: str, host: Host) -> Identity | None:
         return Identity("\0member", groups=frozenset({domain[1:]}))
     if domain[:1] in "@%" or ":" in domain:
         return None  # ranges and %groups: no single login to stand for them
-    uid = gid = None
-    for line in _read(host, "/etc/passwd").split("\n"):
-        fields = line.split(":")
-        if len(fields) > 3 and fields[0] == domain and fields[2].isdigit() and fields[3].isdigit():
-            uid, gid = int(fields[2]), int(fields[3])
-    groups, gids = set(), set()
-    for line in _read(host, "/etc/group").split("\n"):
-        fields = line.split(":")
-        if len(fields) < 4 or not fields[2].isdigit():
-            continue
-        if int(fields[2]) == gid or domain in fields[3].split(","):
-            groups.add(fields[0])
-            gids.add(int(fields[2]))
-    return Identity(domain, uid, gid, frozenset(groups), frozenset(gids))
+    known = known or accounts(host)
+    uid, gid = known.users.get(domain, (None, None))
+    found = set(known.groups_of_member.get(domain, ()))
+    if gid is not None and gid in known.group_of_gid:
+        found.add((known.group_of_gid[gid], gid))
+    groups = frozenset(name for name, _ in found)
+    return Identity(domain, uid, gid, groups, frozenset(number for _, number in found))
+
+
+class LoginIndex:
+    """The lines pam_limits reads, indexed once by domain, so that deciding the limits of each of
+    thousands of logins looks only at the lines that can name it (its name, its groups, '*',
+    '%', and the uid/gid ranges), in file order."""
+
+    def __init__(self, lines: list[ConfLine]) -> None:
+        self.lines = lines
+        self._by_domain: dict[str, list[int]] = {}
+        self._ranges: list[int] = []
+        for index, line in enumerate(lines):
+            if ":" in line.domain:
+                self._ranges.append(index)
+            else:
+                self._by_domain.setdefault(line.domain, []).append(index)
+        self._settings: dict[tuple[Identity, int | None], dict[str, Setting] | None] = {}
+
+    def lines_for(self, who: Identity) -> list[ConfLine]:
+        names = {who.name, "*", "%"} | {f"{mark}{g}" for g in who.groups for mark in "@%"}
+        chosen = sorted(
+            [*self._ranges, *(i for name in names for i in self._by_domain.get(name, ()))]
+        )
+        return [self.lines[i] for i in chosen]
+
+    def effective(self, who: Identity, nr_open: int | None = None) -> dict[str, Setting] | None:
+        """``effective(lines, who, nr_open)``, from the lines that can name ``who``."""
+        key = (who, nr_open)
+        if key not in self._settings:
+            self._settings[key] = effective(self.lines_for(who), who, nr_open)
+        return self._settings[key]
 
 
 def _read(host: Host, path: str) -> str:

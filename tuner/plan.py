@@ -23,7 +23,7 @@ from tuner import capacity, catalog, pamlimits, render, sysctld
 from tuner.diagnostics import Diagnostic
 from tuner.errors import HostError
 from tuner.facts import Facts
-from tuner.host import Host
+from tuner.host import MANAGED_MODE, FileState, Host, file_owner
 from tuner.live import LiveKernel
 from tuner.resolve import Profile
 
@@ -45,6 +45,7 @@ class Change:
     shadowed_by: str | None = None
     tools: tuple[str, ...] = ()
     unit: str | None = None
+    note: str | None = None  # a file whose mode or owner apply will repair
 
     @property
     def pending(self) -> bool:
@@ -61,6 +62,7 @@ class Change:
             "shadowed_by": self.shadowed_by,
             "tools": list(self.tools) or None,
             "unit": self.unit,
+            "note": self.note,
         }
         return data | {k: v for k, v in extra.items() if v is not None}
 
@@ -154,9 +156,12 @@ def _file_changes(
     desired: Mapping[PurePosixPath, str | None], host: Host, refused: set[str]
 ) -> tuple[list[Change], list[str]]:
     desired = {p: t for p, t in desired.items() if str(p) not in refused}
-    observed = {str(p): host.read_text(p) for p in desired}
+    states = {str(p): host.file_state(p) for p in desired}
+    observed = {p: None if s is None else s.content.decode("utf-8", "surrogateescape")
+                for p, s in states.items()}  # fmt: skip
     wanted = {str(p): text for p, text in desired.items()}
-    differ = {k for k in wanted if observed.get(k) != wanted[k]}
+    notes = {p: _permissions(states[p]) for p in wanted if wanted[p] is not None}
+    differ = {k for k in wanted if observed.get(k) != wanted[k] or notes.get(k)}
     changes, same = [], []
     for path in sorted(wanted):
         if path not in differ:
@@ -172,8 +177,24 @@ def _file_changes(
                 tofile=f"{path} (planned)" if text is not None else "/dev/null",
             )
         )
-        changes.append(Change("file", action, path=path, current=current, desired=text, diff=diff))
+        note = notes.get(path) if action == "update" else None
+        changes.append(
+            Change("file", action, path=path, current=current, desired=text, diff=diff, note=note)
+        )
     return changes, same
+
+
+def _permissions(state: FileState | None) -> str | None:
+    """How a managed file's mode and owner differ from what apply writes (apply repairs it)."""
+    if state is None:
+        return None
+    owner = file_owner()
+    found = []
+    if state.mode != MANAGED_MODE:
+        found.append(f"mode {state.mode:o} -> {MANAGED_MODE:o}")
+    if (state.uid, state.gid) != owner:
+        found.append(f"owner {state.uid}:{state.gid} -> {owner[0]}:{owner[1]}")
+    return ", ".join(found) or None
 
 
 def _lines(text: str) -> list[str]:
@@ -251,12 +272,14 @@ def _login_changes(
     if not profile.limits:
         return []
     lines = pamlimits.login_lines(host, desired)
+    index = pamlimits.LoginIndex(lines)
+    known = pamlimits.accounts(host)
     changes = []
     for entry in profile.limits:
-        who = pamlimits.identity_for(entry.domain, host)
+        who = pamlimits.identity_for(entry.domain, host, known)
         if who is None or entry.item not in pamlimits.RLIMIT_ITEMS:
             continue
-        settings = pamlimits.effective(lines, who)
+        settings = index.effective(who)
         setting = settings.get(entry.item) if settings is not None else None
         winner = None if setting is None else (
             setting.soft_from if entry.kind == "soft" else setting.hard_from
@@ -266,7 +289,7 @@ def _login_changes(
         wanted = pamlimits.rlimit_number(entry.item, entry.value)
         if winner is not None and pamlimits.rlimit_number(winner.item, winner.value) == wanted:
             continue
-        blocker = winner or _no_limits_line(lines, who)
+        blocker = winner or _no_limits_line(index.lines_for(who), who)
         changes.append(
             Change(
                 "boot",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,12 +25,14 @@ from pydantic import (
 
 from tuner import limits, services
 from tuner.diagnostics import Diagnostic
+from tuner.errors import TunerError
 from tuner.keys import KeySyntaxError, normalize_value, parse_key
-from tuner.library import display_path
+from tuner.library import MAX_PROFILE_BYTES, PROFILE_NAME, display_path
+from tuner.rootfs import read_path
 from tuner.safetext import check_text
 from tuner.yamlsrc import MAX_BYTES, YamlDocument, load_yaml
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_NAME = PROFILE_NAME
 
 
 def _check_name(name: str) -> str:
@@ -181,16 +183,28 @@ class ProfileSource:
         return self.model or self.partial
 
 
-def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:
+def load_profile(
+    path: Path, read: Callable[[Path], bytes] | None = None
+) -> tuple[ProfileSource, list[Diagnostic]]:
+    """Parse one profile file; ``read`` fetches its bytes (the library's reader, which keeps
+    a site profile inside its root). Never raises for what the file holds."""
     display = display_path(path)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+        raw = (read or _read_plain)(path)
+        if len(raw) > MAX_BYTES:  # counted in bytes: multibyte padding cannot hide a tail
+            doc = YamlDocument(display, None)
+            message = f"a profile is at most {MAX_BYTES // (1024 * 1024)} MiB"
+            return ProfileSource(path, display, doc, None), [
+                Diagnostic("error", message, doc.location(()))
+            ]
         # a byte order mark is allowed at the start (editors on Windows write one), nowhere else
-        text = raw[: MAX_BYTES + 1].decode("utf-8", "ignore" if len(raw) > MAX_BYTES else "strict")
-        text = text.removeprefix("\ufeff")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except (TunerError, OSError, UnicodeDecodeError) as exc:
+        reason = (
+            exc.strerror if isinstance(exc, OSError)
+            else "not UTF-8 text" if isinstance(exc, UnicodeDecodeError)
+            else str(exc)
+        )  # fmt: skip
         doc = YamlDocument(display, None)
         return ProfileSource(path, display, doc, None), [
             Diagnostic("error", f"cannot read profile: {reason}", doc.location(()))
@@ -226,6 +240,10 @@ def load_profile(path: Path) -> tuple[ProfileSource, list[Diagnostic]]:
         return ProfileSource(path, display, doc, model), problems
     partial = _partial(data, bad_paths, path) if bad_paths else model
     return ProfileSource(path, display, doc, None, partial), problems
+
+
+def _read_plain(path: Path) -> bytes:
+    return read_path(path, MAX_PROFILE_BYTES + 1)
 
 
 def _labelled(problems: list[Diagnostic], doc: YamlDocument) -> list[Diagnostic]:

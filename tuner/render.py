@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tuner import __version__, order, services
 from tuner.library import data_dir
-from tuner.resolve import LimitEntry, Profile
+from tuner.resolve import LimitEntry, Profile, ServiceLimit
 from tuner.safetext import check_text
 
 if TYPE_CHECKING:
@@ -115,10 +115,7 @@ def render_files(profile: Profile) -> dict[PurePosixPath, str]:
     templates = data_dir("templates")
     key = _digest(file_key(*sorted(templates.iterdir())), _profile_key(profile))
 
-    def valid(entry: object) -> bool:
-        return isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())
-
-    return memo("render", key, lambda: _render(profile), valid)
+    return memo("render", key, lambda: _render(profile), dict[PurePosixPath, str])
 
 
 def _digest(*parts: str) -> str:
@@ -155,9 +152,10 @@ def _render(profile: Profile) -> dict[PurePosixPath, str]:
     if profile.limits:
         template = env.get_template("limits.conf.j2")
         files[LIMITS_FILE] = template.render(rules=limit_lines(profile.limits), **common)
-    units = sorted({s.unit for s in profile.services})
-    for unit in units:
-        limits = [s for s in profile.services if s.unit == unit]
+    by_unit: dict[str, list[ServiceLimit]] = {}
+    for limit in profile.services:
+        by_unit.setdefault(limit.unit, []).append(limit)
+    for unit, limits in sorted(by_unit.items()):
         template = env.get_template("dropin.conf.j2")
         section = services.section_for(unit)
         text = template.render(unit=unit, section=section, limits=limits, **common)

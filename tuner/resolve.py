@@ -6,6 +6,7 @@ The result is a flat ``Profile`` in which every value remembers the file and lin
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,6 +92,7 @@ class Profile:
     description: str
     path: Path
     chain: tuple[str, ...]  # every profile file that contributed, parents first
+    sources: tuple[tuple[str, str], ...] = ()  # (path, sha256) of every file read, as read
     sysctl: tuple[SysctlEntry, ...] = ()
     limits: tuple[LimitEntry, ...] = ()
     services: tuple[ServiceLimit, ...] = ()
@@ -127,13 +129,21 @@ class _Resolver:
         self.layers: dict[Path, _Layer | None] = {}
         self.diagnostics: list[Diagnostic] = []
         self.reported: set[Path] = set()
+        self.digests: dict[Path, str] = {}
+
+    def read(self, path: Path) -> bytes:
+        """A profile file's bytes through the library (inside its root), digested as read: what
+        a saved plan and the cache rest on is exactly what was parsed."""
+        raw = self.library.read(path)
+        self.digests[path.resolve()] = hashlib.sha256(raw).hexdigest()
+        return raw
 
     def load(self, path: Path) -> ProfileSource:
         from tuner.profile import load_profile
 
         key = path.resolve()
         if key not in self.loaded:
-            self.loaded[key] = load_profile(path)
+            self.loaded[key] = load_profile(path, self.read)
         source, problems = self.loaded[key]
         if key not in self.reported:
             self.reported.add(key)
@@ -159,7 +169,13 @@ class _Resolver:
             message = f"extends reaches more than {limit}"
             self.diagnostics.append(Diagnostic("error", message, where, "extends"))
             return None
-        for index, parent in enumerate(_extends(source)):
+        parents = _extends(source)
+        if len(parents) > MAX_PROFILES:  # refused before any of them is looked for
+            where = source.doc.location(("extends",), key=True)
+            message = f"extends names {len(parents):,} profiles; at most {MAX_PROFILES} in all"
+            self.diagnostics.append(Diagnostic("error", message, where, "extends"))
+            return None
+        for index, parent in enumerate(parents):
             where = source.doc.location(("extends", index))
             try:
                 parent_path = self.library.find(parent, near=path.parent)
@@ -283,5 +299,6 @@ def resolve(
         limits=tuple(sorted(layer.limits.values(), key=lambda e: (e.domain, e.item, e.kind))),
         services=tuple(sorted(layer.services.values(), key=lambda e: (e.unit, e.directive))),
         intent=layer.intent,
+        sources=tuple(sorted((str(p), d) for p, d in resolver.digests.items())),
     )
     return profile, diagnostics

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+import shlex
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from tuner import report
-from tuner.errors import TunerError
+from tuner.errors import HostError, TunerError
 from tuner.host import Host
-from tuner.library import ProfileLibrary, looks_like_path
+from tuner.kernel import REAL_PROC_SYS
+from tuner.library import looks_like_path
 from tuner.live import LiveKernel
 from tuner.plan import Plan
+from tuner.rootfs import RootFS, absolute, read_path
 
 KIND = "tuner saved plan"
 MAX_BYTES = 16 * 1024 * 1024
@@ -39,9 +43,6 @@ class Basis:
 
 
 def basis_of(plan: Plan, ref: str, host: Host) -> Basis:
-    library = ProfileLibrary.for_root(host.root)
-    top = plan.profile.path
-    paths = [library.find(name, near=top.parent) for name in plan.profile.chain[:-1]] + [top]
     files: dict[str, str | None] = {}
     for path in sorted(plan.files, key=str):
         state = host.file_state(path)
@@ -54,7 +55,7 @@ def basis_of(plan: Plan, ref: str, host: Host) -> Basis:
         proc_sys=None if host.proc_sys is None else str(host.proc_sys),
         kernel=host.kernel.available,
         release=plan.kernel_release,
-        profile_files={str(p.resolve()): _sha(p.read_bytes()) for p in paths},
+        profile_files=dict(plan.profile.sources),  # the files the resolver read, as it read them
         files=files,
         live=values,
     )
@@ -65,52 +66,135 @@ def _sha(data: bytes) -> str:
 
 
 def save(path: Path, plan: Plan, basis: Basis, pending: list[dict[str, object]]) -> None:
-    """The plan's JSON, its basis and its pending changes, written whole or not at all."""
+    """The plan's JSON, its basis and its pending changes, written whole or not at all: an
+    O_EXCL temporary file beside ``path`` renamed over it (a link planted at either is refused,
+    never written through)."""
     body = plan.to_json() | {"saved": KIND, "basis": asdict(basis), "pending": pending}
     text = json.dumps(report.envelope("plan", body), indent=2, sort_keys=False) + "\n"
-    temporary = path.with_name(f".{path.name}.tuner-tmp")
+    target = PurePosixPath(absolute(path))
+    if not Path(target.parent).is_dir():
+        raise TunerError(f"cannot write the plan to {path}: no directory {target.parent}")
     try:
-        temporary.write_text(text)
-        temporary.replace(path)
-    except OSError as exc:
-        raise TunerError(f"cannot write the plan to {path}: {exc.strerror}") from None
+        RootFS(Path("/")).write(target, text.encode(), 0o644, None)
+    except HostError as exc:
+        raise TunerError(f"cannot write the plan to {path}: {exc}") from None
+
+
+def options(root: str, proc_sys: str | None) -> str:
+    """The command-line options that name ``root`` and ``proc_sys``, defaults left out."""
+    default = str(REAL_PROC_SYS) if root == "/" else None
+    said = [] if root == "/" else [f"--root {shlex.quote(root)}"]
+    if proc_sys != default:
+        said.append(f"--proc-sys {shlex.quote(proc_sys)}" if proc_sys else "--no-kernel")
+    return " ".join(said)
+
+
+def apply_command(path: Path, basis: Basis) -> str:
+    """The command that applies the plan at ``path`` where it was made."""
+    return " ".join(["tuner apply", shlex.quote(str(path)), options(basis.root, basis.proc_sys)]
+                    ).strip()  # fmt: skip
 
 
 def looks_saved(ref: str) -> bool:
-    """Whether apply's argument names a saved plan rather than a profile."""
-    return ref.endswith(".json") or (Path(ref).is_file() and _starts_like_json(Path(ref)))
-
-
-def _starts_like_json(path: Path) -> bool:
+    """Whether apply's argument names a saved plan rather than a profile: a ``.json`` file, or a
+    JSON document that says it is one (a flow-style YAML profile ``{name: ...}`` is not)."""
+    if ref.endswith(".json"):
+        return True
     try:
-        with path.open("rb") as handle:
-            return handle.read(64).lstrip().startswith(b"{")
-    except OSError:
+        head = read_path(Path(ref), MAX_BYTES)
+    except (OSError, HostError):
         return False
+    if not head.lstrip().startswith(b"{"):
+        return False
+    try:
+        document = json.loads(head)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(document, dict) and document.get("saved") == KIND
 
 
 def load(path: Path) -> tuple[Basis, list[dict[str, object]]]:
-    """The basis and pending changes of a saved plan; TunerError when it is not one."""
+    """The basis and pending changes of a saved plan, every field checked; TunerError naming
+    what is wrong when it is not one (it is untrusted input: anyone may have written it)."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise TunerError(f"{path}: not a saved plan (larger than {MAX_BYTES} bytes)")
-        document = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_path(path, MAX_BYTES)
     except FileNotFoundError:
         raise TunerError(f"no saved plan at {path}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except OSError as exc:
+        raise TunerError(f"{path}: cannot read the saved plan: {exc.strerror}") from None
+    except HostError as exc:
         raise TunerError(f"{path}: not a saved plan ({exc})") from None
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise TunerError(f"{path}: not a saved plan (not UTF-8 text)") from None
+    except RecursionError:
+        raise TunerError(f"{path}: not a saved plan (nested too deeply)") from None
+    except ValueError as exc:
+        raise TunerError(f"{path}: not a saved plan (not JSON: {exc})") from None
     if not isinstance(document, dict) or document.get("saved") != KIND:
         raise TunerError(f"{path}: not a saved plan (make one with tuner plan PROFILE --out FILE)")
-    if document.get("format_version") != report.FORMAT_VERSION:
-        raise TunerError(
-            f"{path}: saved by another tuner (format {document.get('format_version')})"
-        )
-    try:
-        basis = Basis(**document["basis"])
-        pending = list(document["pending"])
-    except (KeyError, TypeError) as exc:
-        raise TunerError(f"{path}: a damaged saved plan ({exc})") from None
+    version = document.get("format_version")
+    if version != report.FORMAT_VERSION:
+        shown = version if isinstance(version, int) and not isinstance(version, bool) else "unknown"
+        raise TunerError(f"{path}: saved by another tuner (format {shown}); this one reads "
+                         f"format {report.FORMAT_VERSION}")  # fmt: skip
+    problems: list[str] = []
+    basis_data = _field(document, "basis", dict, "an object", problems, "")
+    pending = _field(document, "pending", list, "a list", problems, "")
+    basis = _basis(basis_data, problems) if isinstance(basis_data, dict) else None
+    if isinstance(pending, list):
+        for index, change in enumerate(pending):
+            if not isinstance(change, dict):
+                problems.append(f"pending[{index}]: expected an object")
+    if problems or basis is None or not isinstance(pending, list):
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise TunerError(f"{path}: a damaged saved plan: {'; '.join(problems[:5])}{more}")
     return basis, pending
+
+
+_TEXT = (str, "text")
+_TEXT_OR_NULL = ((str, type(None)), "text or null")
+
+
+def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], said: str,
+           problems: list[str], prefix: str) -> Any:  # fmt: skip
+    where = f"{prefix}{name}"
+    if name not in data:
+        problems.append(f"{where}: missing")
+        return None
+    value = data[name]
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        problems.append(f"{where}: expected {said}")
+        return None
+    return value
+
+
+def _basis(data: dict[str, Any], problems: list[str]) -> Basis | None:
+    before = len(problems)
+    unknown = sorted(set(data) - {f.name for f in fields(Basis)})
+    problems += [f"basis.{name[:40]}: not a field of a saved plan" for name in unknown[:3]]
+    values: dict[str, Any] = {}
+    for name, (kind, said) in (("ref", _TEXT), ("root", _TEXT), ("proc_sys", _TEXT_OR_NULL),
+                               ("release", _TEXT_OR_NULL)):  # fmt: skip
+        values[name] = _field(data, name, kind, said, problems, "basis.")
+    values["kernel"] = _field(data, "kernel", bool, "true or false", problems, "basis.")
+    for name, nullable in (("profile_files", False), ("files", True), ("live", True)):
+        mapping = _field(data, name, dict, "an object", problems, "basis.")
+        if isinstance(mapping, dict):
+            kinds = (str, type(None)) if nullable else str
+            for key, value in mapping.items():
+                if not isinstance(value, kinds):
+                    said = "text or null" if nullable else "text"
+                    problems.append(f"basis.{name}[{json.dumps(key)[:60]}]: expected {said}")
+        values[name] = mapping
+    for name in ("root", "proc_sys"):
+        text = values.get(name)
+        if isinstance(text, str) and not text.startswith("/"):
+            problems.append(f"basis.{name}: expected an absolute path")
+    if len(problems) > before:
+        return None
+    return Basis(**values)
 
 
 def changes_since(saved: Basis, now: Basis) -> list[str]:

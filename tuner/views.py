@@ -117,7 +117,9 @@ def _file_changes(plan: Plan, style: report.Style, full: bool) -> None:
     for change in files:
         added, removed = _counts(change.diff)
         counts = f"+{added}" + (f" -{removed}" if removed else "")
-        line = f"  {_mark(change)} {change.path} ({change.action}, {counts} lines)"
+        what = f"{counts} lines" if change.diff else "content unchanged"
+        note = f"; {change.note}" if change.note else ""
+        line = f"  {_mark(change)} {change.path} ({change.action}, {what}{note})"
         report.out(style(line, _KIND[_mark(change)]))
         if full:
             for text in (change.diff or "").rstrip("\n").split("\n"):
@@ -206,6 +208,8 @@ def capacity(result: ops.CapacityReport) -> None:
 
 
 def status(result: ops.Status) -> None:
+    for line in result.damaged:
+        report.out(f"warning: {line}")
     for generation in result.unsettled:
         report.out(f"warning: {incomplete_message(generation)}")
     applied = result.applied
@@ -227,6 +231,10 @@ def status(result: ops.Status) -> None:
 
 
 def history(result: ops.History) -> None:
+    if result.quarantined:
+        report.out(f"moved the damaged entry to {result.quarantined}", sys.stderr)
+    for line in result.damaged:
+        report.out(f"warning: {line}")
     if result.prune_asked:
         report.out(pruned(result), sys.stderr)
     if not result.generations:

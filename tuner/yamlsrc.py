@@ -28,7 +28,7 @@ from tuner.diagnostics import Diagnostic, Location
 
 Path_ = tuple[str | int, ...]
 MAX_DEPTH = 64
-MAX_NODES = 50_000  # values after alias and merge expansion; a 2,000-key profile has ~10,000
+MAX_NODES = 200_000  # values after alias and merge expansion; a 2,000-key profile has ~10,000
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DIGITS = 40  # longer than any 64-bit number (20 digits) with room for a sign and zeros
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -47,6 +47,16 @@ class _Loader(_Base):  # type: ignore[misc]
     """Composes nodes only; plain scalars keep their text for ``_plain`` to read as YAML 1.2."""
 
     yaml_implicit_resolvers: ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {}
+
+    def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
+        """The tag of an untagged node, without PyYAML's regex scan per scalar (its resolver is
+        Python, called for every node): a plain ``<<`` is a merge key, any other plain scalar
+        is read by ``_plain``, a quoted one is text."""
+        if kind is ScalarNode:
+            if implicit[0]:
+                return _MERGE_TAG if value == "<<" else _PLAIN_TAG
+            return _STR_TAG
+        return _SEQ_TAG if kind is SequenceNode else _MAP_TAG
 
 
 _Loader.add_implicit_resolver(_MERGE_TAG, re.compile(r"^<<$"), ["<"])
@@ -143,6 +153,8 @@ class _Builder:
         self.active: set[int] = set()  # nodes being built: meeting one again is a cycle
         self.merged: dict[int, list[tuple[Node, Node]]] = {}
         self.expanding: set[int] = set()  # mappings whose merge keys are being expanded
+        self.seen: set[int] = set()
+        self.shared = False  # an alias or a merge key repeated a node: the budget names them
 
     def error(self, node: Node, message: str, key: str | None = None) -> None:
         self.diagnostics.append(Diagnostic("error", message, _loc(self.file, node), key))
@@ -153,10 +165,17 @@ class _Builder:
         if self.exhausted:
             return REFUSED
         self.built += 1
+        if id(node) in self.seen:
+            self.shared = True
+        self.seen.add(id(node))
         if self.built > MAX_NODES:
             self.exhausted = True
-            self.error(node, f"the profile expands to more than {MAX_NODES:,} values "
-                             "(aliases or merge keys repeat too much)")  # fmt: skip
+            why = (
+                "expands to more than {:,} values (aliases or merge keys repeat too much)"
+                if self.shared
+                else "has more than {:,} values: tuner reads at most that many from one file"
+            )
+            self.error(node, f"the profile {why.format(MAX_NODES)}")
             return REFUSED
         self.value_marks[path] = _loc(self.file, node)
         if depth > MAX_DEPTH:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tuner import ops, report, savedplan, systemd, views
@@ -25,13 +26,11 @@ def run_apply(
     as_json: bool = False,
 ) -> int:
     saved: tuple[savedplan.Basis, list[dict[str, object]]] | None = None
-    if savedplan.looks_saved(ref):
-        saved = _saved(Path(ref), root, proc_sys, kernel)
-        basis = saved[0]
-        ref = basis.ref
-        root, proc_sys, kernel = Path(basis.root), _path(basis.proc_sys), basis.kernel
-        yes = True  # the plan was reviewed when it was saved: apply exactly it, or refuse
     host = make_host(root, proc_sys, kernel=kernel)
+    if savedplan.looks_saved(ref):
+        saved = _saved(Path(ref), host)
+        ref = saved[0].ref
+        yes = True  # the plan was reviewed when it was saved: apply exactly it, or refuse
     if not dry_run:
         ops.refuse_unsettled(Journal(host))
     plan = ops.prepare_apply(ref, host, strict=strict)
@@ -64,23 +63,30 @@ def run_apply(
     return 0
 
 
-def _saved(
-    path: Path, root: Path | None, proc_sys: Path | None, kernel: bool
-) -> tuple[savedplan.Basis, list[dict[str, object]]]:
-    """The saved plan's basis and pending changes; the host options, if given, must be the
-    plan's."""
+def _saved(path: Path, host: Host) -> tuple[savedplan.Basis, list[dict[str, object]]]:
+    """The saved plan's basis and pending changes. Where it applies is the command line's to say
+    (``--root``, ``--proc-sys``, ``--no-kernel``; / and the running kernel by default), never the
+    file's: a plan made for another root or kernel tree is refused, naming the options to give."""
     basis, pending = savedplan.load(path)
-    given = {"--root": (root, basis.root), "--proc-sys": (proc_sys, basis.proc_sys)}
-    for option, (value, planned) in given.items():
-        if value is not None and str(value) != planned:
-            raise TunerError(f"{path} was planned with {option} {planned}, not {value}")
-    if not kernel and basis.kernel:
-        raise TunerError(f"{path} was planned with the running kernel: --no-kernel cannot apply it")
+    here = {"--root": str(host.root), "--proc-sys": None if host.proc_sys is None else
+            str(host.proc_sys)}  # fmt: skip
+    planned = {"--root": basis.root, "--proc-sys": basis.proc_sys}
+    moved = [o for o in here if not _same_place(here[o], planned[o])]
+    if moved or basis.kernel != host.kernel.available:
+        here_said = savedplan.options(str(host.root), here["--proc-sys"]) or "no options"
+        raise TunerError(
+            f"{path} was planned for {savedplan.options(basis.root, basis.proc_sys) or 'no options'}"
+            f" (/ and its running kernel when none), but this command has {here_said}: nothing "
+            f"was changed. A plan applies only where it was made: "
+            f"{savedplan.apply_command(path, basis)}"
+        )
     return basis, pending
 
 
-def _path(text: str | None) -> Path | None:
-    return None if text is None else Path(text)
+def _same_place(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _refuse_stale(

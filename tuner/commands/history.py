@@ -9,12 +9,17 @@ from tuner import ops, report, views
 from tuner.commands._common import make_host, require_privileges
 
 
-def run(root: Path | None, proc_sys: Path | None, as_json: bool, keep: int | None = None) -> int:
+def run(root: Path | None, proc_sys: Path | None, as_json: bool, keep: int | None = None,
+        quarantine: str | None = None) -> int:  # fmt: skip
     host = make_host(root, proc_sys, kernel=False)
     if keep is not None:
         require_privileges(host, "history --prune")
-    result = ops.history(host, keep)
+    if quarantine is not None:
+        require_privileges(host, "history --quarantine")
+    result = ops.history(host, keep, quarantine)
     if as_json:
+        if result.quarantined:
+            report.out(f"moved the damaged entry to {result.quarantined}", sys.stderr)
         if result.prune_asked:
             report.out(views.pruned(result), sys.stderr)
         report.emit_json("history", result.to_json())

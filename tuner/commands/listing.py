@@ -14,7 +14,7 @@ def run(root: Path | None, as_json: bool) -> int:
     entries = library.entries()
     rows = []
     for entry in entries:
-        source, _problems = load_profile(entry.path)
+        source, _problems = load_profile(entry.path, library.read)
         description = source.model.description if source.model else "(invalid: run tuner validate)"
         rows.append((entry, description))
     if as_json:

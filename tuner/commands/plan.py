@@ -38,18 +38,20 @@ def run(
             },
         )
         return errors.EXIT_ERROR
+    apply_saved = None
     if out is not None and not result.errors:
         from tuner import savedplan
 
         basis = savedplan.basis_of(result, ref, host)
         savedplan.save(out, result, basis, ops.summary_of(result))
+        apply_saved = savedplan.apply_command(out, basis)
     if as_json:
         report.emit_json("plan", result.to_json())
     else:
         views.plan(result, full=full, ref=None if out else ref)
         if out is not None and not result.errors:
             report.out(f"Saved to {out}. Nothing was changed. To apply exactly this plan: "
-                       f"tuner apply {out}")  # fmt: skip
+                       f"{apply_saved}")  # fmt: skip
     if result.errors:
         return errors.EXIT_ERROR
     if detailed_exitcode and result.has_changes:
