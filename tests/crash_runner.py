@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 from tuner.cli import main
 from tuner.host import Host
@@ -21,21 +20,31 @@ from tuner.kernel import ProcKernel
 
 
 def arm(action: str, method: str, nth: int) -> None:
-    owner, name = {"rename": (Path, "replace"), "write_sysctl": (ProcKernel, "write")}.get(
-        method, (Host, method)
-    )
-    original = getattr(owner, name)
     calls = 0
 
-    def faulty(self: object, *args: object) -> object:
+    def fault() -> None:
         nonlocal calls
-        if owner is Path and not str(self).endswith(".tuner-tmp"):
-            return original(self, *args)  # another rename (a cache entry): not a step
         calls += 1
         if calls == nth:
             if action == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             time.sleep(3)
+
+    if method == "rename":  # os.rename with directory fds, inside RootFS.write
+        rename = os.rename
+
+        def renaming(source: str, target: str, **dir_fds: int) -> None:
+            if str(source).endswith(".tuner-tmp"):  # not a cache entry's rename: a step
+                fault()
+            rename(source, target, **dir_fds)
+
+        os.rename = renaming  # type: ignore[assignment]
+        return
+    owner, name = (ProcKernel, "write") if method == "write_sysctl" else (Host, method)
+    original = getattr(owner, name)
+
+    def faulty(self: object, *args: object) -> object:
+        fault()
         return original(self, *args)
 
     setattr(owner, name, faulty)

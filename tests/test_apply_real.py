@@ -159,7 +159,7 @@ $TUNER history --json > "$WORK/history.json"
     assert found["after rollback"] == [
         "daemon-reload",
         "daemon-reload",
-        "try-restart haproxy.service",
+        "try-restart -- haproxy.service",
     ]
     rolled = (tmp_path / "rollback.out").read_text().splitlines()
     assert rolled[-1] == "Restarted haproxy.service (if it was running)."

@@ -14,7 +14,7 @@ import pytest
 from tuner import cache, plaindata
 from tuner.diagnostics import Diagnostic
 from tuner.library import ProfileLibrary
-from tuner.resolve import Profile
+from tuner.resolve import Profile, resolve
 
 
 def site_library(root: Path) -> ProfileLibrary:
@@ -161,7 +161,7 @@ def test_an_entry_someone_else_owns_or_links_is_ignored(tmp_path: Path, root: Pa
 
 
 def test_plain_data_round_trip_and_refusals(root: Path) -> None:
-    profile, diagnostics = cache.resolve("haproxy-2m-conns", site_library(root))
+    profile, diagnostics = resolve("haproxy-2m-conns", site_library(root))
     shape = tuple[Profile | None, list[Diagnostic]]
     assert plaindata.loads(plaindata.dumps((profile, diagnostics)), shape) == (
         profile,

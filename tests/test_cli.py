@@ -266,7 +266,7 @@ BAD_INVOCATIONS = [
     ["capacity", "base", "--root", "{tmp}/missing"],
     ["rollback", "--to", "abc"],
     ["rollback", "--to", "7", "--yes"],
-    ["history", "--root", "{tmp}/damaged"],
+    ["rollback", "--yes", "--root", "{tmp}/damaged"],  # history reads around the damage
     ["status", "--root", "{tmp}/binary.yaml"],
     ["vendor", "base"],  # --root is required
     ["export", "cloud-init", "base", "--mode", "sideways"],

@@ -177,7 +177,7 @@ def test_files_mode_writes_exactly_the_rendered_files_and_applies_them() -> None
     assert config["runcmd"] == [
         ["systemctl", "restart", "systemd-sysctl.service"],
         ["systemctl", "daemon-reload"],
-        ["systemctl", "try-restart", "haproxy.service"],
+        ["systemctl", "try-restart", "--", "haproxy.service"],
     ]
 
 

@@ -160,10 +160,27 @@ def file_key(*paths: Path) -> str:
 
 def resolve_cached(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Diagnostic]]:
     """``resolve``, answered from the cache when nothing it depends on has changed."""
+    profile, _checked, diagnostics = resolve_for_check(ref, library)
+    return profile, diagnostics
+
+
+def resolve_for_check(
+    ref: str, library: ProfileLibrary
+) -> tuple[Profile | None, Profile | None, list[Diagnostic]]:
+    """The profile (None when any file has an error), the profile to run the rules on (built
+    from what is valid, when there are errors) and the diagnostics, from one resolution: a
+    profile with errors is parsed once, not once for the verdict and again for the rules."""
+    partial: list[Profile | None] = [None]
+
+    def compute() -> tuple[Profile | None, list[Diagnostic]]:
+        found, diagnostics = resolve(ref, library, partial=True)
+        if any(d.severity == "error" for d in diagnostics):
+            partial[0] = found
+            return None, diagnostics
+        return found, diagnostics
 
     def keep(result: tuple[Profile | None, list[Diagnostic]]) -> bool:
-        profile, diagnostics = result
-        return profile is not None and not any(d.severity == "error" for d in diagnostics)
+        return result[0] is not None and not any(d.severity == "error" for d in result[1])
 
     def fresh(result: tuple[Profile | None, list[Diagnostic]]) -> bool:
         profile = result[0]
@@ -173,8 +190,8 @@ def resolve_cached(ref: str, library: ProfileLibrary) -> tuple[Profile | None, l
         )
 
     shape = tuple[Profile | None, list[Diagnostic]]
-    return memo("profile", fingerprint(ref, library), lambda: resolve(ref, library), shape,
-                keep, fresh)  # fmt: skip
+    profile, diagnostics = memo("profile", fingerprint(ref, library), compute, shape, keep, fresh)
+    return profile, profile or partial[0], diagnostics
 
 
 def _store(directory: int, entry: str, data: bytes) -> None:

@@ -70,7 +70,7 @@ def document(profile: Profile, mode: str, pip_spec: str | None = None) -> str:
         units = systemd.units_of(files)
         if units:
             config["runcmd"].append(_Command(["systemctl", "daemon-reload"]))
-            config["runcmd"] += [_Command(["systemctl", "try-restart", u]) for u in units]
+            config["runcmd"] += [_Command(["systemctl", "try-restart", "--", u]) for u in units]
         how = (
             "runcmd applies the files once, since cloud-init writes them after systemd-sysctl has "
             "run;\n# every later boot applies them like any other sysctl.d file."

@@ -113,7 +113,7 @@ class ProcKernel:
 
     def read_raw(self, key: SysctlKey) -> str | None:
         try:
-            raw = read_path(self.proc_sys / key.path, MAX_VALUE_BYTES)
+            raw = read_path(f"{self.proc_sys}/{'/'.join(key.components)}", MAX_VALUE_BYTES)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except Refused as exc:

@@ -65,6 +65,11 @@ def parse_key(text: object) -> SysctlKey:
     """Parse a key written in dotted or slashed form; raise KeySyntaxError when it is not one."""
     if not isinstance(text, str):
         raise KeySyntaxError("a sysctl key must be a string")
+    return _parse_key(text)
+
+
+@functools.lru_cache(maxsize=262_144)  # more than the keys of the largest profile read
+def _parse_key(text: str) -> SysctlKey:
     if text != text.strip() or not text:
         raise KeySyntaxError("a sysctl key cannot be empty or have spaces around it")
     if len(text) > MAX_KEY_LENGTH:

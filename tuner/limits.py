@@ -53,14 +53,15 @@ def domain_is_login_only(domain: str) -> bool:
 
 
 def normalize_limit_value(value: object) -> str:
-    """Canonical text of a limit value: a decimal integer or ``unlimited``."""
+    """Canonical text of a limit value: a decimal integer or ``unlimited``. ``-1`` stays -1 here
+    (for nice and priority it is a number); ``for_item`` reads it as unlimited for the rest."""
     if isinstance(value, bool):
         raise ValueError("booleans are ambiguous here: write a number")
     if isinstance(value, int):
-        return UNLIMITED if value == -1 else str(value)
+        return str(value)
     if isinstance(value, str):
         text = check_text(value.strip().lower(), what="a limit value")
-        if text in ("unlimited", "infinity", "-1"):
+        if text in ("unlimited", "infinity"):
             return UNLIMITED
         digits = text.removeprefix("-").removeprefix("+")
         if is_ascii_digits(digits) and len(digits) <= 20:
@@ -68,6 +69,15 @@ def normalize_limit_value(value: object) -> str:
     raise ValueError(
         f"expected an integer (ASCII digits), unlimited, infinity or -1, got {value!r}"
     )
+
+
+def for_item(item: str, value: str) -> str:
+    """``value`` as pam_limits reads it for ``item``: -1 is unlimited, except for nice and
+    priority, where it is the number -1 (limits.conf(5))."""
+    return UNLIMITED if value == "-1" and item not in _SIGNED else value
+
+
+_SIGNED = {"nice", "priority"}
 
 
 def check_item_value(item: str, value: str) -> None:

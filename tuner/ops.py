@@ -53,15 +53,11 @@ def load_checked(
     Everything is reported at once: when a file has errors, the rules still run on the part
     of the profile that is valid. ``strict`` makes every warning an error."""
     from tuner import rules
-    from tuner.cache import resolve_cached
+    from tuner.cache import resolve_for_check
     from tuner.library import ProfileLibrary
-    from tuner.resolve import resolve
 
     library = ProfileLibrary.for_root(host.root)
-    profile, diagnostics = resolve_cached(ref, library)
-    checked = profile
-    if profile is None:
-        checked, diagnostics = resolve(ref, library, partial=True)
+    profile, checked, diagnostics = resolve_for_check(ref, library)
     if checked is not None:
         ctx = rules.Context(checked, live or LiveKernel(host), strict)
         diagnostics = diagnostics + rules.check(ctx)

@@ -139,24 +139,27 @@ def desired_files(profile: Profile, host: Host) -> dict[PurePosixPath, str | Non
     return files
 
 
-def refusals(desired: Mapping[PurePosixPath, str | None], host: Host) -> list[Diagnostic]:
-    """The paths apply would refuse to touch (a symlink or a non-file planted where tuner's file
-    goes): plan says so instead of showing the link's target as the current content."""
+def observe(
+    desired: Mapping[PurePosixPath, str | None], host: Host
+) -> tuple[dict[str, FileState | None], list[Diagnostic]]:
+    """Each desired path's file as it is now (read once), and the paths apply would refuse to
+    touch (a symlink or a non-file planted where tuner's file goes): plan says so instead of
+    showing the link's target as the current content."""
+    states: dict[str, FileState | None] = {}
     found = []
     for path in sorted(desired):
         try:
-            host.file_state(path)
+            states[str(path)] = host.file_state(path)
         except HostError as exc:
             message = f"{exc}: apply would refuse; remove it or put a regular file there"
             found.append(Diagnostic("error", message, None, str(path), "unsafe-target"))
-    return found
+    return states, found
 
 
 def _file_changes(
-    desired: Mapping[PurePosixPath, str | None], host: Host, refused: set[str]
+    desired: Mapping[PurePosixPath, str | None], states: Mapping[str, FileState | None]
 ) -> tuple[list[Change], list[str]]:
-    desired = {p: t for p, t in desired.items() if str(p) not in refused}
-    states = {str(p): host.file_state(p) for p in desired}
+    desired = {p: t for p, t in desired.items() if str(p) in states}
     observed = {p: None if s is None else s.content.decode("utf-8", "surrogateescape")
                 for p, s in states.items()}  # fmt: skip
     wanted = {str(p): text for p, text in desired.items()}
@@ -328,8 +331,8 @@ def make_plan(
         kernel, same = _kernel_changes(profile, live)
         changes += kernel
         in_sync += same
-    refused = refusals(desired, host)
-    files, same = _file_changes(desired, host, {d.key or "" for d in refused})
+    states, refused = observe(desired, host)
+    files, same = _file_changes(desired, states)
     changes += files
     in_sync += same
     changes += _boot_changes(profile, desired, host)

@@ -20,15 +20,17 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from tuner import limits, services
-from tuner.diagnostics import Diagnostic
+from tuner.diagnostics import Diagnostic, Location
 from tuner.errors import TunerError
 from tuner.keys import KeySyntaxError, normalize_value, parse_key
 from tuner.library import MAX_PROFILE_BYTES, PROFILE_NAME, display_path
-from tuner.rootfs import read_path
+from tuner.rootfs import TooLarge, read_path
 from tuner.safetext import check_text
 from tuner.yamlsrc import MAX_BYTES, YamlDocument, load_yaml
 
@@ -113,6 +115,12 @@ class LimitRule(_Model):
     why: Why | None = None
     source: Why | None = None
 
+    @field_validator("value", mode="after")
+    @classmethod
+    def _minus_one(cls, value: str | None, info: ValidationInfo) -> str | None:
+        item = info.data.get("item")
+        return limits.for_item(item, value) if value is not None and item else value
+
     @model_validator(mode="after")
     def _item_value(self) -> LimitRule:
         limits.check_domain_item(self.domain, self.item)
@@ -190,7 +198,10 @@ def load_profile(
     a site profile inside its root). Never raises for what the file holds."""
     display = display_path(path)
     try:
-        raw = (read or _read_plain)(path)
+        try:
+            raw = (read or _read_plain)(path)
+        except TooLarge:
+            raw = b"\0" * (MAX_BYTES + 1)  # reported just below, as any other oversize profile
         if len(raw) > MAX_BYTES:  # counted in bytes: multibyte padding cannot hide a tail
             doc = YamlDocument(display, None)
             message = f"a profile is at most {MAX_BYTES // (1024 * 1024)} MiB"
@@ -220,6 +231,14 @@ def load_profile(
             Diagnostic("error", message, doc.location(())),
         ]
     data: dict[str, Any] = doc.data
+    if data and not any(key in FIELDS for key in data):
+        # not a profile at all (a link to /etc/shadow, a stray file): say so without quoting
+        # any of it; messages quote keys only from files that are profiles
+        fields = ", ".join(FIELDS)
+        message = f"not a tuner profile: none of its top-level keys is a profile field ({fields})"
+        return ProfileSource(path, display, YamlDocument(display, None), None), [
+            Diagnostic("error", message, Location(display, 1, 1))
+        ]
     try:
         model = ProfileDoc.model_validate(data)
     except ValidationError as exc:

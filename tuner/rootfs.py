@@ -45,6 +45,10 @@ class Refused(HostError):
     larger than the cap, or a loop of links."""
 
 
+class TooLarge(Refused):
+    """A file larger than what tuner reads of its kind."""
+
+
 def kind_of(mode: int) -> str:
     """What a non-regular file is, in words."""
     for test, name in (
@@ -424,7 +428,7 @@ def _write_all(fd: int, content: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_at(dir_fd: int, name: str, shown: PurePosixPath | Path, limit: int) -> Found:
+def read_at(dir_fd: int, name: str, shown: PurePosixPath | Path | str, limit: int) -> Found:
     """Read the regular file ``name`` in ``dir_fd``: looked at before it is opened (a device is
     never opened), opened without following a link and without blocking (a FIFO swapped in
     meanwhile cannot hang), looked at again through the fd, read up to ``limit`` bytes."""
@@ -432,7 +436,7 @@ def read_at(dir_fd: int, name: str, shown: PurePosixPath | Path, limit: int) -> 
     if not stat.S_ISREG(info.st_mode):
         raise Refused(f"refusing to read {shown}: it is {kind_of(info.st_mode)}")
     if info.st_size > limit:
-        raise Refused(f"refusing to read {shown}: {info.st_size:,} bytes, more than {limit:,}")
+        raise TooLarge(f"refusing to read {shown}: {info.st_size:,} bytes, more than {limit:,}")
     try:
         fd = os.open(name, _READ, dir_fd=dir_fd)
     except OSError as exc:
@@ -451,30 +455,29 @@ def read_at(dir_fd: int, name: str, shown: PurePosixPath | Path, limit: int) -> 
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise Refused(f"refusing to read {shown}: more than {limit:,} bytes")
+            raise TooLarge(f"refusing to read {shown}: more than {limit:,} bytes")
         return Found(b"".join(chunks), info)
     finally:
         os.close(fd)
 
 
-def read_path(path: Path, limit: int = MAX_FILE) -> bytes:
+def read_path(path: Path | str, limit: int = MAX_FILE) -> bytes:
     """A file named on the command line or shipped with tuner (a path on this machine, links
     followed as usual up to the file): a regular file no larger than ``limit``, never a FIFO or
     a device. FileNotFoundError when it is not there."""
-    absolute_path = absolute(path)
-    dir_fd = os.open(absolute_path.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    parent, name = os.path.split(os.path.abspath(path))
+    dir_fd = os.open(parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        name = absolute_path.name
         for _ in range(MAX_LINKS):  # the last component may be a link: follow it as usual
             info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             if not stat.S_ISLNK(info.st_mode):
                 return read_at(dir_fd, name, path, limit).content
-            target = Path(os.readlink(name, dir_fd=dir_fd))
-            if not target.is_absolute():
-                target = Path(f"/proc/self/fd/{dir_fd}").readlink() / target
+            target = os.readlink(name, dir_fd=dir_fd)
+            if not target.startswith("/"):
+                target = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), target)
+            parent, name = os.path.split(os.path.normpath(target))
             os.close(dir_fd)
-            dir_fd = os.open(target.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            name = target.name
+            dir_fd = os.open(parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         raise Refused(f"too many levels of symbolic links at {path}")
     finally:
         os.close(dir_fd)

@@ -44,8 +44,16 @@ class RlimitValue:
     hard: int | None
 
 
+MAX_UNIT = 253  # systemd's 255 characters, less the ".d" of the drop-in directory tuner makes
+
+
 def check_unit(name: str) -> str:
-    if len(name) > 255 or not _UNIT.fullmatch(name):
+    if len(name) > MAX_UNIT:
+        raise ValueError(
+            f"a unit name of {len(name)} characters: at most {MAX_UNIT} (its drop-in directory "
+            "NAME.d must fit the 255 characters of a file name)"
+        )
+    if not _UNIT.fullmatch(name):
         check_text(name, what="a unit name")
         raise ValueError(
             f"{name!r} is not a unit that takes resource limits: "

@@ -68,7 +68,9 @@ def reload(host: Host, units: list[str], restart: bool, done: str) -> list[str]:
         ]
     steps: dict[tuple[str, ...], str] = {("daemon-reload",): "Ran `systemctl daemon-reload`."}
     if restart:
-        steps |= {("try-restart", unit): f"Restarted {unit} (if it was running)." for unit in units}
+        steps |= {
+            ("try-restart", "--", unit): f"Restarted {unit} (if it was running)." for unit in units
+        }
     said: list[str] = []
     for step, line in steps.items():
         try:

@@ -74,10 +74,11 @@ def _saved(path: Path, host: Host) -> tuple[savedplan.Basis, list[dict[str, obje
     moved = [o for o in here if not _same_place(here[o], planned[o])]
     if moved or basis.kernel != host.kernel.available:
         here_said = savedplan.options(str(host.root), here["--proc-sys"]) or "no options"
+        planned_said = savedplan.options(basis.root, basis.proc_sys) or "no options"
         raise TunerError(
-            f"{path} was planned for {savedplan.options(basis.root, basis.proc_sys) or 'no options'}"
-            f" (/ and its running kernel when none), but this command has {here_said}: nothing "
-            f"was changed. A plan applies only where it was made: "
+            f"{path} was planned for {planned_said} (/ and its running kernel when none), but "
+            f"this command has {here_said}: nothing was changed. A plan applies only where it "
+            "was made: "
             f"{savedplan.apply_command(path, basis)}"
         )
     return basis, pending
