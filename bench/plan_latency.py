@@ -11,6 +11,7 @@ plan is read-only: by default it reads this host's /proc/sys and /etc, as a user
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -20,11 +21,14 @@ from pathlib import Path
 FLOOR = [sys.executable, "-c", "import pydantic, yaml, jinja2, typer, deepdiff"]
 
 
-def timed(command: list[str]) -> float:
+def timed(
+    command: list[str], env: dict[str, str] | None = None, codes: tuple[int, ...] = (0, 2)
+) -> float:
     start = time.perf_counter()
-    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            check=False, env=None if env is None else os.environ | env)  # fmt: skip
     elapsed = time.perf_counter() - start
-    if result.returncode not in (0, 2):
+    if result.returncode not in codes:
         raise SystemExit(f"{command} failed: {result.stderr.decode()}")
     return elapsed
 

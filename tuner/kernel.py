@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tuner.errors import HostError, Unreadable
 from tuner.keys import SysctlKey, normalize_live
-from tuner.rootfs import Refused, read_path
+from tuner.rootfs import Refused, read_path, read_small
 
 if TYPE_CHECKING:
     from tuner.processes import ProcessScan
@@ -113,7 +113,7 @@ class ProcKernel:
 
     def read_raw(self, key: SysctlKey) -> str | None:
         try:
-            raw = read_path(f"{self.proc_sys}/{'/'.join(key.components)}", MAX_VALUE_BYTES)
+            raw = read_small(f"{self.proc_sys}/{'/'.join(key.components)}", MAX_VALUE_BYTES)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except Refused as exc:

@@ -147,7 +147,14 @@ def observe(
     showing the link's target as the current content."""
     states: dict[str, FileState | None] = {}
     found = []
+    listings: dict[PurePosixPath, set[str]] = {}
     for path in sorted(desired):
+        grandparent = path.parent.parent
+        if grandparent not in listings:  # one listing tells which drop-in directories exist
+            listings[grandparent] = set(host.list_dir(grandparent))
+        if path.parent.name not in listings[grandparent]:
+            states[str(path)] = None
+            continue
         try:
             states[str(path)] = host.file_state(path)
         except HostError as exc:
@@ -172,19 +179,29 @@ def _file_changes(
             continue
         current, text = observed[path], wanted[path]
         action = "create" if current is None else "delete" if text is None else "update"
-        diff = "".join(
-            difflib.unified_diff(
-                _lines(current or ""),
-                _lines(text or ""),
-                fromfile=f"{path} (on disk)" if current is not None else "/dev/null",
-                tofile=f"{path} (planned)" if text is not None else "/dev/null",
-            )
-        )
+        diff = _diff(path, current, text)
         note = notes.get(path) if action == "update" else None
         changes.append(
             Change("file", action, path=path, current=current, desired=text, diff=diff, note=note)
         )
     return changes, same
+
+
+def _diff(path: str, current: str | None, text: str | None) -> str:
+    """The unified diff from ``current`` to ``text`` (None: no file), as difflib writes it; a
+    file created or removed whole is written out directly (thousands of drop-ins in one plan)."""
+    old, new = _lines(current or ""), _lines(text or "")
+    if old and new:
+        return "".join(difflib.unified_diff(old, new, f"{path} (on disk)", f"{path} (planned)"))
+    if not old and not new:
+        return ""
+    size = len(old or new)
+    span = "1" if size == 1 else f"1,{size}"
+    if new:
+        head = f"--- {'/dev/null' if current is None else path + ' (on disk)'}\n"
+        return f"{head}+++ {path} (planned)\n@@ -0,0 +{span} @@\n" + "".join(f"+{x}" for x in new)
+    tail = "/dev/null" if text is None else f"{path} (planned)"
+    return f"--- {path} (on disk)\n+++ {tail}\n@@ -{span} +0,0 @@\n" + "".join(f"-{x}" for x in old)
 
 
 def _permissions(state: FileState | None) -> str | None:

@@ -267,10 +267,11 @@ def _read_plain(path: Path) -> bytes:
 
 def _labelled(problems: list[Diagnostic], doc: YamlDocument) -> list[Diagnostic]:
     """YAML-level problems named by the key they are about, as model errors are."""
-    paths = {loc: path for path, loc in doc.value_marks.items()}
+    paths = {mark: path for path, mark in doc.value_marks.items()}
     out = []
     for problem in problems:
-        path = paths.get(problem.location) if problem.location else None
+        where = problem.location
+        path = paths.get((where.line, where.col)) if where and where.file == doc.file else None
         label = _label(path) if problem.key is None and path else None
         out.append(dataclasses.replace(problem, key=label) if label else problem)
     return out

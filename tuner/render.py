@@ -155,8 +155,8 @@ def _render(profile: Profile) -> dict[PurePosixPath, str]:
     by_unit: dict[str, list[ServiceLimit]] = {}
     for limit in profile.services:
         by_unit.setdefault(limit.unit, []).append(limit)
+    template = env.get_template("dropin.conf.j2")
     for unit, limits in sorted(by_unit.items()):
-        template = env.get_template("dropin.conf.j2")
         section = services.section_for(unit)
         text = template.render(unit=unit, section=section, limits=limits, **common)
         files[dropin_path(unit)] = text

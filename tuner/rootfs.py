@@ -461,6 +461,27 @@ def read_at(dir_fd: int, name: str, shown: PurePosixPath | Path | str, limit: in
         os.close(fd)
 
 
+def read_small(path: str, limit: int) -> bytes:
+    """A small regular file by path, links followed (a key of a /proc/sys tree): looked at
+    before it is opened, so a FIFO or a device is never opened; opened without blocking and
+    looked at again through the fd; at most ``limit`` bytes. FileNotFoundError when absent."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise Refused(f"refusing to read {path}: it is {kind_of(info.st_mode)}")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Refused(f"refusing to read {path}: it is not a regular file")
+        data = os.read(fd, limit + 1)
+        while data and len(data) <= limit and (more := os.read(fd, limit + 1 - len(data))):
+            data += more
+        if len(data) > limit:
+            raise TooLarge(f"refusing to read {path}: more than {limit:,} bytes")
+        return data
+    finally:
+        os.close(fd)
+
+
 def read_path(path: Path | str, limit: int = MAX_FILE) -> bytes:
     """A file named on the command line or shipped with tuner (a path on this machine, links
     followed as usual up to the file): a regular file no larger than ``limit``, never a FIFO or

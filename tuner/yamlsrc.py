@@ -83,8 +83,9 @@ _AMBIGUOUS = (
 class YamlDocument:
     file: str
     data: object
-    value_marks: dict[Path_, Location] = field(default_factory=dict)
-    key_marks: dict[Path_, Location] = field(default_factory=dict)
+    # (line, col) of each value and key, 1-based: Locations are made only for what is reported
+    value_marks: dict[Path_, Mark] = field(default_factory=dict)
+    key_marks: dict[Path_, Mark] = field(default_factory=dict)
 
     def location(self, path: Path_, *, key: bool = False) -> Location:
         """The position of ``path`` (its key when ``key``), else of its nearest ancestor."""
@@ -92,16 +93,23 @@ class YamlDocument:
         probe = tuple(path)
         while probe:
             if probe in marks:
-                return marks[probe]
+                return Location(self.file, *marks[probe])
             if probe in self.value_marks:
-                return self.value_marks[probe]
+                return Location(self.file, *self.value_marks[probe])
             probe = probe[:-1]
-        return self.value_marks.get((), Location(self.file, 1, 1))
+        return Location(self.file, *self.value_marks.get((), (1, 1)))
+
+
+Mark = tuple[int, int]
+
+
+def _mark(node: Node) -> Mark:
+    mark = node.start_mark
+    return (mark.line + 1, mark.column + 1)
 
 
 def _loc(file: str, node: Node) -> Location:
-    mark = node.start_mark
-    return Location(file, mark.line + 1, mark.column + 1)
+    return Location(file, *_mark(node))
 
 
 class _Refused(ValueError):
@@ -145,8 +153,8 @@ def _plain(text: str) -> object:
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
-        self.value_marks: dict[Path_, Location] = {}
-        self.key_marks: dict[Path_, Location] = {}
+        self.value_marks: dict[Path_, Mark] = {}
+        self.key_marks: dict[Path_, Mark] = {}
         self.diagnostics: list[Diagnostic] = []
         self.built = 0
         self.exhausted = False
@@ -177,7 +185,7 @@ class _Builder:
             )
             self.error(node, f"the profile {why.format(MAX_NODES)}")
             return REFUSED
-        self.value_marks[path] = _loc(self.file, node)
+        self.value_marks[path] = _mark(node)
         if depth > MAX_DEPTH:
             self.error(node, f"nesting deeper than {MAX_DEPTH} levels")
             return REFUSED
@@ -214,7 +222,7 @@ class _Builder:
 
     def mapping(self, node: MappingNode, path: Path_, depth: int) -> dict[str, object]:
         result: dict[str, object] = {}
-        seen: dict[str, Location] = {}
+        seen: dict[str, Mark] = {}
         for key_node, value_node in self._pairs(node):
             if self.exhausted:
                 break
@@ -222,12 +230,12 @@ class _Builder:
                 self.error(key_node, "a key must be a plain string, not a list or mapping")
                 continue
             key = str(key_node.value)
-            here = _loc(self.file, key_node)
+            here = _mark(key_node)
             if key in seen:
                 first = seen[key]
                 self.error(
                     key_node,
-                    f"duplicate key (first set at line {first.line}); "
+                    f"duplicate key (first set at line {first[0]}); "
                     "YAML would silently keep only the last one",
                     key=key,
                 )
