@@ -15,8 +15,10 @@ import errno
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tuner.cli
 import tuner.commands.apply
@@ -116,3 +118,103 @@ def _arm(at: int, fault: str, count_file: Path) -> None:
         rename(source, target, **dir_fds)
 
     os.rename = renaming  # type: ignore[assignment]
+
+
+# --- a signal after every mutating system call ------------------------------------------------
+
+MUTATING = ("write", "pwrite", "ftruncate", "rename", "unlink", "mkdir", "rmdir", "fsync",
+            "fchmod", "fchown", "posix_fallocate")  # fmt: skip
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC
+
+
+def run_signalled(
+    args: list[str], at: int, signum: int = signal.SIGTERM, work: Path | None = None
+) -> Outcome:
+    """``tuner ARGS`` in a forked child that sends itself ``signum`` right after its ``at``-th
+    mutating system call returns (0: none, just count them): os.write, rename, unlink, mkdir,
+    rmdir, fsync, fchmod, fchown, ftruncate, posix_fallocate, and an open that may create or
+    truncate. Python runs the handler at the next bytecode, the worst moment for a run: the
+    change is made and the line after it has not run. The kernel's own /proc/sys writes count."""
+    work = work or Path("/tmp")
+    out = work / f".signal-{os.getpid()}.out"
+    count = work / f".signal-{os.getpid()}.count"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            calls = _arm_signal(at, signum)
+            from tuner.cli import main
+
+            try:
+                code = main(args)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                _write_count(count, calls())
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 99
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    text = out.read_text(errors="replace")
+    steps = int(count.read_text() or 0) if count.exists() else 0
+    out.unlink(missing_ok=True)
+    count.unlink(missing_ok=True)
+    return Outcome(os.waitstatus_to_exitcode(status), text, steps)
+
+
+def _write_count(path: Path, calls: int) -> None:
+    fd = _ORIGINAL["open"](str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    _ORIGINAL["write"](fd, str(calls).encode())
+    os.close(fd)
+
+
+_ORIGINAL: dict[str, Callable[..., Any]] = {}
+
+
+def _arm_signal(at: int, signum: int) -> Callable[[], int]:
+    calls = 0
+
+    def after() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == at:
+            os.kill(os.getpid(), signum)  # pending now; Python raises it at the next bytecode
+
+    def wrap(name: str) -> None:
+        original = getattr(os, name)
+        _ORIGINAL[name] = original
+
+        def wrapped(*args: object, **kwargs: object) -> object:
+            result = original(*args, **kwargs)
+            after()
+            return result
+
+        setattr(os, name, wrapped)
+
+    for name in MUTATING:
+        wrap(name)
+    opener = os.open
+    _ORIGINAL["open"] = opener
+
+    def opening(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        fd: int = opener(path, flags, *args, **kwargs)
+        if flags & _WRITE_FLAGS:
+            after()
+        return fd
+
+    os.open = opening
+    return lambda: calls

@@ -60,10 +60,12 @@ class TunerGroup(TyperGroup):
         except report.PipeClosed:
             return _pipe_closed()
         except signals.Interrupted as exc:
+            signals.ignore()  # the run is ending: a second signal cannot cut this report short
             said = f": {exc.outcome}" if exc.outcome else ""
             report.error(f"interrupted by {exc.name}{said}")
             return exc.exit_code
         except typer.Abort:
+            signals.ignore()
             report.error("interrupted")
             return errors.EXIT_INTERRUPTED
         except errors.ProfileError as exc:
@@ -73,6 +75,7 @@ class TunerGroup(TyperGroup):
             report.error(str(exc))
             return errors.EXIT_ERROR
         except KeyboardInterrupt:
+            signals.ignore()
             report.error("interrupted")
             return errors.EXIT_INTERRUPTED
         except Exception as exc:  # a bug: say so, briefly, and where to look

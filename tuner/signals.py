@@ -55,6 +55,12 @@ def install() -> None:
         signal.signal(signum, _handler)
 
 
+def ignore() -> None:
+    """From now on the three signals do nothing: the run is reporting how it ended."""
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def shielded() -> Iterator[None]:
     """Hold signals back for the block; the first one held is raised when the block ends."""

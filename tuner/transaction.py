@@ -109,23 +109,26 @@ def run(
     undo: list[Callable[[], None]] = [
         functools.partial(host.remove_dir_if_empty, PurePosixPath(d)) for d in new_dirs
     ]
+    # Each undo is recorded *before* its change: a signal that lands between a change and the
+    # next line finds the undo already there (restoring what was not changed yet is harmless).
     try:
         for path, state in sorted(target.files.items()):
-            prior = files_before[str(path)]
+            undo.append(functools.partial(_restore_file, host, path, files_before[str(path)]))
             if state is None:
                 host.remove_file(path)
             else:
                 host.write_file(path, state)
-            undo.append(functools.partial(_restore_file, host, path, prior))
         keys = [parse_key(name) for name in target.sysctl]
         current = {k: normalize_live(v) for k, v in sysctl_before.items()}
         for key in order.write_order(
             keys, lambda k: k, lambda k: target.sysctl[k.name], current.get
         ):
-            host.kernel.write(key, target.sysctl[key.name])
             undo.append(functools.partial(host.kernel.write, key, sysctl_before[key.name]))
+            host.kernel.write(key, target.sysctl[key.name])
         _verify(host, target)
         for directory in target.remove_dirs:
+            if host.fs.exists(directory):  # made again by the undo, should this run fail
+                undo.append(functools.partial(host.make_dirs, directory))
             host.remove_dir_if_empty(directory)
     except BaseException as exc:  # signals too: never leave a half-applied host
         with signals.shielded():
