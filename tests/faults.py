@@ -11,9 +11,12 @@ Forking keeps each run cheap (tuner is already imported) and its patches out of 
 
 from __future__ import annotations
 
+import base64
 import errno
+import json
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -218,3 +221,204 @@ def _arm_signal(at: int, signum: int) -> Callable[[], int]:
 
     os.open = opening
     return lambda: calls
+
+
+# --- what was durable when the power went -----------------------------------------------------
+
+
+def record(args: list[str], under: Path, log: Path, work: Path | None = None) -> Outcome:
+    """``tuner ARGS`` in a forked child that logs, in order, every change below ``under`` that
+    a power cut could lose: directory entries made or removed (mkdir, create, rename, unlink,
+    rmdir), each fsync of a directory, and each fsync of a file with the content, mode and
+    owner it made durable (files are identified by inode). JSON lines in ``log``."""
+    work = work or Path("/tmp")
+    out = work / f".record-{os.getpid()}.out"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            entries = _arm_recorder(str(under))
+            from tuner.cli import main
+
+            try:
+                code = main(args)
+            finally:
+                sys.stdout.flush()
+                log.write_text("".join(json.dumps(e) + "\n" for e in entries))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 99
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    text = out.read_text(errors="replace")
+    out.unlink(missing_ok=True)
+    return Outcome(os.waitstatus_to_exitcode(status), text, 0)
+
+
+def _arm_recorder(under: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    original = {name: getattr(os, name) for name in ("mkdir", "open", "rename", "unlink",
+                                                     "rmdir", "fsync")}  # fmt: skip
+
+    def where(name: Any, dir_fd: int | None) -> str:
+        name = os.fsdecode(name)
+        if dir_fd is None or name.startswith("/"):
+            return os.path.abspath(name)
+        return os.path.normpath(os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name))
+
+    def mine(path: str) -> bool:
+        return path == under or path.startswith(under + "/")
+
+    def log(kind: str, **fields: Any) -> None:
+        entries.append({"op": kind, **fields})
+
+    def mkdir(path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        original["mkdir"](path, mode, dir_fd=dir_fd)
+        if mine(full := where(path, dir_fd)):
+            log("mkdir", path=full)
+
+    def opening(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        full = where(path, dir_fd)
+        existed = flags & os.O_CREAT and os.path.lexists(full)
+        fd: int = original["open"](path, flags, mode, dir_fd=dir_fd)
+        if flags & os.O_CREAT and not existed and mine(full):
+            log("create", path=full, inode=os.fstat(fd).st_ino)
+        return fd
+
+    def rename(source: Any, target: Any, *, src_dir_fd: int | None = None,
+               dst_dir_fd: int | None = None) -> None:  # fmt: skip
+        before, after = where(source, src_dir_fd), where(target, dst_dir_fd)
+        original["rename"](source, target, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+        if mine(before) or mine(after):
+            log("rename", path=before, to=after)
+
+    def unlink(path: Any, *, dir_fd: int | None = None) -> None:
+        full = where(path, dir_fd)
+        original["unlink"](path, dir_fd=dir_fd)
+        if mine(full):
+            log("unlink", path=full)
+
+    def rmdir(path: Any, *, dir_fd: int | None = None) -> None:
+        full = where(path, dir_fd)
+        original["rmdir"](path, dir_fd=dir_fd)
+        if mine(full):
+            log("rmdir", path=full)
+
+    def fsync(fd: int) -> None:
+        original["fsync"](fd)
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if not mine(path.removesuffix(" (deleted)")):
+            return
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            log("fsync_dir", path=path)
+            return
+        with open(f"/proc/self/fd/{fd}", "rb") as handle:
+            content = handle.read()
+        log("fsync_file", inode=info.st_ino, content=base64.b64encode(content).decode(),
+            mode=stat.S_IMODE(info.st_mode), uid=info.st_uid, gid=info.st_gid)  # fmt: skip
+
+    os.mkdir = mkdir  # type: ignore[assignment]
+    os.open = opening  # type: ignore[assignment]
+    os.rename = rename  # type: ignore[assignment]
+    os.unlink = unlink  # type: ignore[assignment]
+    os.rmdir = rmdir  # type: ignore[assignment]
+    os.fsync = fsync
+    return entries
+
+
+def durable(
+    pristine: Path, base: Path, entries: list[dict[str, Any]], crash: int
+) -> dict[str, Any]:
+    """The tree below ``base`` (as it was before the run: a copy at ``pristine``) after a power
+    cut once ``crash`` logged changes were made, as
+    a conservative filesystem keeps it: a directory entry survives only when its directory was
+    fsynced after the change (a rename: both), a file's content only as of its last fsync (a
+    file never fsynced is empty), and an entry whose directory did not survive is lost with it.
+    Returns path -> ("dir",) or ("file", content, mode, uid, gid)."""
+    tree: dict[str, Any] = {}
+    content: dict[Any, tuple[bytes, int, int, int]] = {}
+    tree[str(base)] = ("dir",)
+    for found in sorted(pristine.rglob("*")):
+        info, path = found.lstat(), str(base / found.relative_to(pristine))
+        if found.is_dir() and not found.is_symlink():
+            tree[path] = ("dir",)
+        elif found.is_file() and not found.is_symlink():
+            key = ("initial", path)
+            content[key] = (found.read_bytes(), stat.S_IMODE(info.st_mode), info.st_uid,
+                            info.st_gid)  # fmt: skip
+            tree[path] = ("file", key)
+    steps = entries[:crash]
+    kept: set[int] = set()
+    pending: list[int] = []
+    for index, entry in enumerate(steps):
+        if entry["op"] == "fsync_file":
+            content[entry["inode"]] = (base64.b64decode(entry["content"]), entry["mode"],
+                                       entry["uid"], entry["gid"])  # fmt: skip
+        elif entry["op"] == "fsync_dir":
+            synced = entry["path"]
+            for waiting in list(pending):
+                change = steps[waiting]
+                parents = {
+                    os.path.dirname(change["path"]),
+                    os.path.dirname(change.get("to", change["path"])),
+                }
+                if synced in parents:
+                    change.setdefault("synced", set()).add(synced)
+                    if parents <= change["synced"]:
+                        kept.add(waiting)
+                        pending.remove(waiting)
+        else:
+            pending.append(index)
+    for index in sorted(kept):
+        change = steps[index]
+        op, path = change["op"], change["path"]
+        if os.path.dirname(path) not in tree and op != "rename":
+            continue  # its directory was lost: so is the entry
+        if op == "mkdir":
+            tree[path] = ("dir",)
+        elif op == "create":
+            tree[path] = ("file", change["inode"])
+        elif op == "rename" and path in tree and os.path.dirname(change["to"]) in tree:
+            moved = tree.pop(path)
+            for name in [n for n in tree if n.startswith(path + "/")]:
+                tree[change["to"] + name[len(path) :]] = tree.pop(name)
+            tree[change["to"]] = moved
+        elif op in ("unlink", "rmdir"):
+            tree.pop(path, None)
+    for entry in entries:
+        entry.pop("synced", None)
+    out: dict[str, Any] = {}
+    for path, node in tree.items():
+        out[path] = (
+            node if node[0] == "dir" else ("file", *content.get(node[1], (b"", 0o600, 0, 0)))
+        )
+    return out
+
+
+def materialize(tree: dict[str, Any], base: Path, to: Path) -> None:
+    """Write ``durable``'s tree (paths below ``base``) below ``to``."""
+    for path in sorted(tree):
+        node, target = tree[path], to / os.path.relpath(path, base)
+        if path == str(base):
+            target.mkdir(parents=True, exist_ok=True)
+        elif node[0] == "dir":
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(node[1])
+            target.chmod(node[2])
+            os.chown(target, node[3], node[4])
