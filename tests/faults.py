@@ -274,10 +274,10 @@ def _arm_recorder(under: str) -> list[dict[str, Any]]:
                                                      "rmdir", "fsync")}  # fmt: skip
 
     def where(name: Any, dir_fd: int | None) -> str:
-        name = os.fsdecode(name)
+        name = str(os.fsdecode(name))
         if dir_fd is None or name.startswith("/"):
-            return os.path.abspath(name)
-        return os.path.normpath(os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name))
+            return str(os.path.abspath(name))
+        return str(os.path.normpath(os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name)))
 
     def mine(path: str) -> bool:
         return path == under or path.startswith(under + "/")
@@ -331,12 +331,12 @@ def _arm_recorder(under: str) -> list[dict[str, Any]]:
         log("fsync_file", inode=info.st_ino, content=base64.b64encode(content).decode(),
             mode=stat.S_IMODE(info.st_mode), uid=info.st_uid, gid=info.st_gid)  # fmt: skip
 
-    os.mkdir = mkdir  # type: ignore[assignment]
-    os.open = opening  # type: ignore[assignment]
+    os.mkdir = mkdir
+    os.open = opening
     os.rename = rename  # type: ignore[assignment]
-    os.unlink = unlink  # type: ignore[assignment]
-    os.rmdir = rmdir  # type: ignore[assignment]
-    os.fsync = fsync
+    os.unlink = unlink
+    os.rmdir = rmdir
+    os.fsync = fsync  # type: ignore[assignment]
     return entries
 
 
@@ -413,9 +413,7 @@ def materialize(tree: dict[str, Any], base: Path, to: Path) -> None:
     """Write ``durable``'s tree (paths below ``base``) below ``to``."""
     for path in sorted(tree):
         node, target = tree[path], to / os.path.relpath(path, base)
-        if path == str(base):
-            target.mkdir(parents=True, exist_ok=True)
-        elif node[0] == "dir":
+        if path == str(base) or node[0] == "dir":
             target.mkdir(parents=True, exist_ok=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
