@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,7 @@ STATE_DIR = PurePosixPath("/var/lib/tuner")
 LOCK_FILE = STATE_DIR / "lock"
 
 
+READER_GRACE = 2.0  # seconds a writer waits for readers (each holds the lock for milliseconds)
 MANAGED_MODE = 0o644  # every file tuner writes: read by everyone, written by its owner
 
 
@@ -145,12 +147,18 @@ class Host:
         self.make_dirs(STATE_DIR, mode=0o700)
         fd = self.fs.open_file(LOCK_FILE, os.O_RDWR | os.O_CREAT)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-                holder = holder if holder.isdigit() else "unknown"
-                raise LockHeld(f"another tuner run holds the lock (pid {holder})") from None
+            deadline = time.monotonic() + READER_GRACE
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() < deadline:  # a reader holds it for a moment
+                        time.sleep(0.02)
+                        continue
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                    holder = holder if holder.isdigit() else "unknown"
+                    raise LockHeld(f"another tuner run holds the lock (pid {holder})") from None
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -178,6 +186,28 @@ class Host:
             raise HostError(
                 f"cannot reserve {size:,} bytes in {self.real_path(path.parent)}: {exc.strerror}"
             ) from None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[bool]:
+        """For a reader of the journal: a shared lock on the state directory's lock while it
+        reads, so that no apply, rollback or prune changes the journal under it. Yields whether
+        a writer holds the lock now (then the read goes on without it, and what it sees of that
+        run is a run in progress, not a dead one). No lock file (nothing was ever applied) or
+        no right to open it: no writer is known."""
+        try:
+            fd = self.fs.open_file(LOCK_FILE, os.O_RDONLY)
+        except HostError:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                busy = False
+            except BlockingIOError:
+                busy = True
+            yield busy
+        finally:
+            os.close(fd)
 
     def lock_held(self) -> bool:
         """Whether some process holds the lock now (without taking it or creating anything)."""

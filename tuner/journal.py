@@ -268,11 +268,21 @@ class Journal:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.damaged: list[Damaged] = []
+        self.writer_busy: bool | None = None  # whether a writer held the lock at the last read
 
     def generations(self, *, tolerate_damage: bool = False) -> list[Generation]:
         """Every readable generation, oldest first. A damaged entry raises ``JournalDamaged``
         (what would change the host must not guess) unless ``tolerate_damage`` (read-only
         commands): then it is left out and listed in ``self.damaged``."""
+        with self.host.reading() as busy:
+            found, damaged = self._read_all()
+        self.writer_busy = busy
+        self.damaged = damaged
+        if damaged and not tolerate_damage:
+            raise JournalDamaged(damaged)
+        return sorted(found, key=lambda g: g.number)
+
+    def _read_all(self) -> tuple[list[Generation], list[Damaged]]:
         found, damaged = [], []
         for name in self.host.list_dir(GENERATIONS):
             if not name.endswith(".json") or name.startswith("."):
@@ -290,10 +300,7 @@ class Journal:
                 damaged.append(Damaged(name, str(self.host.real_path(path)), reason))
                 continue
             found.append(generation)
-        self.damaged = damaged
-        if damaged and not tolerate_damage:
-            raise JournalDamaged(damaged)
-        return sorted(found, key=lambda g: g.number)
+        return found, damaged
 
     def quarantine(self, ref: str) -> str:
         """Move the damaged entry ``ref`` (its number or file name) out of the journal, into
@@ -364,7 +371,8 @@ class Journal:
         generations = self.generations() if generations is None else generations
         undone = self.rolled_back(generations)
         found = [g for g in generations if g.status in UNSETTLED and g.number not in undone]
-        if not ignore_lock and self.host.lock_held():
+        busy = self.writer_busy if self.writer_busy is not None else self.host.lock_held()
+        if not ignore_lock and busy:  # pending is that run's own, not a dead run's
             found = [g for g in found if g.status == "needs-recovery"]
         return found
 

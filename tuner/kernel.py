@@ -135,12 +135,16 @@ class ProcKernel:
 
     def write(self, key: SysctlKey, value: str) -> None:
         path = self.proc_sys / key.path
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        try:  # no O_TRUNC: a refused write must leave a fake tree's value as it was, too
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError as exc:
             raise HostError(f"cannot write {key}: {exc.strerror}") from None
+        data = f"{value}\n".encode()
         try:
-            os.write(fd, f"{value}\n".encode())
+            size = os.fstat(fd).st_size  # 0 in /proc/sys; a fake tree's file has its value
+            os.write(fd, data)
+            if size > len(data):
+                os.ftruncate(fd, len(data))
         except OSError as exc:  # the key opened, so the kernel refused the value itself
             message = f"cannot set {key} = {value}: the kernel refused the value ({exc.strerror})"
             raise HostError(message) from None

@@ -31,7 +31,7 @@ from tuner import drift, order, signals
 from tuner.errors import HostError, TunerError
 from tuner.host import FileState, Host
 from tuner.journal import Generation, Journal, Kind, Status, now
-from tuner.keys import normalize_live, parse_key
+from tuner.keys import SysctlKey, normalize_live, parse_key
 
 
 class TransactionFailed(TunerError):
@@ -123,7 +123,7 @@ def run(
         for key in order.write_order(
             keys, lambda k: k, lambda k: target.sysctl[k.name], current.get
         ):
-            undo.append(functools.partial(host.kernel.write, key, sysctl_before[key.name]))
+            undo.append(functools.partial(_restore_value, host, key, sysctl_before[key.name]))
             host.kernel.write(key, target.sysctl[key.name])
         _verify(host, target)
         for directory in target.remove_dirs:
@@ -240,7 +240,20 @@ def _fail(
     raise TransactionFailed(f"{reason}. {outcome[:1].upper()}{outcome[1:]}.") from exc
 
 
+def _restore_value(host: Host, key: SysctlKey, prior: str) -> None:
+    """Put ``prior`` back, unless the value never changed (the undo is recorded before the
+    write, so it may find the write never happened)."""
+    current = host.kernel.read_raw(key)
+    if current is not None and normalize_live(current) == normalize_live(prior):
+        return
+    host.kernel.write(key, prior)
+
+
 def _restore_file(host: Host, path: PurePosixPath, prior: FileState | None) -> None:
+    with contextlib.suppress(HostError):
+        if host.file_state(path) == prior:
+            host.remove_temporaries(path.parent)  # a killed write may have left one beside it
+            return
     if prior is None:
         host.remove_file(path)
     else:
@@ -252,8 +265,8 @@ def _undo(steps: list[Callable[[], None]]) -> list[str]:
     for step in reversed(steps):
         try:
             step()
-        except Exception as exc:  # keep undoing the rest
-            problems.append(str(exc))
+        except BaseException as exc:  # keep undoing the rest, whatever one step raised
+            problems.append(str(exc) or type(exc).__name__)
     return problems
 
 
