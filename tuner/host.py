@@ -156,8 +156,7 @@ class Host:
                     if time.monotonic() < deadline:  # a reader holds it for a moment
                         time.sleep(0.02)
                         continue
-                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-                    holder = holder if holder.isdigit() else "unknown"
+                    holder = _holder(fd)
                     raise LockHeld(f"another tuner run holds the lock (pid {holder})") from None
             try:
                 os.ftruncate(fd, 0)
@@ -206,6 +205,17 @@ class Host:
             except BlockingIOError:
                 busy = True
             yield busy
+        finally:
+            os.close(fd)
+
+    def lock_holder(self) -> str:
+        """The pid the lock file names (the last run that took it), or "unknown"."""
+        try:
+            fd = self.fs.open_file(LOCK_FILE, os.O_RDONLY)
+        except HostError:
+            return "unknown"
+        try:
+            return _holder(fd)
         finally:
             os.close(fd)
 
@@ -261,6 +271,11 @@ class Host:
             "running the chroot, not the image. Image builds should run tuner outside with "
             "--root DIR, or pass --no-kernel"
         )
+
+
+def _holder(fd: int) -> str:
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return text if text.isdigit() else "unknown"
 
 
 def temporary_name(name: str) -> str:

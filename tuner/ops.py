@@ -160,11 +160,14 @@ def apply_commit(shown: Plan, host: Host) -> Applied:
 
 def refuse_unsettled(journal: Journal, *, locked: bool = False) -> None:
     """Apply refuses while a generation is unsettled (``locked``: the caller holds the lock)."""
+    from tuner.host import LockHeld
     from tuner.journal import incomplete_message
 
     pending = journal.unsettled(ignore_lock=locked)
     if pending:
         raise TunerError(incomplete_message(pending[-1]) + " apply refuses until then.")
+    if not locked and journal.writer_busy:  # say so now, not after planning against its changes
+        raise LockHeld(f"another tuner run holds the lock (pid {journal.host.lock_holder()})")
 
 
 def target_of(plan: Plan) -> Target:
@@ -258,6 +261,7 @@ class Status:
     drift: tuple[drift.Difference, ...] = ()
     ineffective: tuple[str, ...] = ()  # applied limits no new session can get here
     damaged: tuple[str, ...] = ()  # journal entries that cannot be read, with the way out
+    running: bool = False  # another tuner run holds the lock now (drift is not looked at)
 
     @property
     def needs_attention(self) -> bool:
@@ -277,6 +281,7 @@ class Status:
             "incomplete": [_incomplete(g) for g in self.unsettled],
             "ineffective": list(self.ineffective),
             "damaged": list(self.damaged),
+            "run_in_progress": self.running,
         }
 
 
@@ -315,12 +320,18 @@ def status(host: Host) -> Status:
     files, values = expected_state(stack)
     if host.image_mode:
         values = {}
-    if stack and not unsettled:
+    running = bool(journal.writer_busy)
+    if running:  # what a run in progress changes is not drift: compare with what it started on
+        stack = tuple(g for g in stack if g.status != "pending")
+        applied = journal.applied(list(stack))
+        files, values = expected_state(stack)
+        values = {} if host.image_mode else values
+    if stack and not unsettled and not running:
         differences = drift.differences(files, values, *drift.observe(host, files, values))
     mode = "image" if host.image_mode else "host"
     ineffective = _ineffective(files, host)
     return Status(mode, stack, applied, unsettled, tuple(differences), tuple(ineffective),
-                  damaged)  # fmt: skip
+                  damaged, running)  # fmt: skip
 
 
 def _ineffective(files: dict[str, FileState | None], host: Host) -> list[str]:

@@ -208,6 +208,9 @@ def capacity(result: ops.CapacityReport) -> None:
 
 
 def status(result: ops.Status) -> None:
+    if result.running:
+        report.out("A tuner run is in progress (it holds the lock): drift is not looked at until "
+                   "it ends.")  # fmt: skip
     for line in result.damaged:
         report.out(f"warning: {line}")
     for generation in result.unsettled:
@@ -222,7 +225,7 @@ def status(result: ops.Status) -> None:
         report.out(f"  on top of: {', '.join(below)}; `tuner rollback` undoes one at a time")
     if result.mode == "image":
         report.out("image mode: files only, the running kernel is not read")
-    if not result.drift and not result.unsettled:
+    if not result.drift and not result.unsettled and not result.running:
         report.out("No drift: files and live values are as applied.")
     for line in result.ineffective:
         report.out(f"warning: {line}")
