@@ -24,6 +24,7 @@ from tuner.diagnostics import Diagnostic
 from tuner.errors import HostError
 from tuner.facts import Facts
 from tuner.host import MANAGED_MODE, FileState, Host, file_owner
+from tuner.keys import normalize_live
 from tuner.live import LiveKernel
 from tuner.resolve import Profile
 
@@ -251,6 +252,39 @@ def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], l
     return changes, same
 
 
+def replaced_values(profile: Profile, host: Host) -> dict[str, tuple[str, str]]:
+    """What applying ``profile`` over the applies now in effect undoes: each key they set and
+    ``profile`` does not, with the value it had before the first of them set it and who set it.
+    A second profile *replaces* the first (README, the recovery model): its files hold only its
+    own keys, so the live values must too, or the next boot would disagree with the running
+    kernel."""
+    from tuner.journal import Journal
+
+    journal = Journal(host)
+    stack = journal.in_effect(journal.generations(tolerate_damage=True))
+    own = {e.key.name for e in profile.sysctl}
+    found: dict[str, tuple[str, str]] = {}
+    for generation in stack:  # oldest first: its "before" is the value from before any of them
+        for name in generation.sysctl_after:
+            if name not in own and name not in found and name in generation.sysctl_before:
+                who = f"{generation.profile} (generation {generation.number})"
+                found[name] = (normalize_live(generation.sysctl_before[name]), who)
+    return found
+
+
+def _replaced_changes(profile: Profile, host: Host, live: LiveKernel) -> list[Change]:
+    changes = []
+    for name, (before, who) in sorted(replaced_values(profile, host).items()):
+        current = live.value(name)
+        if current is None or current == before:
+            continue
+        why = f"set by {who}, which {profile.name} replaces: back to its value from before"
+        unit = known.unit if (known := catalog.lookup(name)) else None
+        changes.append(Change("kernel", "set", key=name, current=current, desired=before,
+                              why=why, unit=unit))  # fmt: skip
+    return changes
+
+
 def _boot_changes(
     profile: Profile, desired: Mapping[PurePosixPath, str | None], host: Host
 ) -> list[Change]:
@@ -346,7 +380,7 @@ def make_plan(
     in_sync: list[str] = []
     if live.available:
         kernel, same = _kernel_changes(profile, live)
-        changes += kernel
+        changes += kernel + _replaced_changes(profile, host, live)
         in_sync += same
     states, refused = observe(desired, host)
     files, same = _file_changes(desired, states)
