@@ -45,11 +45,14 @@ class Outcome:
     steps: int  # how many steps the run reached (all of them when it was not cut short)
 
 
-def run(args: list[str], at: int = 0, fault: str = "kill", work: Path | None = None) -> Outcome:
-    """``tuner ARGS`` with ``fault`` at step ``at`` (0: no fault, just count the steps)."""
+def in_child(
+    args: list[str], work: Path | None, arm: Callable[[], Callable[[], None]]
+) -> tuple[int, str]:
+    """``tuner ARGS`` in a forked child (tuner is already imported, and the child's patches
+    stay out of pytest): ``arm()`` patches the child before the run and returns what to do
+    once it ends, however it ends. The exit code and the output."""
     work = work or Path("/tmp")
-    out = work / f".fault-{os.getpid()}.out"
-    count = work / f".fault-{os.getpid()}.count"
+    out = work / f".child-{os.getpid()}.out"
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -59,15 +62,19 @@ def run(args: list[str], at: int = 0, fault: str = "kill", work: Path | None = N
             fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
+            os.close(fd)
             # pytest's capture replaced sys.stdout with an object of its own: write to the fds
             sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-            _arm(at, fault, count)
+            finish = arm()
             from tuner.cli import main
 
-            code = main(args)
-            sys.stdout.flush()
-            sys.stderr.flush()
+            try:
+                code = main(args)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                finish()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:  # a crash must show as one, not as pytest carrying on in a child
@@ -78,12 +85,27 @@ def run(args: list[str], at: int = 0, fault: str = "kill", work: Path | None = N
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
     text = out.read_text(errors="replace")
-    steps = int(count.read_text() or 0) if count.exists() else 0
     out.unlink(missing_ok=True)
+    return os.waitstatus_to_exitcode(status), text
+
+
+def _steps(count: Path) -> int:
+    steps = int(count.read_text() or 0) if count.exists() else 0
     count.unlink(missing_ok=True)
-    return Outcome(KILLED if code == KILLED else code, text, steps)
+    return steps
+
+
+def run(args: list[str], at: int = 0, fault: str = "kill", work: Path | None = None) -> Outcome:
+    """``tuner ARGS`` with ``fault`` at step ``at`` (0: no fault, just count the steps)."""
+    count = (work or Path("/tmp")) / f".fault-{os.getpid()}.count"
+
+    def arm() -> Callable[[], None]:
+        _arm(at, fault, count)
+        return lambda: None
+
+    code, text = in_child(args, work, arm)
+    return Outcome(KILLED if code == KILLED else code, text, _steps(count))
 
 
 def _arm(at: int, fault: str, count_file: Path) -> None:
@@ -138,45 +160,14 @@ def run_signalled(
     rmdir, fsync, fchmod, fchown, ftruncate, posix_fallocate, and an open that may create or
     truncate. Python runs the handler at the next bytecode, the worst moment for a run: the
     change is made and the line after it has not run. The kernel's own /proc/sys writes count."""
-    work = work or Path("/tmp")
-    out = work / f".signal-{os.getpid()}.out"
-    count = work / f".signal-{os.getpid()}.count"
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.close(fd)
-            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-            calls = _arm_signal(at, signum)
-            from tuner.cli import main
+    count = (work or Path("/tmp")) / f".signal-{os.getpid()}.count"
 
-            try:
-                code = main(args)
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                _write_count(count, calls())
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            import traceback
+    def arm() -> Callable[[], None]:
+        calls = _arm_signal(at, signum)
+        return lambda: _write_count(count, calls())
 
-            traceback.print_exc()
-            code = 99
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    text = out.read_text(errors="replace")
-    steps = int(count.read_text() or 0) if count.exists() else 0
-    out.unlink(missing_ok=True)
-    count.unlink(missing_ok=True)
-    return Outcome(os.waitstatus_to_exitcode(status), text, steps)
+    code, text = in_child(args, work, arm)
+    return Outcome(code, text, _steps(count))
 
 
 def _write_count(path: Path, calls: int) -> None:
@@ -231,41 +222,17 @@ def record(args: list[str], under: Path, log: Path, work: Path | None = None) ->
     a power cut could lose: directory entries made or removed (mkdir, create, rename, unlink,
     rmdir), each fsync of a directory, and each fsync of a file with the content, mode and
     owner it made durable (files are identified by inode). JSON lines in ``log``."""
-    work = work or Path("/tmp")
-    out = work / f".record-{os.getpid()}.out"
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.close(fd)
-            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-            entries = _arm_recorder(str(under))
-            from tuner.cli import main
 
-            try:
-                code = main(args)
-            finally:
-                sys.stdout.flush()
-                log.write_text("".join(json.dumps(e) + "\n" for e in entries))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            import traceback
+    def arm() -> Callable[[], None]:
+        entries = _arm_recorder(str(under))
 
-            traceback.print_exc()
-            code = 99
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    text = out.read_text(errors="replace")
-    out.unlink(missing_ok=True)
-    return Outcome(os.waitstatus_to_exitcode(status), text, 0)
+        def finish() -> None:
+            log.write_text("".join(json.dumps(e) + "\n" for e in entries))
+
+        return finish
+
+    code, text = in_child(args, work, arm)
+    return Outcome(code, text, 0)
 
 
 def _arm_recorder(under: str) -> list[dict[str, Any]]:
