@@ -35,6 +35,7 @@ def is_managed(text: str | None) -> bool:
     return text is not None and text.startswith(MANAGED_MARKER)
 
 
+@functools.lru_cache(maxsize=4096)  # the header's description repeats in every drop-in
 def _comment(text: str) -> str:
     """Text as ``#`` comment lines, wrapped; every line of input stays behind a ``#``."""
     lines = []
@@ -157,7 +158,9 @@ def _render(profile: Profile) -> dict[PurePosixPath, str]:
         by_unit.setdefault(limit.unit, []).append(limit)
     if by_unit:  # every drop-in in one render of the one template (thousands cost one context)
         units = [(u, services.section_for(u), limits) for u, limits in sorted(by_unit.items())]
-        texts = env.from_string(_EACH_DROPIN).render(units=units, **common).split("\0")
+        header = env.get_template("header.j2").render(**common)  # the same in every drop-in
+        texts = env.from_string(_EACH_DROPIN).render(units=units, header=header, **common)
+        texts = texts.split("\0")
         for (unit, _section, _limits), text in zip(units, texts, strict=False):
             files[dropin_path(unit)] = text
     return files
