@@ -112,3 +112,31 @@ def test_a_signal_at_every_mutating_syscall_leaves_before_or_after(
                 bad.append(f"at {at}: status exit {status.code}: {status.output[-300:]}")
         shutil.rmtree(trial)
     assert not bad, f"{len(bad)} of {steps} trials:\n" + "\n".join(bad[:10])
+
+
+def test_a_second_signal_while_the_first_is_reported_changes_nothing(tmp_path: Path) -> None:
+    """The first signal (at the first live write) is undone and reported; a second one that
+    lands while the report is written is ignored: no traceback, the first one's exit code."""
+    base = fresh(tmp_path / "host")
+    before = state(base)
+
+    def arm() -> Callable[[], None]:
+        import os
+
+        from tuner import report
+
+        original = report.error
+
+        def error(message: str) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # lands while the first one is reported
+            original(message)
+
+        report.error = error
+        faults._arm_signal(1, signal.SIGINT)
+        return lambda: None
+
+    code, output = faults.in_child(["apply", "haproxy-2m-conns", "--yes", *where(base)],
+                                   tmp_path, arm)  # fmt: skip
+    assert code == 130, output
+    assert "Traceback" not in output and "interrupted by SIGINT" in output
+    assert state(base) == before

@@ -159,13 +159,14 @@ def _render(profile: Profile) -> dict[PurePosixPath, str]:
     if by_unit:  # every drop-in in one render of the one template (thousands cost one context)
         units = [(u, services.section_for(u), limits) for u, limits in sorted(by_unit.items())]
         header = env.get_template("header.j2").render(**common)  # the same in every drop-in
-        texts = env.from_string(_EACH_DROPIN).render(units=units, header=header, **common)
-        texts = texts.split("\0")
+        rendered = env.from_string(_EACH_DROPIN).render(units=units, header=header, **common)
+        texts = rendered.split("\0")
         for (unit, _section, _limits), text in zip(units, texts, strict=False):
             files[dropin_path(unit)] = text
     return files
 
 
 # dropin.conf.j2 for each unit, NUL after each (no rendered text holds a NUL: values are checked)
-_EACH_DROPIN = '{% for unit, section, limits in units %}{% include "dropin.conf.j2" %}\0{% endfor %}'
-
+_EACH_DROPIN = (
+    '{% for unit, section, limits in units %}{% include "dropin.conf.j2" %}\0{% endfor %}'
+)
