@@ -67,13 +67,13 @@ HOSTILE = {
         "U+2066 LEFT-TO-RIGHT ISOLATE",
     ),
     "C1 control in source": ('sysctl: {fs.nr_open: {value: 5, source: "\\x9b31m"}}\n', "U+009B"),
-    "billion laughs": (lol(10), "expands to more than 200,000 values"),
+    "billion laughs": (lol(10), "expands to more than 100,000 values"),
     "self-referencing alias": ("x: &a [*a, *a]\n", "an alias refers to a node that contains it"),
     "merge-key cycle": (
         "sysctl: &a\n  <<: *a\n  fs.nr_open: 5\n",
         "a merge key (<<) refers to a mapping that contains it",
     ),
-    "a long merge-key chain": (merge_chain(3000), "expands to more than 200,000 values"),
+    "a long merge-key chain": (merge_chain(3000), "expands to more than 100,000 values"),
     "number with thousands of digits": (
         "sysctl: {fs.nr_open: " + "9" * 5000 + "}\n",
         "a number of 5000 digits is beyond any value tuner sets",

@@ -392,9 +392,11 @@ def test_a_profile_padded_past_4_mib_with_multibyte_text_is_refused(tmp_path: Pa
 def test_the_expansion_budget_names_aliases_only_when_there_are_some(tmp_path: Path) -> None:
     plain = tmp_path / "plain.yaml"
     plain.write_text("name: plain\nsysctl:\n" + "".join(
-        f"  a.k{i}: 1\n" for i in range(200_001)))  # fmt: skip
+        f"  a.k{i}: 1\n" for i in range(100_001)))  # fmt: skip
+    started = time.monotonic()
     text = clean_error(tuner("validate", str(plain), timeout=120))
-    assert "more than 200,000 values" in text and "alias" not in text
+    assert time.monotonic() - started < 30  # refused for what it is, not checked key by key
+    assert "more than 100,000 values" in text and "alias" not in text
     bomb = tmp_path / "bomb.yaml"
     layers = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
         f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "

@@ -28,7 +28,8 @@ from tuner.diagnostics import Diagnostic, Location
 
 Path_ = tuple[str | int, ...]
 MAX_DEPTH = 64
-MAX_NODES = 200_000  # values after alias and merge expansion; a 2,000-key profile has ~10,000
+MAX_NODES = 100_000  # values after alias and merge expansion: a 2,000-key profile has ~10,000,
+# 10,000 limits lines ~50,000; 100,000 keys are refused here, at once and for the real reason
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DIGITS = 40  # longer than any 64-bit number (20 digits) with room for a sign and zeros
 _MERGE_TAG = "tag:yaml.org,2002:merge"
