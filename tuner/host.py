@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from tuner.errors import HostError
 from tuner.kernel import Kernel, NoKernel, ProcKernel
-from tuner.rootfs import TEMPORARY_SUFFIX, Refused, RootFS, absolute
+from tuner.rootfs import TEMPORARY_SUFFIX, RootFS, absolute
 from tuner.systemd import Systemd, SystemdManager
 
 STATE_DIR = PurePosixPath("/var/lib/tuner")
@@ -101,10 +101,7 @@ class Host:
     def file_state(self, path: PurePosixPath) -> FileState | None:
         """The file's bytes, mode and owner; None when absent. A symlink or a non-file is refused:
         tuner never writes through a link planted where its file goes."""
-        try:
-            found = self.fs.read(path, follow_last=False)
-        except Refused as exc:
-            raise Refused(str(exc).replace("refusing to read", "refusing to touch")) from None
+        found = self.fs.read(path, follow_last=False, verb="touch")
         if found is None:
             return None
         info = found.info
@@ -221,17 +218,8 @@ class Host:
 
     def lock_held(self) -> bool:
         """Whether some process holds the lock now (without taking it or creating anything)."""
-        try:
-            fd = self.fs.open_file(LOCK_FILE, os.O_RDONLY)
-        except HostError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        with self.reading() as busy:
+            return busy
 
     # --- privileges and systemd ---------------------------------------------------------
 

@@ -195,13 +195,12 @@ def _managed_dir(path: object) -> str:
 
 def _sysctl_name(name: str) -> str:
     try:
-        return parse_key(name).name if parse_key(name).name == name else _raise(name)
-    except (KeySyntaxError, ValueError):
+        canonical = parse_key(name).name
+    except KeySyntaxError:
         raise Damage(f"{name[:80]!r} is not a sysctl key") from None
-
-
-def _raise(name: str) -> str:
-    raise Damage(f"{name[:80]!r} is not a sysctl key in its canonical form")
+    if canonical != name:
+        raise Damage(f"{name[:80]!r} is not a sysctl key in its canonical form")
+    return name
 
 
 def _sysctl_value(name: str, value: object) -> str:

@@ -116,9 +116,9 @@ class ProcKernel:
             raw = read_small(f"{self.proc_sys}/{'/'.join(key.components)}", MAX_VALUE_BYTES)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except IsADirectoryError:
+            raise Unreadable(f"{key} is a directory of keys, not a key") from None
         except Refused as exc:
-            if "a directory" in str(exc):
-                raise Unreadable(f"{key} is a directory of keys, not a key") from None
             raise Unreadable(f"cannot read {key}: {str(exc).removeprefix('refusing to read ')}"
                              ) from None  # fmt: skip
         except OSError as exc:

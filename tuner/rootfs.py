@@ -217,7 +217,12 @@ class RootFS:
     # --- reading ----------------------------------------------------------------------------
 
     def read(
-        self, path: PurePosixPath, *, limit: int = MAX_FILE, follow_last: bool = True
+        self,
+        path: PurePosixPath,
+        *,
+        limit: int = MAX_FILE,
+        follow_last: bool = True,
+        verb: str = "read",
     ) -> Found | None:
         """A regular file's bytes and status; None when it does not exist. Anything else there
         (a FIFO, a device, a socket, a directory; a link when not ``follow_last``) is refused,
@@ -227,7 +232,7 @@ class RootFS:
             with self._at(path, follow_last=follow_last) as (dir_fd, name, where):
                 if where / name == DEV_NULL and follow_last:  # the usual mask: reads as nothing
                     return Found(b"", os.stat(name, dir_fd=dir_fd, follow_symlinks=False))
-                return read_at(dir_fd, name, path, limit)
+                return read_at(dir_fd, name, path, limit, verb)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -428,25 +433,27 @@ def _write_all(fd: int, content: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_at(dir_fd: int, name: str, shown: PurePosixPath | Path | str, limit: int) -> Found:
+def read_at(
+    dir_fd: int, name: str, shown: PurePosixPath | Path | str, limit: int, verb: str = "read"
+) -> Found:
     """Read the regular file ``name`` in ``dir_fd``: looked at before it is opened (a device is
     never opened), opened without following a link and without blocking (a FIFO swapped in
     meanwhile cannot hang), looked at again through the fd, read up to ``limit`` bytes."""
     info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     if not stat.S_ISREG(info.st_mode):
-        raise Refused(f"refusing to read {shown}: it is {kind_of(info.st_mode)}")
+        raise Refused(f"refusing to {verb} {shown}: it is {kind_of(info.st_mode)}")
     if info.st_size > limit:
-        raise TooLarge(f"refusing to read {shown}: {info.st_size:,} bytes, more than {limit:,}")
+        raise TooLarge(f"refusing to {verb} {shown}: {info.st_size:,} bytes, more than {limit:,}")
     try:
         fd = os.open(name, _READ, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise Refused(f"refusing to read {shown}: it is a symbolic link") from None
+            raise Refused(f"refusing to {verb} {shown}: it is a symbolic link") from None
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise Refused(f"refusing to read {shown}: it is {kind_of(info.st_mode)}")
+            raise Refused(f"refusing to {verb} {shown}: it is {kind_of(info.st_mode)}")
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
@@ -455,7 +462,7 @@ def read_at(dir_fd: int, name: str, shown: PurePosixPath | Path | str, limit: in
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise TooLarge(f"refusing to read {shown}: more than {limit:,} bytes")
+            raise TooLarge(f"refusing to {verb} {shown}: more than {limit:,} bytes")
         return Found(b"".join(chunks), info)
     finally:
         os.close(fd)
@@ -466,6 +473,8 @@ def read_small(path: str, limit: int) -> bytes:
     before it is opened, so a FIFO or a device is never opened; opened without blocking and
     looked at again through the fd; at most ``limit`` bytes. FileNotFoundError when absent."""
     info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
     if not stat.S_ISREG(info.st_mode):
         raise Refused(f"refusing to read {path}: it is {kind_of(info.st_mode)}")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
