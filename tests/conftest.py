@@ -164,7 +164,9 @@ class FakeKernel:
     sockets: Census = Census({}, {}, (), (), 0)
     scanned: ProcessScan = ProcessScan((), 0, 0)
 
-    def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
+    def census(
+        self, progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000
+    ) -> Census:
         return self.sockets
 
     def processes(self, top: int) -> ProcessScan:

@@ -1,9 +1,10 @@
 """The capacity model: how many connections a profile really allows, with the arithmetic shown.
 
-Facts it rests on (docs/kernel-facts.md): one (src IP, dst IP, dst port) tuple holds at most one
-connection per usable ephemeral port; TIME_WAIT is a fixed 60 s, so without reuse a tuple sustains
-usable/60 new connections per second (the local side closing first); tcp_tw_reuse=1 with
-timestamps lets a port be reused after 1 s; a proxied connection costs about 2 descriptors.
+The connection facts are connections.py's (the one port budget, reuse as the kernel applies it,
+the sustainable rate with held ports, the 70% threshold doctor warns at); the descriptor facts are
+nofile.py's (which limit a process of the workload starts with). A proxied connection costs
+about 2 descriptors. A declared workload is "met" only below the share doctor warns at, so a
+profile capacity calls sufficient is one doctor stays quiet about.
 
 Memory, three ways (an idle socket does not hold its buffer minimums):
 - idle: every socket costs kernel slab (TCP socket, socket inode, file, dentry), about 3.6 KiB,
@@ -20,19 +21,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tuner import catalog
+from tuner import connections, nofile
+from tuner.connections import PortSpace, Reuse
 from tuner.facts import Facts
 from tuner.keys import PORT_RANGE
-from tuner.limits import UNLIMITED
-from tuner.order import boot_current
 from tuner.report import plural
 from tuner.resolve import Intent, Profile
 
 SOCKET_KERNEL_BYTES = 3700  # slab of one idle TCP socket: ~3.6 KiB measured on Linux 6.18
-TIME_WAIT_SECONDS = 60
-REUSE_DELAY_SECONDS = 1
 FD_OVERHEAD = 1024  # listeners, logs, health checks, libraries
 GIB = 1024**3
+REUSE_KEYS = ("net.ipv4.tcp_tw_reuse", "net.ipv4.tcp_timestamps", "net.ipv4.tcp_tw_reuse_delay",
+              "net.ipv4.ip_local_port_range", "net.ipv4.ip_local_reserved_ports",
+              "net.ipv4.ip_unprivileged_port_start")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -43,16 +44,26 @@ class Check:
     arithmetic: str
     fix: str | None = None
     estimate: bool = False  # shown for judgement, never a gap
+    headroom: bool = True  # met only below connections.WARNING of available (doctor's scale)
 
     @property
     def ok(self) -> bool:
-        return self.estimate or self.available is None or self.needed <= self.available
+        if self.estimate or self.available is None:
+            return True
+        if self.headroom:
+            return connections.fits(self.needed, self.available)
+        return self.needed <= self.available
+
+    @property
+    def share(self) -> float | None:
+        return None if self.available is None else connections.percent(self.needed, self.available)
 
     def to_json(self) -> dict[str, object]:
         return {
             "check": self.name,
             "needed": self.needed,
             "available": self.available,
+            "percent": self.share,
             "ok": self.ok,
             "estimate": self.estimate,
             "arithmetic": self.arithmetic,
@@ -60,48 +71,18 @@ class Check:
         }
 
 
-@dataclass(frozen=True)
-class Ports:
-    low: int
-    high: int
-    reserved: int  # reserved ports inside the range
-
-    @property
-    def usable(self) -> int:
-        return self.high - self.low + 1 - self.reserved
-
-    @property
-    def arithmetic(self) -> str:
-        reserved = f" - {self.reserved} reserved" if self.reserved else ""
-        return f"{self.high} - {self.low} + 1{reserved} = {self.usable:,} usable ports"
+def values(facts: Facts) -> dict[str, str]:
+    """The profile's values over the live ones (else defaults) for the connection model."""
+    return {key: found.text for key in REUSE_KEYS if (found := facts.value(key)) is not None}
 
 
-def ports(facts: Facts) -> Ports:
-    low, high = facts.ints(PORT_RANGE) or [
-        int(p) for p in (boot_current(PORT_RANGE) or "0 0").split()
-    ]
-    reserved_text = facts.value("net.ipv4.ip_local_reserved_ports")
-    reserved = catalog.ports_in(reserved_text.text) if reserved_text else set()
-    return Ports(low, high, len({p for p in reserved if low <= p <= high}))
+def ports(facts: Facts) -> PortSpace:
+    """The port budget per tuple of the profile's range and reserved ports."""
+    return connections.space_of(values(facts))
 
 
-def reuse_effective(facts: Facts) -> bool:
-    """Whether outgoing connections to any destination reuse TIME_WAIT ports (tcp_tw_reuse=1)."""
-    return reuse_mode(facts) == "all"
-
-
-def reuse_mode(facts: Facts) -> str | None:
-    """catalog.tw_reuse_mode for the profile's values over the live ones."""
-    return catalog.tw_reuse_mode(
-        facts.first_int("net.ipv4.tcp_tw_reuse"), facts.first_int("net.ipv4.tcp_timestamps")
-    )
-
-
-def reuse_delay(facts: Facts) -> float:
-    """Seconds before tcp_tw_reuse may take a TIME_WAIT port: tcp_tw_reuse_delay (ms) since
-    Linux 6.13, a fixed second before."""
-    delay_ms = facts.first_int("net.ipv4.tcp_tw_reuse_delay")
-    return delay_ms / 1000 if delay_ms else REUSE_DELAY_SECONDS
+def reuse(facts: Facts) -> Reuse:
+    return connections.reuse_of(values(facts))
 
 
 def descriptors_needed(intent: Intent) -> int:
@@ -119,23 +100,28 @@ def descriptors_per_process(intent: Intent) -> int:
 
 
 def nofile_limits(profile: Profile) -> list[tuple[float, str]]:
-    """The descriptor limits a process of the workload may run under: each unit's LimitNOFILE
-    (services ignore limits.conf), and from pam_limits the line for ``intent.user`` (a user's line
-    beats ``*``), or, with no user declared, every hard nofile line of the profile."""
+    """The soft nofile limit a process of the workload starts with, by nofile.py: each unit's
+    LimitNOFILE (services ignore limits.d), and what pam_limits gives ``intent.user`` (with no
+    user declared: a user with no line of their own, and root when a root line exists)."""
     found: list[tuple[float, str]] = []
-    for limit in profile.services:
-        if limit.directive == "LimitNOFILE":
-            hard = limit.numbers.hard
-            found.append((math.inf if hard is None else float(hard),
-                          f"{limit.unit} LimitNOFILE={limit.value}"))  # fmt: skip
-    lines = [e for e in profile.limits if e.item == "nofile" and e.kind == "hard"]
+    units = dict.fromkeys(s.unit for s in profile.services if s.directive == "LimitNOFILE")
+    for unit in units:
+        granted = nofile.for_unit(unit, profile.services)
+        if granted is not None:
+            found.append((granted.soft_number, f"{granted.source} (soft)"))
+    lines = nofile.conf_lines(profile.limits)
     user = profile.intent.user if profile.intent else None
     if user is not None:
-        own = [e for e in lines if e.domain == user]
-        lines = own or [e for e in lines if e.domain == "*"]
-    for entry in lines:
-        number = math.inf if entry.value == UNLIMITED else float(entry.value)
-        found.append((number, f"{entry.domain} hard nofile {entry.value}"))
+        who = [nofile.identity(user)]
+    else:
+        who = [nofile.identity("\0anyone")]
+        if any(e.domain == "root" and e.item == "nofile" for e in profile.limits):
+            who.append(nofile.identity("root"))
+    for person in who:
+        granted = nofile.for_login(lines, person)
+        if granted is not None:
+            label = "a login" if person.name.startswith("\0") else f"a login of {person.name}"
+            found.append((granted.soft_number, f"{granted.source}, soft, for {label}"))
     return found
 
 
@@ -147,40 +133,36 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
     span = ports(facts)
     outbound = intent.concurrent_connections if intent.role in ("proxy", "client") else 0
     tuples = intent.tuples
+    per_tuple = math.ceil(outbound / tuples) if outbound else 0
     if outbound:
-        per_tuple = math.ceil(outbound / tuples)
-        more = math.ceil(outbound / span.usable) - tuples if span.usable > 0 else 0
+        share = connections.percent(per_tuple, span.usable)
         found.append(
             Check(
                 "outbound connections per tuple",
                 per_tuple,
                 span.usable,
-                f"{outbound:,} outbound / {plural(tuples, 'tuple')} = {per_tuple:,} per tuple; "
-                f"{span.arithmetic}",
-                f"{more} more {'destination or source IP' if more == 1 else 'destinations'}"
-                f"{'' if more == 1 else ' or source IPs'}, or widen ip_local_port_range",
+                f"{outbound:,} outbound / {plural(tuples, 'tuple')} = {per_tuple:,} per tuple "
+                f"= {share:g}% of {span.arithmetic} (doctor warns at {connections.WARNING:g}%)",
+                "add destinations or source IPs, or widen ip_local_port_range",
             )
         )
     rate = intent.new_connections_per_second
     if outbound and rate:
         per_tuple_rate = math.ceil(rate / tuples)
+        policy = reuse(facts)
+        applies = policy.applies()  # a remote destination
+        limit = connections.sustainable_rate(span.usable, per_tuple, applies, policy.delay)
         more_tuples = "add destinations or source IPs, or widen ip_local_port_range"
-        if reuse_effective(facts):
-            delay = reuse_delay(facts)
-            limit = int(span.usable / delay)
-            how = f"tcp_tw_reuse=1: a port is reusable after {delay:g} s"
-            fix = more_tuples
-        else:
-            limit = span.usable // TIME_WAIT_SECONDS
-            how = f"no reuse: {span.usable:,} ports / {TIME_WAIT_SECONDS} s TIME_WAIT"
-            fix = f"set tcp_tw_reuse=1 (with tcp_timestamps), or {more_tuples}"
+        why = "" if applies else f" ({policy.blocker()})"
+        fix = more_tuples if applies else f"{_reuse_fix(policy)}, or {more_tuples}"
         found.append(
             Check(
                 "new connections per second per tuple",
                 per_tuple_rate,
                 limit,
                 f"{rate:,}/s / {plural(tuples, 'tuple')} = {per_tuple_rate:,}/s; "
-                f"{how} = {limit:,}/s",
+                f"{connections.rate_arithmetic(span.usable, per_tuple, applies, policy.delay)}"
+                f"{why}",
                 fix,
             )
         )
@@ -194,18 +176,27 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
         else f"{per}{intent.concurrent_connections:,} / {intent.processes} processes + "
         f"{FD_OVERHEAD} = {each:,} descriptors per process"
     )
+    roomy = math.ceil(each * 100 / connections.WARNING)
     for number, label in nofile_limits(profile):
         found.append(Check("descriptors vs nofile", each, number, f"{each_text}; {label}",
-                           f"raise it to at least {each:,}"))  # fmt: skip
+                           f"raise it to at least {roomy:,}"))  # fmt: skip
     for key, need, text in (("fs.nr_open", each, each_text), ("fs.file-max", fds, fd_text)):
         value = facts.value(key)
         setting = facts.first_int(key)
         shown = f"{setting:,} ({value.origin})" if value and setting is not None else "unknown"
+        # fs.nr_open is a ceiling for limits, not a count doctor watches: it must only hold them
+        headroom = key == "fs.file-max"
+        least = math.ceil(need * 100 / connections.WARNING) if headroom else need
         found.append(Check(f"descriptors vs {key}", need, setting, f"{text}; {key} = {shown}",
-                           f"raise {key} to at least {need:,}"))  # fmt: skip
+                           f"raise {key} to at least {least:,}", headroom=headroom))  # fmt: skip
     sockets = intent.concurrent_connections * (2 if intent.role == "proxy" else 1)
     found += memory_checks(sockets, facts, intent)
     return found
+
+
+def _reuse_fix(policy: Reuse) -> str:
+    wanted = policy.fix()
+    return "set " + ", ".join(f"{key.rsplit('.', 1)[1]}={value}" for key, value in wanted.items())
 
 
 def tcp_mem(facts: Facts, intent: Intent) -> tuple[list[int], str] | None:
@@ -240,6 +231,7 @@ def memory_checks(sockets: int, facts: Facts, intent: Intent) -> list[Check]:
             f"{sockets:,} sockets x {SOCKET_KERNEL_BYTES:,} bytes of kernel slab = "
             f"{idle / GIB:.1f} GiB; {ram}" + ("" if memory else " (declare intent.memory_gib)"),
             "more memory, or fewer connections per machine",
+            headroom=False,
         )
     )
     rmem, wmem = facts.ints("net.ipv4.tcp_rmem"), facts.ints("net.ipv4.tcp_wmem")
@@ -261,6 +253,7 @@ def memory_checks(sockets: int, facts: Facts, intent: Intent) -> list[Check]:
             f"{floor / GIB:.1f} GiB; {top_text}",
             f"raise tcp_mem max to at least {math.ceil(floor / facts.page_size):,} pages, "
             "or lower the tcp_rmem/tcp_wmem minimums",
+            headroom=False,
         )
     )
     busy = sockets * (rmem[1] + wmem[1])
@@ -280,13 +273,13 @@ def memory_checks(sockets: int, facts: Facts, intent: Intent) -> list[Check]:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """What the port range allows, whatever the intent."""
+    """What the port range allows, whatever the intent (``held``: the intent's connections per
+    tuple, which the sustainable rate leaves out)."""
 
-    ports: Ports
+    ports: PortSpace
     tuples: int
-    reuse: bool
-    delay: float = REUSE_DELAY_SECONDS
-    loopback_reuse: bool = False  # tcp_tw_reuse=2: reuse for loopback destinations only
+    reuse: Reuse
+    held: int = 0
     range_origin: str = "the kernel default"  # where ip_local_port_range comes from
 
     @property
@@ -295,58 +288,59 @@ class Ceiling:
 
     @property
     def rate_without_reuse(self) -> int:
-        return self.ports.usable // TIME_WAIT_SECONDS
+        return connections.sustainable_rate(self.ports.usable, self.held, False, 0)
 
     @property
     def rate(self) -> int:
-        return int(self.ports.usable / self.delay) if self.reuse else self.rate_without_reuse
+        """New connections/s per tuple to a remote destination with the reuse in force."""
+        return connections.sustainable_rate(
+            self.ports.usable, self.held, self.reuse.applies(), self.reuse.delay
+        )
 
     def lines(self) -> list[str]:
-        if self.reuse:
-            reuse = (
-                f"tcp_tw_reuse=1 with timestamps: a port is reusable after {self.delay:g} s, "
-                f"up to {self.rate:,}/s per tuple"
-            )
-        elif self.loopback_reuse:
-            reuse = (
-                "tcp_tw_reuse=2 (the default): connections to a loopback address reuse a port "
-                f"after {self.delay:g} s; to any other destination, no reuse"
-            )
-        else:
-            reuse = "tcp_tw_reuse is 0 (or timestamps are off): no reuse for outgoing connections"
-        return [
+        held = f", {self.held:,} of them held by the intent's connections" if self.held else ""
+        lines = [
             f"usable ephemeral ports per (src IP, dst IP, dst port): {self.ports.arithmetic} "
             f"(ip_local_port_range: {self.range_origin})",
             f"concurrent outbound: {self.ports.usable:,} per tuple x "
-            f"{plural(self.tuples, 'tuple')} = "
-            f"{self.max_outbound:,}",
+            f"{plural(self.tuples, 'tuple')} = {self.max_outbound:,}{held}",
             "new connections/s per tuple when this side closes first, without reuse: "
-            f"{self.ports.usable:,} / {TIME_WAIT_SECONDS} s TIME_WAIT "
-            f"= {self.rate_without_reuse:,}/s",
-            reuse,
+            + connections.rate_arithmetic(self.ports.usable, self.held, False, 0),
+            self.reuse.describe(),
         ]
+        if self.reuse.applies():
+            lines.append("with reuse, to any destination: " + connections.rate_arithmetic(
+                self.ports.usable, self.held, True, self.reuse.delay))  # fmt: skip
+        elif self.reuse.applies("127.0.0.1", "127.0.0.1"):
+            lines.append("with reuse, to a loopback address: " + connections.rate_arithmetic(
+                self.ports.usable, self.held, True, self.reuse.delay))  # fmt: skip
+        return lines
 
     def to_json(self) -> dict[str, object]:
         return {
             "port_range": [self.ports.low, self.ports.high],
             "reserved_in_range": self.ports.reserved,
+            "odd_size": self.ports.parity,
             "usable_ports_per_tuple": self.ports.usable,
             "tuples": self.tuples,
+            "held_per_tuple": self.held,
             "max_concurrent_outbound": self.max_outbound,
             "new_per_second_per_tuple_without_reuse": self.rate_without_reuse,
-            "reuse": self.reuse,
-            "reuse_loopback_only": self.loopback_reuse,
+            "reuse": self.reuse.applies(),
+            "reuse_loopback_only": self.reuse.applies("127.0.0.1") and not self.reuse.applies(),
+            "reuse_delay_seconds": self.reuse.delay,
             "new_per_second_per_tuple": self.rate,
         }
 
 
 def ceiling(profile: Profile, facts: Facts) -> Ceiling:
-    tuples = profile.intent.tuples if profile.intent else 1
-    mode = reuse_mode(facts)
+    intent = profile.intent
+    tuples = intent.tuples if intent else 1
+    held = 0
+    if intent and intent.role in ("proxy", "client"):
+        held = math.ceil(intent.concurrent_connections / tuples)
     found = facts.value(PORT_RANGE)
     origin = {"profile": "the profile", "live": "this host"}.get(
         found.origin if found else "", "the kernel default"
     )
-    return Ceiling(
-        ports(facts), tuples, mode == "all", reuse_delay(facts), mode == "loopback", origin
-    )
+    return Ceiling(ports(facts), tuples, reuse(facts), held, origin)

@@ -105,24 +105,6 @@ def _check_portlist(value: str) -> str | None:
     return None
 
 
-def ports_in(value: str) -> set[int]:
-    """The ports a portlist value names (ip_local_reserved_ports syntax)."""
-    found: set[int] = set()
-    for part in filter(None, value.replace(" ", "").split(",")):
-        low, _, high = part.partition("-")
-        found.update(range(int(low), int(high or low) + 1))
-    return found
-
-
-def tw_reuse_mode(tw_reuse: int | None, timestamps: int | None) -> str | None:
-    """Which outgoing connections may take a TIME_WAIT port: "all" (tcp_tw_reuse=1), "loopback"
-    (2, the default: connections to a loopback address), or None; reuse needs TCP timestamps
-    either way (tcp_twsk_unique in net/ipv4/tcp_ipv4.c)."""
-    if timestamps in (0, None):
-        return None
-    return {1: "all", 2: "loopback"}.get(tw_reuse or 0)
-
-
 @functools.cache
 def entries() -> dict[str, Entry]:
     from tuner.cache import file_key, memo

@@ -2,32 +2,35 @@
 settings, and (with a profile) whether that profile fixes it.
 
 Pure: ``Observation`` is everything read from the machine (ops.doctor gathers it through the
-host); ``findings`` turns it into ``Finding``s; ``verdict`` asks the capacity model whether a
-profile's values would fix one. Thresholds: a use of 70% of a limit is a warning, 90% critical.
+host); ``findings`` turns it into ``Finding``s; ``verdict`` asks the same models whether a
+profile's values would fix one. Every number comes from the connection model (connections.py:
+port space, reuse, bind-before-connect, thresholds), the nofile model (nofile.py) and the listen
+queue model below; tests/test_scenes.py builds each finding on the real kernel and applies its fix.
 
-Facts behind the findings (docs/kernel-facts.md): a (src IP, dst IP, dst port) tuple holds one
-connection per usable ephemeral port; ports held by listeners and ip_local_reserved_ports are
-never picked by connect(); TIME_WAIT lasts 60 s and tcp_tw_reuse lets only *outgoing* connects
-take such a port (1: any destination, 2: loopback only; both need tcp_timestamps); the listen
-backlog is truncated to somaxconn; ListenOverflows/ListenDrops count since the namespace began.
+Listen queues: an accept queue holds min(the backlog the application passed to listen(),
+net.core.somaxconn) connections (sock_diag reports that minimum as the listener's backlog).
+When the application asked for less than somaxconn, only the application can raise it; with
+tcp_syncookies on (1, the default) tcp_max_syn_backlog bounds nothing a full queue depends on.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tuner import catalog
+from tuner import connections
+from tuner.connections import PortSpace, Reuse, percent, severity
 from tuner.processes import ProcessFds, ProcessScan
 from tuner.report import plural
-from tuner.sockets import Census, Listener, TupleUse
+from tuner.sockets import Census, Listener, SourceUse, TupleUse
 
-WARNING = 70.0
-CRITICAL = 90.0
-TIME_WAIT_SHARE = 10.0  # TIME_WAIT holding this share of a tuple's ports is a pile-up
-WIDEST_RANGE = (1024, 65535)
+if TYPE_CHECKING:
+    from tuner.resolve import Profile
+
 SEVERITIES = ("critical", "warning", "info")
+TIME_WAIT_SHARE = 10.0  # TIME_WAIT holding this share of a tuple's ports is a pile-up
 MAX_TUPLE_FINDINGS = 20
 
 Values = dict[str, str]  # sysctl key -> live value (absent: the kernel has no such key)
@@ -35,12 +38,14 @@ Values = dict[str, str]  # sysctl key -> live value (absent: the kernel has no s
 
 @dataclass(frozen=True)
 class Counters:
-    """Numbers from /proc/net: sockstat (TIME_WAIT, orphans) and netstat (listen queue)."""
+    """Numbers from /proc/net: sockstat (timewait sockets, orphans) and netstat (since the
+    namespace began)."""
 
-    time_wait: int | None = None
+    timewait_sockets: int | None = None  # sockstat "tw": TIME-WAIT and closed FIN-WAIT-2
     orphans: int | None = None
     listen_overflows: int | None = None
     listen_drops: int | None = None
+    time_wait_overflow: int | None = None  # TcpExt TCPTimeWaitOverflow
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,18 @@ class Observation:
     initial_namespace: bool | None = None
     container: str | None = None
     notes: tuple[str, ...] = ()  # what could not be seen
+    users: Mapping[int, str] = field(default_factory=dict)  # uid -> name, for nofile fixes
+
+    @property
+    def space(self) -> PortSpace:
+        return connections.space_of(self.values, self.census.listening_ports, self.census.bound)
+
+    @property
+    def reuse(self) -> Reuse:
+        return connections.reuse_of(self.values)
+
+    def state(self, name: str) -> int:
+        return self.census.states.get(name, 0)
 
 
 @dataclass(frozen=True)
@@ -79,56 +96,25 @@ class Finding:
         }
 
 
-# --- reading values ---------------------------------------------------------------------------
-
-
-def _ints(values: Values, key: str) -> list[int] | None:
+def _ints(values: Mapping[str, str], key: str) -> list[int] | None:
     try:
-        return [int(p) for p in values[key].split()]
+        return [int(p) for p in values[key].split()] or None
     except (KeyError, ValueError):
         return None
 
 
-def _int(values: Values, key: str) -> int | None:
+def _int(values: Mapping[str, str], key: str) -> int | None:
     numbers = _ints(values, key)
     return numbers[0] if numbers else None
-
-
-def usable_ports(values: Values, listening: set[int]) -> tuple[int, int, int]:
-    """(low, high, usable): ports connect() may pick for one tuple: the range, less reserved
-    ports and ports listeners hold inside it."""
-    low, high = (_ints(values, "net.ipv4.ip_local_port_range") or [32768, 60999])[:2]
-    taken = catalog.ports_in(values.get("net.ipv4.ip_local_reserved_ports", "")) | listening
-    return low, high, high - low + 1 - len({p for p in taken if low <= p <= high})
-
-
-def reuse_covers(values: Values, destination: str) -> bool:
-    """Whether outgoing connects to ``destination`` may take a TIME_WAIT port."""
-    mode = catalog.tw_reuse_mode(
-        _int(values, "net.ipv4.tcp_tw_reuse"), _int(values, "net.ipv4.tcp_timestamps")
-    )
-    return mode == "all" or (mode == "loopback" and _is_loopback(destination))
-
-
-def _is_loopback(address: str) -> bool:
-    return address.startswith("127.") or address == "::1"
-
-
-def _them(count: int) -> str:
-    return "that port" if count == 1 else f"these {count:,} ports"
-
-
-def percent(part: int, whole: int | None) -> float:
-    return round(100.0 * part / whole, 1) if whole else 0.0
-
-
-def _severity(share: float) -> str | None:
-    return "critical" if share >= CRITICAL else "warning" if share >= WARNING else None
 
 
 def roomy(needed: float) -> int:
     """A round limit that holds ``needed`` at under half: the next power of two of 2x."""
     return 1 << max(math.ceil(math.log2(max(needed * 2, 1))), 10)
+
+
+def endpoint(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 # --- the findings -----------------------------------------------------------------------------
@@ -142,109 +128,182 @@ def findings(seen: Observation) -> list[Finding]:
     return sorted(found, key=lambda f: order[f.severity])
 
 
-def worst_tuples(seen: Observation) -> list[tuple[TupleUse, int, float]]:
-    """(tuple, usable ports, percent) for every outbound tuple, worst first."""
-    _low, _high, usable = usable_ports(seen.values, seen.census.listening_ports)
-    rows = [(use, usable, percent(use.in_use, usable)) for use in seen.census.tuples]
-    return sorted(rows, key=lambda r: (-r[2], -r[0].in_use, r[0].dst, r[0].dport, r[0].src))
+def budget(seen: Observation, use: TupleUse, space: PortSpace | None = None,
+           reuse: Reuse | None = None) -> connections.TupleBudget:  # fmt: skip
+    """A tuple's ports against ``space`` and ``reuse`` (this host's when not given)."""
+    return connections.tuple_budget(
+        space or seen.space, use.in_use, use.time_wait, reuse or seen.reuse, use.src, use.dst,
+        use.aged,
+    )  # fmt: skip
 
 
-def _port_fix(seen: Observation, use: TupleUse) -> dict[str, object]:
-    low, high, _usable = usable_ports(seen.values, seen.census.listening_ports)
-    sysctl: dict[str, str] = {}
-    if (low, high) != WIDEST_RANGE and high - low < WIDEST_RANGE[1] - WIDEST_RANGE[0]:
-        sysctl["net.ipv4.ip_local_port_range"] = f"{WIDEST_RANGE[0]} {WIDEST_RANGE[1]}"
-    if use.time_wait and not reuse_covers(seen.values, use.dst):
-        sysctl["net.ipv4.tcp_tw_reuse"] = "1"
-        if _int(seen.values, "net.ipv4.tcp_timestamps") in (0, None):
-            sysctl["net.ipv4.tcp_timestamps"] = "1"
-    return {"sysctl": sysctl} if sysctl else {}
+def worst_tuples(seen: Observation) -> list[tuple[TupleUse, connections.TupleBudget]]:
+    """Every outbound tuple with its budget, the fullest first."""
+    space, reuse = seen.space, seen.reuse
+    rows = [(use, budget(seen, use, space, reuse)) for use in seen.census.tuples]
+    return sorted(rows, key=lambda r: (-r[1].share, -r[0].in_use, r[0].dst, r[0].dport, r[0].src))
 
 
-def tuple_json(use: TupleUse, usable: int, share: float) -> dict[str, object]:
+def tuple_json(use: TupleUse, found: connections.TupleBudget) -> dict[str, object]:
     """A tuple as census.tuples[] and a finding's evidence show it."""
     return {
         "src": use.src,
         "dst": use.dst,
         "dport": use.dport,
         "in_use": use.in_use,
-        "usable": usable,
-        "percent": share,
         "time_wait": use.time_wait,
+        "reusable": found.reusable,
+        "held": found.held,
+        "usable": found.usable,
+        "free": found.free,
+        "percent": found.share,
     }
+
+
+def _range_fix(seen: Observation) -> dict[str, str]:
+    """The widest range the kernel accepts here, when it is wider than this one."""
+    low, high = connections.widest_range(seen.values)
+    now = connections.range_of(seen.values)
+    if high - low > now[1] - now[0]:
+        return {"net.ipv4.ip_local_port_range": f"{low} {high}"}
+    return {}
+
+
+def _port_fix(seen: Observation, use: TupleUse, found: connections.TupleBudget) -> dict[str, str]:
+    """Settings that free ports for this tuple: reuse where TIME_WAIT holds a share of them and
+    reuse does not apply, and the widest range the kernel accepts."""
+    settings: dict[str, str] = {}
+    reuse = seen.reuse
+    if use.time_wait and not reuse.applies(use.src, use.dst):
+        settings |= reuse.fix(use.dst)
+    return settings | _range_fix(seen)
 
 
 def port_exhaustion(seen: Observation) -> list[Finding]:
     found: list[Finding] = []
-    for use, usable, share in worst_tuples(seen)[:MAX_TUPLE_FINDINGS]:
-        severity = _severity(share)
-        if severity is None:
+    reuse = seen.reuse
+    for use, ports in worst_tuples(seen)[:MAX_TUPLE_FINDINGS]:
+        level = "critical" if ports.exhausted else severity(ports.share)
+        if level is None:
             break
-        state = "exhausted" if use.in_use >= usable else f"{share:g}% used"
+        state = "exhausted" if ports.exhausted else f"{ports.share:g}% held"
+        relief = ""
+        if ports.reusable:
+            relief = f"; {ports.reusable:,} in TIME_WAIT are reusable ({reuse.describe()})"
+        elif use.time_wait:
+            blocker = reuse.blocker(use.src, use.dst)
+            young = use.time_wait - (use.aged if use.aged is not None else use.time_wait)
+            relief = (f"; {use.time_wait:,} in TIME_WAIT, not reusable: {blocker}" if blocker
+                      else f"; {young:,} in TIME_WAIT become reusable within "
+                           f"{reuse.delay:g} s")  # fmt: skip
+        fix = _port_fix(seen, use, ports)
         found.append(
             Finding(
                 "port-exhaustion",
-                severity,
+                level,
                 f"ephemeral ports to {endpoint(use.dst, use.dport)} from {use.src}: {state} "
-                f"({use.in_use:,} of {usable:,} usable)",
-                tuple_json(use, usable, share),
-                _port_fix(seen, use),
+                f"({ports.held:,} held of {ports.usable:,} usable{relief})",
+                tuple_json(use, ports)
+                | {"space": seen.space.to_json(), "arithmetic": ports.arithmetic},
+                {"sysctl": fix} if fix else {},
                 "each (src IP, dst IP, dst port) has its own ports: spread the connections over "
-                "more destination ports or IPs, or more source IPs",
+                "more destination ports or IPs, or more source IPs"
+                + ("" if fix else "; the range is already the widest the kernel accepts here"),
             )
         )
     return found
 
 
+def source_ports(seen: Observation) -> list[Finding]:
+    """Ports of one source address across all its tuples: the budget of clients that bind()
+    before connect(), whose ports every connect() skips too."""
+    found: list[Finding] = []
+    space = seen.space
+    widest: dict[str, int] = {}
+    for use in seen.census.tuples:
+        widest[use.src] = max(widest.get(use.src, 0), use.in_use)
+    for source in sorted(seen.census.sources, key=lambda s: -s.ports):
+        ports = connections.SourceBudget(source.src, space.usable, source.ports, 0)
+        level = "critical" if ports.free == 0 else severity(ports.share)
+        if level is None or source.ports <= widest.get(source.src, 0):
+            continue  # one tuple holds them all: port-exhaustion says it
+        state = "exhausted" if ports.free == 0 else f"{ports.share:g}% in use"
+        fix = _range_fix(seen)
+        found.append(
+            Finding(
+                "source-ports",
+                level,
+                f"local ports of {source.src} over all destinations: {state} ({source.ports:,} "
+                f"of {space.usable:,} usable, {source.sockets:,} sockets): a client that binds "
+                "before connect() gets a port only from the rest, and connect() never takes a "
+                "port bound that way",
+                source_json(source, space),
+                {"sysctl": fix} if fix else {},
+                "clients that bind() a source address first (Go Dialer.LocalAddr, vegeta -laddr, "
+                "HAProxy 'source') take a port from every destination at once: let connect() "
+                "choose the port (no bind, or IP_BIND_ADDRESS_NO_PORT), or add source IPs",
+            )
+        )
+    return found[:MAX_TUPLE_FINDINGS]
+
+
+def source_json(source: SourceUse, space: PortSpace) -> dict[str, object]:
+    share = min(percent(source.ports, space.usable), 100.0)
+    return {"src": source.src, "ports": source.ports, "sockets": source.sockets,
+            "usable": space.usable, "percent": share}  # fmt: skip
+
+
 def time_wait_pileup(seen: Observation) -> list[Finding]:
     found: list[Finding] = []
-    for use, usable, _share in worst_tuples(seen):
-        tw_share = percent(use.time_wait, usable)
+    reuse = seen.reuse
+    for use, ports in worst_tuples(seen):
+        tw_share = percent(use.time_wait, ports.usable)
         if tw_share < TIME_WAIT_SHARE or not use.time_wait:
             continue
-        covered = reuse_covers(seen.values, use.dst)
-        reuse = seen.values.get("net.ipv4.tcp_tw_reuse", "unknown")
+        blocker = reuse.blocker(use.src, use.dst)
         relief = (
-            f"tcp_tw_reuse={reuse} already lets new connects to it take these ports after 1 s"
-            if covered
-            else f"tcp_tw_reuse=1 would let new connects to it take {_them(use.time_wait)} "
-            f"after 1 s instead of 60 (it is {reuse})"
+            f"{reuse.describe()}: new connects to it take these ports"
+            if blocker is None
+            else f"they stay held for {connections.TIME_WAIT_SECONDS} s: {blocker}"
         )
+        fix = reuse.fix(use.dst) if blocker else {}
         found.append(
             Finding(
                 "time-wait-pileup",
-                "info" if covered else "warning",
+                "info" if blocker is None else "warning",
                 f"{plural(use.time_wait, 'connection')} to {endpoint(use.dst, use.dport)} "
-                "in TIME_WAIT "
-                f"hold {tw_share:g}% of its {usable:,} usable ports: {relief}",
-                tuple_json(use, usable, percent(use.in_use, usable))
+                f"in TIME_WAIT hold {tw_share:g}% of its {ports.usable:,} usable ports: {relief}",
+                tuple_json(use, ports)
                 | {
                     "time_wait_percent": tw_share,
-                    "reuse_relieves": 0 if covered else use.time_wait,
+                    "reuse_relieves": 0 if blocker is None else use.time_wait,
+                    "blocker": blocker,
                 },
-                {} if covered else {"sysctl": {"net.ipv4.tcp_tw_reuse": "1"}},
+                {"sysctl": fix} if fix else {},
                 "this side closes first, so its ports wait 60 s; reuse helps outgoing "
-                "connections only (an inbound server's TIME_WAIT holds no ephemeral port)",
+                "connections only (an inbound server's TIME_WAIT holds no ephemeral port); "
+                "a change of tcp_timestamps applies to connections made after it",
             )
         )
     return found[:MAX_TUPLE_FINDINGS]
 
 
 def _limit_finding(
-    id: str, key: str, used: int | None, limit: int | None, what: str, advice: str = ""
-) -> list[Finding]:
+    id: str, key: str, used: int | None, limit: int | None, what: str, advice: str = "",
+    evidence: dict[str, object] | None = None,
+) -> list[Finding]:  # fmt: skip
     if used is None or not limit:
         return []
     share = percent(used, limit)
-    severity = _severity(share)
-    if severity is None:
+    level = severity(share)
+    if level is None:
         return []
     return [
         Finding(
             id,
-            severity,
+            level,
             f"{what}: {used:,} of {key} {limit:,} ({share:g}%)",
-            {"used": used, "limit": limit, "percent": share, "key": key},
+            {"used": used, "limit": limit, "percent": share, "key": key} | (evidence or {}),
             {"sysctl": {key: str(max(roomy(used), limit))}},
             advice,
         )
@@ -252,19 +311,47 @@ def _limit_finding(
 
 
 def time_wait_buckets(seen: Observation) -> list[Finding]:
-    return _limit_finding(
-        "time-wait-buckets", "net.ipv4.tcp_max_tw_buckets", seen.counters.time_wait,
-        _int(seen.values, "net.ipv4.tcp_max_tw_buckets"), "sockets in TIME_WAIT",
-        "beyond the limit the kernel destroys TIME_WAIT sockets early and logs "
-        "'time wait bucket table overflow'",
+    total = seen.counters.timewait_sockets
+    limit = _int(seen.values, "net.ipv4.tcp_max_tw_buckets")
+    split: dict[str, object] = {
+        "time_wait": seen.state("time-wait"),
+        "fin_wait_2": seen.state("fin-wait-2"),
+        "overflows": seen.counters.time_wait_overflow,
+    }
+    found = _limit_finding(
+        "time-wait-buckets", "net.ipv4.tcp_max_tw_buckets", total, limit,
+        f"timewait sockets (TIME-WAIT {split['time_wait']:,}, closed FIN-WAIT-2 "
+        f"{split['fin_wait_2']:,})",
+        "beyond the limit the kernel destroys new timewait sockets at once and counts them in "
+        "TcpExt TCPTimeWaitOverflow (/proc/net/netstat); nothing is logged",
+        split,
     )  # fmt: skip
+    overflows = seen.counters.time_wait_overflow or 0
+    if found or not overflows or not limit:
+        return found
+    return [
+        Finding(
+            "time-wait-buckets",
+            "warning",
+            f"the kernel destroyed {overflows:,} timewait sockets early since this network "
+            f"namespace began (TCPTimeWaitOverflow): tcp_max_tw_buckets {limit:,} was reached; "
+            f"{total or 0:,} now",
+            {"used": total, "limit": limit, "key": "net.ipv4.tcp_max_tw_buckets"} | split,
+            {"sysctl": {"net.ipv4.tcp_max_tw_buckets": str(max(roomy(total or 0), limit * 2))}},
+            "a destroyed TIME_WAIT socket frees its port early; old duplicates may then reach "
+            "a new connection",
+        )
+    ]
 
 
 def orphans(seen: Observation) -> list[Finding]:
     return _limit_finding(
         "orphans", "net.ipv4.tcp_max_orphans", seen.counters.orphans,
-        _int(seen.values, "net.ipv4.tcp_max_orphans"), "orphaned sockets (closed, not yet gone)",
-        "beyond the limit orphans are reset at once; each may hold up to ~64 KB",
+        _int(seen.values, "net.ipv4.tcp_max_orphans"),
+        "orphaned sockets (closed by the application, still full sockets: FIN-WAIT-1, CLOSING, "
+        "LAST-ACK)",
+        "beyond the limit orphans are reset at once ('too many orphaned sockets'); each may "
+        "hold up to ~64 KB of unswappable memory",
     )  # fmt: skip
 
 
@@ -287,32 +374,36 @@ def file_max(seen: Observation) -> list[Finding]:
 
 
 def process_nofile(seen: Observation) -> list[Finding]:
+    from tuner import nofile
+
     found: list[Finding] = []
     nr_open = _int(seen.values, "fs.nr_open")
     for process in seen.processes.closest:
-        severity = _severity(process.percent) if process.soft else None
-        if severity is None or process.soft is None:
+        level = severity(process.percent) if process.soft else None
+        if level is None or process.soft is None:
             continue
+        user = seen.users.get(process.uid) if process.uid is not None else None
         want = roomy(process.open)
-        fix: dict[str, object] = {}
-        if process.unit:
-            fix["services"] = {process.unit: {"LimitNOFILE": str(want)}}
-        else:
-            fix["limits"] = [{"domain": "*", "type": "-", "item": "nofile", "value": want}]
-        if nr_open is not None and want > nr_open:
-            fix["sysctl"] = {"fs.nr_open": str(roomy(want))}
-        where = f" ({process.unit})" if process.unit else ""
+        fix = nofile.fix(user=user, unit=process.unit, want=want, hard=process.hard,
+                         nr_open=nr_open)  # fmt: skip
+        where = f" ({process.unit})" if process.unit else f" (user {user})" if user else ""
+        hard = "unlimited" if process.hard is None else f"{process.hard:,}"
         found.append(
             Finding(
                 "process-nofile",
-                severity,
+                level,
                 f"{process.name}[{process.pid}]{where}: {process.open:,} descriptors open of its "
-                f"soft limit {process.soft:,} ({process.percent:.1f}%)",
-                process_json(process),
+                f"soft limit {process.soft:,} ({process.percent:.1f}%; hard {hard})",
+                process_json(process) | {"user": user},
                 fix,
                 "at its limit every accept(), connect() and open() fails with EMFILE; a new "
-                "limit applies when the process starts again (services: LimitNOFILE=, which "
-                "ignores limits.conf)",
+                "limit applies when the process starts again. "
+                + (
+                    "A service takes LimitNOFILE= from its unit; limits.d never reaches it."
+                    if process.unit
+                    else "A login takes it from pam_limits: the user's own line (root ignores '*' "
+                    "and group lines)."
+                ),
             )
         )
     return found
@@ -320,47 +411,64 @@ def process_nofile(seen: Observation) -> list[Finding]:
 
 def listen_queues(seen: Observation) -> list[Finding]:
     somaxconn = _int(seen.values, "net.core.somaxconn")
-    full = [
-        listener
-        for listener in seen.census.listeners
-        if listener.backlog and listener.queue is not None
-        and percent(listener.queue, listener.backlog) >= WARNING
-    ]  # fmt: skip
+    syncookies = _int(seen.values, "net.ipv4.tcp_syncookies")
+    found: list[Finding] = []
+    for listener in seen.census.listeners:
+        if not listener.backlog or listener.queue is None:
+            continue
+        share = percent(listener.queue, listener.backlog)
+        level = severity(share)
+        if level is None:
+            continue
+        want = roomy(listener.backlog)
+        capped = somaxconn is not None and listener.backlog >= somaxconn
+        fix: dict[str, object] = {"application": {"listener": endpoint(listener.address,
+                                                                       listener.port),
+                                                  "listen_backlog": want}}  # fmt: skip
+        if capped:
+            sysctl = {"net.core.somaxconn": str(max(want, somaxconn or 0))}
+            if syncookies == 0:
+                sysctl["net.ipv4.tcp_max_syn_backlog"] = str(want)
+            fix["sysctl"] = sysctl
+            cap = (f"somaxconn {somaxconn:,} caps it: raise somaxconn and the application's "
+                   "backlog, then listen() again")  # fmt: skip
+        else:
+            cap = (f"the application asked listen() for {listener.backlog:,} (below somaxconn "
+                   f"{somaxconn if somaxconn is not None else 'unknown'}): only the "
+                   "application's backlog raises it, no sysctl does")  # fmt: skip
+        found.append(
+            Finding(
+                "listen-queue",
+                level,
+                f"accept queue of {endpoint(listener.address, listener.port)}: {listener.queue:,} "
+                f"waiting of {listener.backlog:,} ({share:g}%): {cap}",
+                _listener_json(listener)
+                | {"somaxconn": somaxconn, "capped_by_somaxconn": capped, "syncookies": syncookies},
+                fix,
+                "the queue holds min(listen() backlog, somaxconn); set the backlog in the "
+                "application (HAProxy: backlog, nginx: listen ... backlog=, or listen(fd, N))"
+                + (
+                    ""
+                    if syncookies == 0
+                    else "; with tcp_syncookies on, tcp_max_syn_backlog bounds nothing here"
+                ),
+            )
+        )
     overflows = seen.counters.listen_overflows or 0
     drops = seen.counters.listen_drops or 0
-    if not full and not overflows and not drops:
-        return []
-    capped = [entry for entry in full if somaxconn and entry.backlog == somaxconn]
-    fix: dict[str, object] = {}
-    if somaxconn is not None and somaxconn < 65535:
-        fix = {"sysctl": {"net.core.somaxconn": "65535", "net.ipv4.tcp_max_syn_backlog": "65535"}}
-    worst = max((percent(e.queue or 0, e.backlog) for e in full), default=0.0)
-    severity = _severity(worst) or "info"
-    if full:
-        names = ", ".join(f"{endpoint(e.address, e.port)} {e.queue}/{e.backlog}" for e in full)
-        summary = f"accept queues nearly full now: {names}"
-    else:
-        summary = (
-            f"listen queue overflows: {overflows:,}, drops: {drops:,} (counted since the network "
-            "namespace began; no accept queue is full now: run doctor again to see if they grow)"
+    if not found and (overflows or drops):
+        found.append(
+            Finding(
+                "listen-queue",
+                "info",
+                f"listen queue overflows: {overflows:,}, drops: {drops:,} (counted since the "
+                "network namespace began; no accept queue is full now: run doctor again to see "
+                "if they grow)",
+                {"listen_overflows": overflows, "listen_drops": drops, "somaxconn": somaxconn},
+                {},
+            )
         )
-    return [
-        Finding(
-            "listen-queue",
-            severity,
-            summary,
-            {
-                "listen_overflows": overflows,
-                "listen_drops": drops,
-                "somaxconn": somaxconn,
-                "listeners": [_listener_json(e) for e in full],
-                "capped_by_somaxconn": len(capped),
-            },
-            fix,
-            "the application must also ask for a larger backlog in listen() (HAProxy: "
-            "backlog); the kernel truncates it to somaxconn",
-        )
-    ]
+    return found
 
 
 def _listener_json(listener: Listener) -> dict[str, object]:
@@ -372,13 +480,9 @@ def _listener_json(listener: Listener) -> dict[str, object]:
     }
 
 
-def endpoint(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 CHECKS: tuple[Callable[[Observation], list[Finding]], ...] = (
-    port_exhaustion, time_wait_pileup, time_wait_buckets, file_max, process_nofile,
-    listen_queues, orphans, conntrack,
+    port_exhaustion, source_ports, time_wait_pileup, time_wait_buckets, file_max,
+    process_nofile, listen_queues, orphans, conntrack,
 )  # fmt: skip
 
 
@@ -387,79 +491,133 @@ CHECKS: tuple[Callable[[Observation], list[Finding]], ...] = (
 
 @dataclass(frozen=True)
 class ProfileView:
-    """What a profile would make of the machine: its sysctl values over the live ones, and its
-    descriptor limits (``nofile``: unit -> LimitNOFILE soft; ``limits``: domain -> soft)."""
+    """What a profile would make of the machine: its sysctl values over the live ones, and the
+    profile itself (its limits and services, for the nofile model)."""
 
     values: Values
-    unit_nofile: dict[str, int | None] = field(default_factory=dict)
-    login_nofile: dict[str, int | None] = field(default_factory=dict)
+    profile: Profile | None = None
 
 
-def verdict(finding: Finding, seen: Observation, profile: ProfileView) -> str:
-    """ "fixed: ...", "not fixed: ..." or "not addressed: ..." for ``finding`` under ``profile``."""
-    after = profile.values
+def verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
+    """ "fixed: ...", "not fixed: ..." or "not addressed: ..." for ``finding`` under ``view``."""
+    judge = VERDICTS.get(finding.id, _limit_verdict)
+    return judge(finding, seen, view)
+
+
+def _refused_range(seen: Observation, view: ProfileView) -> str | None:
+    wanted = view.values.get("net.ipv4.ip_local_port_range")
+    if wanted is None or wanted == seen.values.get("net.ipv4.ip_local_port_range"):
+        return None
+    numbers = _ints(view.values, "net.ipv4.ip_local_port_range")
+    if not numbers or len(numbers) != 2:
+        return f"ip_local_port_range {wanted!r} is not two numbers"
+    return connections.range_refusal((numbers[0], numbers[1]), view.values)
+
+
+def _ports_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
+    refused = _refused_range(seen, view)
+    if refused:
+        return f"not fixed: the kernel refuses the profile's ip_local_port_range ({refused})"
     evidence = finding.evidence
-    if finding.id in ("port-exhaustion", "time-wait-pileup"):
-        _low, _high, usable = usable_ports(after, seen.census.listening_ports)
-        in_use = int(str(evidence["in_use"]))
-        time_wait = int(str(evidence["time_wait"]))
-        held = in_use - (time_wait if reuse_covers(after, str(evidence["dst"])) else 0)
-        share = percent(held, usable)
-        how = f"{held:,} ports held for new connects of {usable:,} usable = {share:g}%"
-        if finding.id == "time-wait-pileup":
-            if reuse_covers(after, str(evidence["dst"])):
-                return "fixed: tcp_tw_reuse lets new connects take TIME_WAIT ports after 1 s"
-            return "not fixed: the profile leaves tcp_tw_reuse off for this destination"
-        return f"fixed: {how}" if share < WARNING else f"not fixed: {how}; add destinations"
-    if finding.id == "process-nofile":
-        unit = evidence.get("unit")
-        limit = profile.unit_nofile.get(str(unit)) if unit else None
-        source = f"LimitNOFILE of {unit}"
-        if not unit or str(unit) not in profile.unit_nofile:
-            limit, source = _login_nofile(profile, str(evidence["name"]))
-        if source == "":
-            return "not addressed: the profile sets no descriptor limit for this process"
-        opened = int(str(evidence["open"]))
-        if limit is None:
-            return f"fixed: {source} is unlimited (when the process starts again)"
-        share = percent(opened, limit)
-        how = f"{opened:,} of {source} {limit:,} = {share:g}%"
-        return (
-            f"fixed: {how} (when the process starts again)"
-            if share < WARNING
-            else (f"not fixed: {how}")
+    after = connections.space_of(view.values, seen.census.listening_ports, seen.census.bound)
+    if finding.id == "source-ports":
+        used = int(str(evidence["ports"]))
+        share = min(percent(used, after.usable), 100.0)
+        how = f"{used:,} ports of {after.usable:,} usable = {share:g}%"
+        return f"fixed: {how}" if share < connections.WARNING else f"not fixed: {how}"
+    use = TupleUse(str(evidence["src"]), str(evidence["dst"]), int(str(evidence["dport"])),
+                   int(str(evidence["in_use"])), int(str(evidence["time_wait"])))  # fmt: skip
+    reuse = connections.reuse_of(view.values)
+    if finding.id == "time-wait-pileup":
+        blocker = reuse.blocker(use.src, use.dst)
+        if blocker is None:
+            return (f"fixed: {reuse.describe()} (for connections made after it; TIME_WAIT "
+                    "without timestamps stays held until it ends)")  # fmt: skip
+        return f"not fixed: {blocker}"
+    stamped = seen.reuse.timestamps != 0  # TIME_WAIT made without timestamps is never reused
+    ports = connections.tuple_budget(after, use.in_use, use.time_wait if stamped else 0, reuse,
+                                     use.src, use.dst)  # fmt: skip
+    how = ports.arithmetic + ("" if stamped else " (its TIME_WAIT was made without timestamps: "
+                              "held until it ends, 60 s)")  # fmt: skip
+    if ports.share < connections.WARNING:
+        return f"fixed: {how}"
+    return f"not fixed: {how}; spread over more destinations or source IPs"
+
+
+def _nofile_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
+    from tuner import nofile
+
+    evidence = finding.evidence
+    unit = evidence.get("unit")
+    user = evidence.get("user")
+    uid = evidence.get("uid")
+    if view.profile is None:
+        return "not addressed: no profile"
+    nr_open = _int(view.values, "fs.nr_open")
+    who = nofile.identity(str(user), uid if isinstance(uid, int) else None) if user else None
+    granted = nofile.of_profile(view.profile, who, str(unit) if unit else None, nr_open)
+    if granted is None:
+        if unit:
+            lines = any(e.item == "nofile" for e in view.profile.limits)
+            why = " (its limits.d lines never reach a service)" if lines else ""
+            return f"not addressed: the profile sets no LimitNOFILE for {unit}{why}"
+        if who is None:
+            return "not addressed: the process's user is unknown"
+        return f"not addressed: no limits line of the profile applies to {who.name}" + (
+            " ('*' and group lines do not apply to root)" if who.name == "root" else ""
         )
-    if finding.id == "listen-queue":
-        before, now = seen.values.get("net.core.somaxconn"), after.get("net.core.somaxconn")
-        if before == now:
-            return "not addressed: the profile leaves net.core.somaxconn as it is"
-        return (
-            f"raises the accept-queue cap from {before} to {now}; listeners must ask for it in "
-            "listen() and start again"
-        )
+    opened = int(str(evidence["open"]))
+    if granted.hard is not None and nr_open is not None and granted.hard > nr_open:
+        return f"not fixed: {granted.source} is above fs.nr_open {nr_open:,} (EPERM)"
+    if granted.soft is None:
+        return f"fixed: {granted.source} is unlimited (when the process starts again)"
+    share = percent(opened, granted.soft)
+    how = f"{opened:,} of {granted.source} = {share:g}%"
+    if share < connections.WARNING:
+        return f"fixed: {how} (when the process starts again)"
+    return f"not fixed: {how}"
+
+
+def _listen_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
+    evidence = finding.evidence
+    if "backlog" not in evidence:
+        return "not addressed: no accept queue is full now"
+    if not evidence.get("capped_by_somaxconn"):
+        return ("not addressed: the application's listen() backlog is the cap; no sysctl "
+                "raises it")  # fmt: skip
+    before, now = _int(seen.values, "net.core.somaxconn"), _int(view.values, "net.core.somaxconn")
+    if before == now or now is None:
+        return "not fixed: the profile leaves net.core.somaxconn as it is"
+    return (f"raises the accept-queue cap from {before} to {now}: fixed once the application "
+            f"asks listen() for more than {evidence['backlog']} and listens again")  # fmt: skip
+
+
+def _limit_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
+    evidence = finding.evidence
     key = str(evidence.get("key", ""))
-    used = int(str(evidence.get("used", 0)))
-    limit = _int(after, key)
+    used = int(str(evidence.get("used") or 0))
+    limit = _int(view.values, key)
     if not key or limit is None:
         return "not addressed"
-    if after.get(key) == seen.values.get(key):
+    if view.values.get(key) == seen.values.get(key):
         return f"not addressed: the profile leaves {key} at {limit:,}"
     share = percent(used, limit)
     how = f"{used:,} of {key} {limit:,} = {share:g}%"
-    return f"fixed: {how}" if share < WARNING else f"not fixed: {how}"
+    return f"fixed: {how}" if share < connections.WARNING else f"not fixed: {how}"
 
 
-def _login_nofile(profile: ProfileView, _name: str) -> tuple[int | None, str]:
-    """The profile's nofile for a process started from a login: the ``*`` line, else any."""
-    for domain in ("*", *sorted(profile.login_nofile)):
-        if domain in profile.login_nofile:
-            return profile.login_nofile[domain], f"limits.d nofile for {domain}"
-    return None, ""
+VERDICTS: dict[str, Callable[[Finding, Observation, ProfileView], str]] = {
+    "port-exhaustion": _ports_verdict,
+    "source-ports": _ports_verdict,
+    "time-wait-pileup": _ports_verdict,
+    "process-nofile": _nofile_verdict,
+    "listen-queue": _listen_verdict,
+}
 
 
 def tuple_rows(seen: Observation) -> list[dict[str, object]]:
-    """census.tuples of the JSON contract: every outbound tuple, worst first."""
-    return [tuple_json(use, usable, share) for use, usable, share in worst_tuples(seen)]
+    """census.tuples of the JSON contract: every outbound tuple, fullest first."""
+    return [tuple_json(use, ports) for use, ports in worst_tuples(seen)]
 
 
 def process_rows(processes: tuple[ProcessFds, ...]) -> list[dict[str, object]]:
@@ -468,5 +626,5 @@ def process_rows(processes: tuple[ProcessFds, ...]) -> list[dict[str, object]]:
 
 def process_json(p: ProcessFds) -> dict[str, object]:
     """A process as descriptors.processes[] and a finding's evidence show it."""
-    return {"pid": p.pid, "name": p.name, "unit": p.unit, "open": p.open, "soft": p.soft,
-            "hard": p.hard, "percent": round(p.percent, 1)}  # fmt: skip
+    return {"pid": p.pid, "name": p.name, "unit": p.unit, "uid": p.uid, "open": p.open,
+            "soft": p.soft, "hard": p.hard, "percent": round(p.percent, 1)}  # fmt: skip

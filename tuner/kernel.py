@@ -49,7 +49,9 @@ class Kernel(Protocol):
     def release(self) -> str | None:
         """The kernel's release (uname -r)."""
 
-    def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
+    def census(
+        self, progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000
+    ) -> Census:
         """Every TCP socket of this network namespace, counted (sockets.py)."""
 
     def processes(self, top: int) -> ProcessScan:
@@ -89,7 +91,9 @@ class NoKernel:
     def release(self) -> str | None:
         return None
 
-    def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
+    def census(
+        self, progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000
+    ) -> Census:
         raise HostError("image mode: the running kernel's sockets are not read")
 
     def processes(self, top: int) -> ProcessScan:
@@ -181,7 +185,9 @@ class ProcKernel:
             return None
         return raw.decode("utf-8", "replace").strip() or None
 
-    def census(self, progress: Progress | None = None, split: int | None = None) -> Census:
+    def census(
+        self, progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000
+    ) -> Census:
         """Through netlink sock_diag for the real /proc/sys; from DIR/../net/tcp{,6} text for a
         fake --proc-sys DIR."""
         from tuner import sockets
@@ -190,7 +196,7 @@ class ProcKernel:
             tables = (self.read_proc(name) or "" for name in ("net/tcp", "net/tcp6"))
             return sockets.census_from_text(tables)
         try:
-            return sockets.census(progress, split)
+            return sockets.census(progress, split, reuse_after_ms)
         except OSError as exc:
             raise HostError(f"cannot list sockets through netlink: {exc.strerror}") from None
 

@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tuner import diagnosis
+from tuner import connections, diagnosis
 from tuner.diagnostics import Diagnostic, has_errors
 from tuner.errors import ProfileError, TunerError
 from tuner.host import Host
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tuner.host import FileState
     from tuner.journal import Generation, Journal
     from tuner.plan import Plan
+    from tuner.processes import ProcessScan
     from tuner.resolve import Profile
     from tuner.transaction import Target
 
@@ -494,6 +495,8 @@ DOCTOR_KEYS = (
     "net.ipv4.tcp_timestamps", "net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_max_orphans",
     "net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "fs.file-nr", "fs.file-max",
     "fs.nr_open", "net.netfilter.nf_conntrack_count", "net.netfilter.nf_conntrack_max",
+    "net.ipv4.tcp_tw_reuse_delay", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
 )  # fmt: skip
 
 
@@ -527,10 +530,18 @@ class Doctor:
                 "tuples": diagnosis.tuple_rows(seen),
             },
             "time_wait": {
-                "total": seen.counters.time_wait,
+                "total": seen.state("time-wait"),
+                "fin_wait_2": seen.state("fin-wait-2"),
+                "timewait_sockets": seen.counters.timewait_sockets,
                 "max_tw_buckets": _number(values, "net.ipv4.tcp_max_tw_buckets"),
+                "overflows": seen.counters.time_wait_overflow,
                 "reuse": values.get("net.ipv4.tcp_tw_reuse"),
+                "timestamps": values.get("net.ipv4.tcp_timestamps"),
+                "reuse_delay_ms": _number(values, "net.ipv4.tcp_tw_reuse_delay"),
+                "reuse_in_force": seen.reuse.describe(),
             },
+            "ports": seen.space.to_json() | {"bound_inactive": len(seen.census.bound)},
+            "sources": [diagnosis.source_json(s, seen.space) for s in seen.census.sources],
             "descriptors": {
                 "file_nr": _number(values, "fs.file-nr"),
                 "file_max": _number(values, "fs.file-max"),
@@ -579,8 +590,9 @@ def doctor(
     unread = sorted(key for key in DOCTOR_KEYS if live.error(key))
     if unread:
         notes.append(f"could not read {', '.join(unread)}")
-    port_range = diagnosis.usable_ports(values, set())
-    census = host.kernel.census(progress, (port_range[0] + port_range[1] + 1) // 2)
+    low, high = connections.range_of(values)
+    reuse = connections.reuse_of(values)
+    census = host.kernel.census(progress, (low + high + 1) // 2, int(reuse.delay * 1000))
     processes = host.kernel.processes(top)
     if processes.unseen:
         notes.append(f"could not read the descriptors of {processes.unseen} of "
@@ -588,7 +600,7 @@ def doctor(
     namespace, initial = host.kernel.network_namespace()
     seen = diagnosis.Observation(
         census, values, _counters(host, notes), processes, namespace, initial,
-        host.container(), tuple(notes),
+        host.container(), tuple(notes), _users(host, processes),
     )  # fmt: skip
     found = diagnosis.findings(seen)
     found = _with_profiles(found, host)
@@ -609,7 +621,19 @@ def _counters(host: Host, notes: list[str]) -> diagnosis.Counters:
     return diagnosis.Counters(
         sockstat.get("tw"), sockstat.get("orphan"),
         netstat.get("ListenOverflows"), netstat.get("ListenDrops"),
+        netstat.get("TCPTimeWaitOverflow"),
     )  # fmt: skip
+
+
+def _users(host: Host, processes: ProcessScan) -> dict[int, str]:
+    """Names of the uids of the processes doctor lists (the host's /etc/passwd)."""
+    uids = {p.uid for p in processes.closest if p.uid is not None}
+    if not uids:
+        return {}
+    from tuner.pamlimits import accounts
+
+    found = {uid: name for name, (uid, _gid) in accounts(host).users.items() if uid in uids}
+    return found | ({0: "root"} if 0 in uids and 0 not in found else {})
 
 
 def _table(text: str | None, prefix: str) -> dict[str, int]:
@@ -700,9 +724,4 @@ def _profile_view(ref: str, host: Host, live: LiveKernel) -> diagnosis.ProfileVi
     resolved, _diagnostics = load_checked(ref, host, live=live, rule_errors_fail=False)
     values = {key: value for key in DOCTOR_KEYS if (value := live.value(key)) is not None}
     values.update({e.key.name: e.value for e in resolved.sysctl})
-    units = {s.unit: s.numbers.soft for s in resolved.services if s.directive == "LimitNOFILE"}
-    logins: dict[str, int | None] = {}
-    for entry in resolved.limits:
-        if entry.item == "nofile" and entry.kind == "soft":
-            logins[entry.domain] = None if entry.value == "unlimited" else int(entry.value)
-    return diagnosis.ProfileView(values, units, logins)
+    return diagnosis.ProfileView(values, resolved)

@@ -3,11 +3,13 @@ RLIMIT_NOFILE, the closest to their limit first.
 
 The count of open descriptors is the size of /proc/PID/fd since Linux 6.2 (one stat, whatever
 the count); older kernels report 0 there, and the entries are counted instead. A process that
-cannot be read (another user's, without root) is counted as unseen, never guessed.
+cannot be read (another user's, without root) is counted as unseen, never guessed; kernel
+threads (PF_KTHREAD in /proc/PID/stat) hold no descriptors and are not counted at all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import os
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ class ProcessFds:
     soft: int | None  # None: unlimited
     hard: int | None
     unit: str | None = None  # the systemd service it runs in, when there is one
+    uid: int | None = None  # its real uid (None: unknown)
 
     @property
     def percent(self) -> float:
@@ -47,6 +50,8 @@ def scan(proc: Path, top: int, *, fd_count_in_size: bool = True) -> ProcessScan:
         return ProcessScan((), 0, 0)
     for name in names:
         base = proc / name
+        if _kernel_thread(base):
+            continue
         try:
             count = _open_count(base / "fd", fd_count_in_size)
             soft, hard = nofile_of((base / "limits").read_text())
@@ -88,6 +93,31 @@ def _limit(text: str) -> int | None:
     return None if text == "unlimited" else int(text)
 
 
+PF_KTHREAD = 0x00200000
+
+
+def _kernel_thread(base: Path) -> bool:
+    """Whether /proc/PID/stat (world-readable) flags a kernel thread."""
+    try:
+        text = (base / "stat").read_text()
+    except OSError:
+        return False
+    fields = text.rpartition(")")[2].split()
+    return len(fields) > 6 and fields[6].isdigit() and bool(int(fields[6]) & PF_KTHREAD)
+
+
+def _uid(base: Path) -> int | None:
+    try:
+        status = (base / "status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("Uid:"):
+            fields = line.split()
+            return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+    return None
+
+
 def _comm(base: Path) -> str:
     try:
         return (base / "comm").read_text().removesuffix("\n")
@@ -96,14 +126,16 @@ def _comm(base: Path) -> str:
 
 
 def _with_unit(proc: Path, process: ProcessFds) -> ProcessFds:
-    """The systemd service a process runs in, from the last part of its cgroup path."""
+    """The process's uid, and the systemd service it runs in, from the last part of its cgroup
+    path."""
+    base = proc / str(process.pid)
+    process = dataclasses.replace(process, uid=_uid(base))
     try:
-        cgroup = (proc / str(process.pid) / "cgroup").read_text()
+        cgroup = (base / "cgroup").read_text()
     except OSError:
         return process
     for line in cgroup.splitlines():
         for part in reversed(line.rsplit(":", 1)[-1].split("/")):
             if part.endswith(".service"):
-                return ProcessFds(process.pid, process.name, process.open, process.soft,
-                                  process.hard, part)  # fmt: skip
+                return dataclasses.replace(process, unit=part)
     return process

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from tuner import capacity, catalog, limits
+from tuner import capacity, catalog, connections, limits, nofile
 from tuner.diagnostics import Diagnostic, Location, Severity
 from tuner.facts import Facts
 from tuner.keys import PORT_RANGE, PORT_START, check_value_text
@@ -215,7 +215,7 @@ def _listener_not_reserved(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     facts = ctx.facts
     span = capacity.ports(facts)
     reserved_text = facts.value("net.ipv4.ip_local_reserved_ports")
-    reserved = catalog.ports_in(reserved_text.text) if reserved_text else set()
+    reserved = connections.ports_in(reserved_text.text) if reserved_text else set()
     inside = sorted(
         p for p in facts.listening_ports if span.low <= p <= span.high and p not in reserved
     )
@@ -258,8 +258,7 @@ def _outbound_per_tuple(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     found = _capacity(ctx, "outbound connections per tuple")
     if found and not found.ok:
         yield self.found(
-            f"{found.arithmetic}: over by {found.needed - (found.available or 0):,.0f}; "
-            f"needs {found.fix}",
+            f"{found.arithmetic}: needs {found.fix}",
             _intent_where(ctx),
             "intent",
         )
@@ -268,8 +267,10 @@ def _outbound_per_tuple(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
 @rule(
     "new-connection-rate",
     "error",
-    "Declared new connections/s per tuple above usable ports / 60 s without tcp_tw_reuse.",
-    "include/net/tcp.h TCP_TIMEWAIT_LEN (60 s); net/ipv4/tcp_ipv4.c tcp_twsk_unique",
+    "Declared new connections/s per tuple at 70% or more of (usable - held ports) / 60 s (or "
+    "the reuse delay): the ports live connections hold carry no churn.",
+    "include/net/tcp.h TCP_TIMEWAIT_LEN (60 s); net/ipv4/tcp_ipv4.c tcp_twsk_unique; "
+    "docs/kernel-facts.md (the rate with held ports)",
 )
 def _new_connection_rate(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     found = _capacity(ctx, "new connections per second per tuple")
@@ -280,8 +281,9 @@ def _new_connection_rate(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
 @rule(
     "tw-reuse",
     "error",
-    "tcp_tw_reuse 1 or 2 (the default: loopback) with tcp_timestamps=0 does nothing; reuse on a "
-    "pure server is a no-op (info).",
+    "tcp_tw_reuse 1 or 2 (the default: loopback) with tcp_timestamps=0, or with a "
+    "tcp_tw_reuse_delay of 60000 ms (TIME_WAIT ends first), does nothing; reuse on a pure server "
+    "is a no-op (info).",
     "net/ipv4/tcp_ipv4.c tcp_twsk_unique: reuse needs timestamps and applies to connect() only",
 )
 def _tw_reuse(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
@@ -302,6 +304,18 @@ def _tw_reuse(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
             "net.ipv4.tcp_tw_reuse",
             None if reuse.origin == "profile" else "warning",  # asked for by this profile: error
         )
+    delay = facts.value("net.ipv4.tcp_tw_reuse_delay")
+    if delay is not None and delay.origin == "profile" and delay.ints():
+        policy = connections.reuse_of({"net.ipv4.tcp_tw_reuse": reuse.text,
+                                       "net.ipv4.tcp_timestamps": stamps.text if stamps else "1",
+                                       "net.ipv4.tcp_tw_reuse_delay": delay.text})  # fmt: skip
+        blocker = policy.blocker("127.0.0.1")
+        if blocker and "tcp_tw_reuse_delay" in blocker:
+            yield self.found(
+                f"{blocker}: tcp_tw_reuse={reuse.text} would never take a port",
+                ctx.where("net.ipv4.tcp_tw_reuse_delay"),
+                "net.ipv4.tcp_tw_reuse_delay",
+            )
     intent = ctx.profile.intent
     if reuse.origin != "profile" or reuse.text != "1":
         return
@@ -385,17 +399,7 @@ def _calls_it_time_wait(why: str) -> bool:
 
 
 def _nofile(ctx: Context) -> list[tuple[str, float, Location]]:
-    found = []
-    for entry in ctx.profile.limits:
-        if entry.item == "nofile":
-            value = float("inf") if entry.value == limits.UNLIMITED else float(entry.value)
-            found.append((f"{entry.domain} {entry.kind} nofile {entry.value}", value, entry.origin))
-    for limit in ctx.profile.services:
-        if limit.directive == "LimitNOFILE":
-            for number in {limit.numbers.soft, limit.numbers.hard}:
-                value = float("inf") if number is None else float(number)
-                found.append((f"{limit.unit} LimitNOFILE={limit.value}", value, limit.origin))
-    return found
+    return nofile.settings(ctx.profile)
 
 
 @rule(
@@ -561,7 +565,7 @@ def _tw_buckets(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     setting, where = int(value.text), ctx.where("net.ipv4.tcp_max_tw_buckets")
     intent = ctx.profile.intent
     rate = intent.new_connections_per_second if intent else None
-    if rate and setting < rate * capacity.TIME_WAIT_SECONDS:
+    if rate and setting < rate * connections.TIME_WAIT_SECONDS:
         yield self.found(
             f"{setting:,} is below {rate:,}/s x 60 s = {rate * 60:,} sockets in TIME_WAIT",
             where,
@@ -664,16 +668,19 @@ def _soft_above_hard(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
 @rule(
     "limits-root-wildcard",
     "warning",
-    "A '*' nofile rule without a root rule: on Debian, '*' lines do not apply to root.",
+    "A '*' limits rule (soft or hard) without a root rule: on Debian, '*' lines do not apply to "
+    "root.",
     "pam_limits(8) on Debian; limits.conf(5)",
 )
 def _root_wildcard(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     domains = {(e.domain, e.item) for e in ctx.profile.limits}
+    said = set()
     for entry in ctx.profile.limits:
-        if entry.domain == "*" and ("root", entry.item) not in domains and entry.kind == "hard":
+        if entry.domain == "*" and ("root", entry.item) not in domains and entry.origin not in said:
+            said.add(entry.origin)  # a "-" line is a soft and a hard limit: one warning
             yield self.found(
-                f"'*' {entry.item} does not apply to root on Debian: add a root rule "
-                "if root runs the service",
+                f"'*' {entry.kind} {entry.item} does not apply to root on Debian: a process root "
+                "starts from a login keeps its old limit; add a root rule if root runs it",
                 entry.origin,
                 f"* {entry.item}",
             )

@@ -30,6 +30,7 @@ NLMSG_ERROR = 2
 NLMSG_DONE = 3
 TCP_LISTEN = 10
 TCP_TIME_WAIT = 6
+TCP_BOUND_INACTIVE = 13  # a bound, unconnected socket (Linux 6.7+ dumps it only when asked)
 ALL_STATES = 0xFFF  # 1 << TCP_ESTABLISHED (1) .. 1 << TCP_NEW_SYN_RECV (12), less 1 << 0
 
 # The state names ss uses in its filters (``ss -tan state time-wait``), by the kernel's number.
@@ -50,9 +51,10 @@ _ATTRIBUTE = struct.Struct("=HH")  # nlattr: len, type
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 _REQUEST = struct.Struct("=BBBBI48x")  # inet_diag_req_v2: family, protocol, ext, pad, states, id
 # One record, read in one call: the nlmsghdr's length and type, then from the inet_diag_msg its
-# state, local port and (dst port, src address, dst address) as one 34-byte key. Ports are
-# big-endian on the wire; the local port is compared in this host's order (see _wire_port).
-_RECORD = struct.Struct("=IH10xxBxxH34s")
+# state, local port and (dst port, src address, dst address) as one 34-byte key, and the
+# milliseconds left on its timer (a TIME_WAIT socket's remaining life). Ports are big-endian on
+# the wire; the local port is compared in this host's order (see _wire_port).
+_RECORD = struct.Struct("=IH10xxBxxH34s12xI")
 # A listener: family, state, ports, addresses, then rqueue (accept queue) and wqueue (backlog).
 _LISTENER = struct.Struct("=BBxx2s2s16s16s4x8x4xII8x")
 _RECV_SIZE = 1 << 16
@@ -81,6 +83,16 @@ class TupleUse:
     dport: int
     in_use: int  # local ports held, whatever the state (TIME_WAIT included)
     time_wait: int
+    aged: int | None = None  # TIME_WAIT sockets older than the reuse delay (None: not measured)
+
+
+@dataclass(frozen=True)
+class SourceUse:
+    """The outbound sockets of one source address, whatever their destination."""
+
+    src: str
+    ports: int  # distinct local ports they hold: what bind() to port 0 cannot have
+    sockets: int
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,9 @@ class Census:
     listeners: tuple[Listener, ...]
     tuples: tuple[TupleUse, ...]  # outbound, in no particular order
     inbound: int  # accepted sockets (on a listener's port)
+    sources: tuple[SourceUse, ...] = ()
+    bound: tuple[int, ...] = ()  # ports of bound, unconnected sockets (not in ``states``: ss
+    # shows them only when asked for state bound-inactive)
 
     @property
     def total(self) -> int:
@@ -102,10 +117,12 @@ class Census:
 
 def listening_tcp_ports() -> set[int]:
     """Ports of listening TCP sockets (IPv4 and IPv6) in this process's network namespace."""
-    return {listener.port for listener in _listeners()}
+    return {listener.port for listener in _listeners()[0]}
 
 
-def census(progress: Progress | None = None, split: int | None = None) -> Census:
+def census(
+    progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000
+) -> Census:
     """Every TCP socket of this process's network namespace, IPv4 and IPv6, counted.
 
     Listeners are asked for first (a short dump), so that the main dumps can tell the accepted
@@ -113,11 +130,13 @@ def census(progress: Progress | None = None, split: int | None = None) -> Census
     runs as two halves in parallel around the port ``split`` (``_half_filter``: the kernel
     filters each with sock_diag bytecode; the dump is mostly kernel time, spent outside the GIL).
     Like ss, it is not an atomic snapshot: a socket that changes state meanwhile is counted as
-    the kernel showed it."""
-    listeners = _listeners()
+    the kernel showed it. A TIME_WAIT socket with at most 60 s - ``reuse_after_ms`` left is
+    counted as aged (old enough for tcp_tw_reuse)."""
+    listeners, bound = _listeners()
     wire_ports = frozenset(_wire_port(listener.port) for listener in listeners)
     middle = split if split is not None and 0 < split < 65536 else 32768
-    halves = [_Tally(wire_ports, (middle, False)), _Tally(wire_ports, (middle, True))]
+    keep = 60_000 - reuse_after_ms
+    halves = [_Tally(wire_ports, (middle, False), keep), _Tally(wire_ports, (middle, True), keep)]
     seen = _Seen(progress)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
@@ -130,14 +149,18 @@ def census(progress: Progress | None = None, split: int | None = None) -> Census
     counts = [sum(c) for c in zip(*(half.counts for half in halves), strict=True)]
     families = {"ipv4": 0, "ipv6": 0}
     tuples: dict[tuple[int, bytes], list[int]] = {}
+    sources: dict[tuple[int, bytes], int] = {}
     for half in halves:
         for kind, count in half.families.items():
             families[kind] += count
         for family, counted in half.tuples.items():
-            for key, (in_use, time_wait) in counted.items():
-                found = tuples.setdefault((family, key), [0, 0])
-                found[0] += in_use
-                found[1] += time_wait
+            for key, numbers in counted.items():
+                found = tuples.setdefault((family, key), [0, 0, 0])
+                for index in range(3):
+                    found[index] += numbers[index]
+        for family, maps in half.sources.items():
+            for src, used in maps.items():  # a map of 0 and 1 bytes: OR them as numbers
+                sources[family, src] = sources.get((family, src), 0) | int.from_bytes(used)
     for listener in listeners:
         counts[TCP_LISTEN] += 1
         families["ipv6" if ":" in listener.address else "ipv4"] += 1
@@ -148,7 +171,9 @@ def census(progress: Progress | None = None, split: int | None = None) -> Census
             states[name] = states.get(name, 0) + count
     inbound = sum(half.inbound for half in halves)
     families = {kind: count for kind, count in families.items() if count}
-    return Census(states, families, tuple(listeners), _merge(_tuple_uses(tuples)), inbound)
+    uses = _merge(_tuple_uses(tuples))
+    return Census(states, families, tuple(listeners), uses, inbound,
+                  _source_uses(sources, uses), tuple(sorted(bound)))  # fmt: skip
 
 
 class _Seen:
@@ -170,21 +195,25 @@ class _Seen:
 class _Tally:
     """One half of the dump (see _half_filter), both families, counted as it streams."""
 
-    def __init__(self, wire_ports: frozenset[int], half: tuple[int, bool]) -> None:
+    def __init__(self, wire_ports: frozenset[int], half: tuple[int, bool], keep: int) -> None:
         self.wire_ports = wire_ports
         self.half = half
+        self.keep = keep
         self.counts = [0] * 16
         self.families: dict[str, int] = {}
-        self.tuples: dict[int, dict[bytes, list[int]]] = {}  # family -> key -> [in use, TIME_WAIT]
+        # family -> key -> [in use, TIME_WAIT, TIME_WAIT aged past the reuse delay]
+        self.tuples: dict[int, dict[bytes, list[int]]] = {}
+        self.sources: dict[int, dict[bytes, bytearray]] = {}  # family -> src -> port map
         self.inbound = 0
 
     def count(self, seen: _Seen) -> None:
         for family in (socket.AF_INET, socket.AF_INET6):
             before = sum(self.counts)
             tuples = self.tuples.setdefault(family, {})
+            sources = self.sources.setdefault(family, {})
             for view, end in _messages(family, ALL_STATES & ~(1 << TCP_LISTEN), self.half):
                 counted = sum(self.counts)
-                done = self._batch(view, end, tuples)
+                done = self._batch(view, end, tuples, sources)
                 seen.add(sum(self.counts) - counted)
                 if done:
                     break
@@ -192,14 +221,18 @@ class _Tally:
                 sum(self.counts) - before
             )
 
-    def _batch(self, view: memoryview, end: int, tuples: dict[bytes, list[int]]) -> bool:
+    def _batch(
+        self, view: memoryview, end: int, tuples: dict[bytes, list[int]],
+        sources: dict[bytes, bytearray],
+    ) -> bool:  # fmt: skip
         """Count one batch of records; True at the end of the dump. The hot loop of the census:
         one unpack per record, nothing allocated for an accepted socket."""
         counts, wire_ports, unpack = self.counts, self.wire_ports, _RECORD.unpack_from
+        keep = self.keep
         inbound = offset = 0
         try:
             while offset < end:
-                length, kind, state, sport, key = unpack(view, offset)
+                length, kind, state, sport, key, expires = unpack(view, offset)
                 if kind != SOCK_DIAG_BY_FAMILY:
                     if kind == NLMSG_ERROR:
                         (code,) = struct.unpack_from("=i", view, offset + _HEADER.size)
@@ -212,10 +245,17 @@ class _Tally:
                     continue
                 found = tuples.get(key)
                 if found is None:
-                    tuples[key] = found = [0, 0]
+                    tuples[key] = found = [0, 0, 0]
+                    src = key[2:18]
+                    if src not in sources:
+                        sources[src] = bytearray(65536)
+                    found.append(sources[src])  # type: ignore[arg-type]
                 found[0] += 1
+                found[3][sport] = 1  # type: ignore[index]
                 if state == TCP_TIME_WAIT:
                     found[1] += 1
+                    if expires <= keep:
+                        found[2] += 1
             return False
         finally:
             self.inbound += inbound
@@ -239,7 +279,7 @@ def census_from_text(tables: Iterable[str]) -> Census:
         for state, address, port, _dst, _dport, queue in rows
         if state == TCP_LISTEN
     ]
-    ports = {listener.port for listener in listeners}
+    listening = {listener.port for listener in listeners}
     states: dict[str, int] = {}
     families: dict[str, int] = {}
     counts: dict[tuple[str, str, int], list[int]] = {}
@@ -251,14 +291,20 @@ def census_from_text(tables: Iterable[str]) -> Census:
         families[kind] = families.get(kind, 0) + 1
         if state == TCP_LISTEN:
             continue
-        if sport in ports:
+        if sport in listening:
             inbound += 1
             continue
         found = counts.setdefault((_unmapped(src), _unmapped(dst), dport), [0, 0])
         found[0] += 1
         found[1] += state == TCP_TIME_WAIT
-    uses = [TupleUse(s, d, p, n, tw) for (s, d, p), (n, tw) in counts.items()]
-    return Census(states, families, tuple(listeners), _merge(uses), inbound)
+    uses = _merge(TupleUse(s, d, p, n, tw) for (s, d, p), (n, tw) in counts.items())
+    ports: dict[str, set[int]] = {}
+    for state, src, sport, _dst, _dport, _queue in rows:
+        if state != TCP_LISTEN and sport not in listening:
+            ports.setdefault(_unmapped(src), set()).add(sport)
+    sockets = {src: sum(u.in_use for u in uses if u.src == src) for src in ports}
+    sources = tuple(SourceUse(src, len(used), sockets[src]) for src, used in ports.items())
+    return Census(states, families, tuple(listeners), uses, inbound, sources)
 
 
 def _wire_port(port: int) -> int:
@@ -319,10 +365,13 @@ def _messages(
             yield view, size
 
 
-def _listeners() -> list[Listener]:
+def _listeners() -> tuple[list[Listener], set[int]]:
+    """Listening sockets, and the ports of bound, unconnected ones (kernels before 6.7 list
+    none: they ignore the state bit)."""
     found: list[Listener] = []
+    bound: set[int] = set()
     for family in (socket.AF_INET, socket.AF_INET6):
-        for view, end in _messages(family, 1 << TCP_LISTEN):
+        for view, end in _messages(family, 1 << TCP_LISTEN | 1 << TCP_BOUND_INACTIVE):
             done = False
             offset = 0
             while offset < end:
@@ -333,34 +382,55 @@ def _listeners() -> list[Listener]:
                 if kind == NLMSG_ERROR:
                     (code,) = struct.unpack_from("=i", view, offset + _HEADER.size)
                     raise OSError(-code, "sock_diag request failed")
-                _fam, _state, sport, _dport, src, _dst, queue, backlog = _LISTENER.unpack_from(
+                _fam, state, sport, _dport, src, _dst, queue, backlog = _LISTENER.unpack_from(
                     view, offset + _HEADER.size
                 )
-                found.append(Listener(_address(family, src), int.from_bytes(sport, "big"),
-                                      queue, backlog))  # fmt: skip
                 offset += (length + 3) & ~3
+                port = int.from_bytes(sport, "big")
+                if state != TCP_LISTEN:
+                    bound.add(port)
+                    continue
+                found.append(Listener(_address(family, src), port, queue, backlog))
             if done:
                 break
-    return found
+    return found, bound
 
 
 def _tuple_uses(tuples: dict[tuple[int, bytes], list[int]]) -> list[TupleUse]:
     uses = []
-    for (family, key), (in_use, time_wait) in tuples.items():
+    for (family, key), (in_use, time_wait, aged) in tuples.items():
         dport = int.from_bytes(key[:2], "big")
         src, dst = _address(family, key[2:18]), _address(family, key[18:34])
-        uses.append(TupleUse(src, dst, dport, in_use, time_wait))
+        uses.append(TupleUse(src, dst, dport, in_use, time_wait, aged))
     return uses
+
+
+def _source_uses(
+    maps: dict[tuple[int, bytes], int], uses: tuple[TupleUse, ...]
+) -> tuple[SourceUse, ...]:
+    """Distinct local ports per source address (IPv4-mapped folded into IPv4)."""
+    merged: dict[str, int] = {}
+    for (family, raw), bits in maps.items():
+        src = _unmapped(_address(family, raw))
+        merged[src] = merged.get(src, 0) | bits
+    sockets: dict[str, int] = {}
+    for use in uses:
+        sockets[use.src] = sockets.get(use.src, 0) + use.in_use
+    return tuple(
+        SourceUse(src, bits.to_bytes(65536).count(1), sockets.get(src, 0))
+        for src, bits in merged.items()
+    )
 
 
 def _merge(uses: Iterable[TupleUse]) -> tuple[TupleUse, ...]:
     """One entry per tuple, IPv4-mapped IPv6 folded into IPv4."""
-    merged: dict[tuple[str, str, int], tuple[int, int]] = {}
+    merged: dict[tuple[str, str, int], tuple[int, int, int | None]] = {}
     for use in uses:
         key = (_unmapped(use.src), _unmapped(use.dst), use.dport)
-        in_use, time_wait = merged.get(key, (0, 0))
-        merged[key] = (in_use + use.in_use, time_wait + use.time_wait)
-    return tuple(TupleUse(s, d, p, n, tw) for (s, d, p), (n, tw) in merged.items())
+        in_use, time_wait, aged = merged.get(key, (0, 0, 0))
+        both = None if aged is None or use.aged is None else aged + use.aged
+        merged[key] = (in_use + use.in_use, time_wait + use.time_wait, both)
+    return tuple(TupleUse(s, d, p, n, tw, a) for (s, d, p), (n, tw, a) in merged.items())
 
 
 def _address(family: int, raw: bytes) -> str:

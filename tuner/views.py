@@ -329,18 +329,21 @@ def doctor(result: ops.Doctor, top: int = 5) -> None:
                f"{len(census.tuples):,}")  # fmt: skip
     rows = diagnosis.tuple_rows(seen)[:top]
     if rows:
-        report.out("Outbound tuples, worst first (ports in use of usable; TIME_WAIT):")
+        report.out(f"Ephemeral ports per tuple: {seen.space.arithmetic}")
+        report.out("Outbound tuples, fullest first (ports held of usable; TIME_WAIT, reusable):")
         for row in rows:
             report.out(
                 f"  {row['src']} -> {diagnosis.endpoint(str(row['dst']), int(str(row['dport'])))}"
-                f"  {row['in_use']:,} of {row['usable']:,} ({row['percent']}%); "
-                f"TIME_WAIT {row['time_wait']:,}"
+                f"  {row['held']:,} of {row['usable']:,} ({row['percent']}%); "
+                f"TIME_WAIT {row['time_wait']:,}, reusable {row['reusable']:,}"
             )
     body = result.to_json()
     tw, fds, listen = body["time_wait"], body["descriptors"], body["listen"]
     assert isinstance(tw, dict) and isinstance(fds, dict) and isinstance(listen, dict)
-    report.out(f"TIME_WAIT: {_n(tw['total'])} of tcp_max_tw_buckets {_n(tw['max_tw_buckets'])}; "
-               f"tcp_tw_reuse {tw['reuse'] or 'unknown'}")  # fmt: skip
+    report.out(f"TIME-WAIT: {_n(tw['total'])}, closed FIN-WAIT-2: {_n(tw['fin_wait_2'])}; "
+               f"timewait sockets {_n(tw['timewait_sockets'])} of tcp_max_tw_buckets "
+               f"{_n(tw['max_tw_buckets'])}")  # fmt: skip
+    report.out(f"  {seen.reuse.describe()}")
     report.out(f"Descriptors: {_n(fds['file_nr'])} open of fs.file-max {_n(fds['file_max'])}")
     for process in seen.processes.closest[:top]:
         unit = f" ({process.unit})" if process.unit else ""
@@ -364,6 +367,10 @@ def doctor(result: ops.Doctor, top: int = 5) -> None:
     for note in seen.notes:
         report.out(style(f"note: {note}", "dim"))
     report.out("")
+    _findings(result, style)
+
+
+def _findings(result: ops.Doctor, style: report.Style) -> None:
     if not result.findings:
         report.out("No findings: nothing here is near a limit.")
         return
@@ -394,6 +401,10 @@ def fix_lines(fix: dict[str, object]) -> list[str]:
     if isinstance(services, dict):
         for unit, directives in services.items():
             lines += [f"services {unit} {k}={v}" for k, v in directives.items()]
+    application = fix.get("application")
+    if isinstance(application, dict):
+        lines.append(f"the application's listen() backlog on {application['listener']}: at least "
+                     f"{application['listen_backlog']:,} (no sysctl raises it)")  # fmt: skip
     return lines
 
 
