@@ -60,13 +60,13 @@ def test_playbooks_against_an_image_root(tmp_path: Path) -> None:
     on_image = ("-e", f"tuner_root={image}", "-e", "tuner_profile=haproxy-2m-conns")
     counts, out = playbook(tmp_path, "roll_out", *on_image, "--check", "--diff")
     assert counts["changed"] == 1 and counts["failed"] == 0, out
-    assert "+fs.nr_open = 4194304" in out  # the rendered file, shown as a diff
+    assert "+fs.nr_open = 8388608" in out  # the rendered file, shown as a diff
     assert "+haproxy.service" not in out
     assert not (image / "etc").exists()  # check mode changed nothing
 
     counts, out = playbook(tmp_path, "roll_out", *on_image, "--diff")
     assert counts["changed"] == 1 and counts["failed"] == 0, out
-    assert "fs.nr_open = 4194304" in (image / "etc/sysctl.d/99-tuner.conf").read_text()
+    assert "fs.nr_open = 8388608" in (image / "etc/sysctl.d/99-tuner.conf").read_text()
     counts, out = playbook(tmp_path, "roll_out", *on_image)
     assert counts["changed"] == 0 and counts["failed"] == 0, out  # idempotent
     counts, out = playbook(tmp_path, "roll_out", *on_image, "--check")

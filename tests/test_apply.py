@@ -37,7 +37,7 @@ def test_apply_then_rollback_is_byte_identical(root: Path, proc_sys: Path) -> No
     applied = tuner(root, proc_sys, "apply", "haproxy-2m-conns", "--yes")
     assert applied.exit_code == 0, applied.output
     assert "Applied haproxy-2m-conns: generation 1." in applied.output
-    assert (proc_sys / "fs/nr_open").read_text() == "4194304\n"
+    assert (proc_sys / "fs/nr_open").read_text() == "8388608\n"
     assert (root / "etc/systemd/system/haproxy.service.d/99-tuner.conf").exists()
     rolled = tuner(root, proc_sys, "rollback", "--yes")
     assert rolled.exit_code == 0, rolled.output
@@ -185,7 +185,7 @@ def count_calls(method: str, profile: str, root: Path, proc_sys: Path) -> int:
 FAULTS = {
     "write_file": HostError("cannot write /etc/x: No space left on device"),
     "remove_file": HostError("cannot remove /etc/x: Read-only file system"),
-    "write_sysctl": HostError("cannot set fs.nr_open = 4194304: the kernel refused the value (Invalid argument)"),
+    "write_sysctl": HostError("cannot set fs.nr_open = 8388608: the kernel refused the value (Invalid argument)"),
 }  # fmt: skip
 
 

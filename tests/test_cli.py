@@ -39,7 +39,7 @@ def test_list(root: Path) -> None:
         "backend-server    bundled  A backend machine (8 of them) running 10 Node.js servers on ports 8282-8291, each holding the connections one HAProxy opens to it.",
         "base              bundled  Settings every machine in the fleet shares; the other profiles extend it.",
         "haproxy-2m-conns  bundled  HAProxy front door holding 2,000,000 concurrent connections (the load-test story).",
-        "loadgen-client    bundled  A load-generator machine (vegeta), one of ~20, opening 100,000 connections to the proxy's two listener ports.",
+        "loadgen-client    bundled  A load-generator machine (vegeta), one of ~30, opening 66,667 connections to the proxy's two listener ports.",
     ]  # fmt: skip
 
 
@@ -53,7 +53,7 @@ def test_show_json_has_origins(root: Path, cwd_repo: Path) -> None:
     assert doc["sysctl"]["net.core.somaxconn"]["value"] == "65535"
     assert doc["sysctl"]["net.core.somaxconn"]["from"].startswith("profiles/haproxy-2m-conns.yaml:")
     assert doc["sysctl"]["net.ipv4.tcp_timestamps"]["from"].startswith("profiles/base.yaml:")
-    assert doc["services"]["haproxy.service"]["LimitNOFILE"]["value"] == "4100000"
+    assert doc["services"]["haproxy.service"]["LimitNOFILE"]["value"] == "6000000"
 
 
 def test_show_text(root: Path, cwd_repo: Path) -> None:
@@ -173,7 +173,7 @@ def test_plan_text(root: Path, proc_sys: Path, cwd_repo: Path) -> None:
     assert lines[1] == f"host mode: root {root}, kernel {proc_sys} (Linux 6.1.0-test)"
     assert "Kernel: 2 of 5 live values differ" in lines
     assert "  ~  net.ipv4.ip_local_port_range  32768 60999  1024 65535  ports" in lines
-    assert "  + /etc/sysctl.d/99-tuner.conf (create, +30 lines)" in lines
+    assert "  + /etc/sysctl.d/99-tuner.conf (create, +33 lines)" in lines
     assert lines[-2] == "Plan: 2 live values to set, 2 files to create."
     assert lines[-1] == (
         f"Nothing was changed. To apply: tuner apply loadgen-client --root {root} --proc-sys "

@@ -76,13 +76,16 @@ def test_the_facts_the_blog_got_wrong(root: Path, proc_sys: Path) -> None:
     facts = Facts(bundled("base", root), LiveKernel(Host(root, proc_sys)))
     default = capacity.ceiling(bundled("base", root), facts)
     assert (default.ports.usable, default.rate_without_reuse) == (28232, 470)  # not 230/s
-    assert (default.reuse, default.loopback_reuse) == (False, True)  # live tcp_tw_reuse=2
-    assert "connections to a loopback address reuse a port after 1 s" in default.lines()[-1]
+    # live tcp_tw_reuse=2: loopback only
+    assert (default.reuse.applies(), default.reuse.applies("127.0.0.1")) == (False, True)
+    assert default.lines()[-1].startswith("with reuse, to a loopback address: ")
     widened = capacity.ceiling(
         bundled("loadgen-client", root),
         Facts(bundled("loadgen-client", root), LiveKernel(Host(root, proc_sys))),
     )
-    assert (widened.ports.usable, widened.rate_without_reuse, widened.reuse) == (64512, 1075, True)
+    # the ports its 33,334 held connections per tuple take carry no churn: not 64,512 / 60
+    assert (widened.ports.usable, widened.held) == (64512, 33334)
+    assert (widened.rate_without_reuse, widened.reuse.applies()) == (519, True)
 
 
 def test_reserved_ports_inside_the_range_are_not_usable(root: Path, proc_sys: Path) -> None:
@@ -106,7 +109,8 @@ def test_capacity_command(root: Path, proc_sys: Path) -> None:
     result = runner.invoke(app, ["capacity", "loadgen-client", *args])
     assert result.exit_code == 0
     assert (
-        "  concurrent outbound: 64,512 per tuple x 2 tuples = 129,024" in result.output.splitlines()
+        "  concurrent outbound: 64,512 per tuple x 2 tuples = 129,024, 33,334 of them held by the "
+        "intent's connections" in result.output.splitlines()
     )
     assert result.output.splitlines()[-1] == "Intent met."
     doc = json.loads(runner.invoke(app, ["capacity", "haproxy-2m-conns", "--json", *args]).output)
@@ -120,7 +124,7 @@ def test_capacity_command(root: Path, proc_sys: Path) -> None:
     gap = runner.invoke(app, ["capacity", "short", *args])
     assert gap.exit_code == 1
     assert (
-        "      to close the gap: 2 more destinations or source IPs, or widen ip_local_port_range"
+        "      to close the gap: 3 more destinations or source IPs, or widen ip_local_port_range"
         in gap.output.splitlines()
     )
 
@@ -174,10 +178,10 @@ def test_reuse_rate_follows_tcp_tw_reuse_delay(root: Path, proc_sys: Path) -> No
     (proc_sys / "net/ipv4/tcp_tw_reuse_delay").write_text("4000\n")
     profile = bundled("loadgen-client", root)
     ceiling = capacity.ceiling(profile, Facts(profile, LiveKernel(Host(root, proc_sys))))
-    assert (ceiling.delay, ceiling.rate) == (4.0, 64512 // 4)
-    assert (
-        ceiling.lines()[-1]
-        == "tcp_tw_reuse=1 with timestamps: a port is reusable after 4 s, up to 16,128/s per tuple"
+    assert (ceiling.reuse.delay, ceiling.rate) == (4.0, (64512 - 33334) // 4)
+    assert ceiling.lines()[-1] == (
+        "with reuse, to any destination: (64,512 usable - 33,334 held by live connections) "
+        "/ 4 s (reuse after 4 s) = 7,794/s"
     )
 
 

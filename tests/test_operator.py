@@ -48,7 +48,7 @@ def test_saved_plan_round_trip_on_an_image_root(tmp_path: Path) -> None:
     )
     applied = tuner("apply", str(saved), "--root", str(image))
     assert applied.returncode == 0, applied.stderr
-    assert "fs.nr_open = 4194304" in (image / "etc/sysctl.d/99-tuner.conf").read_text()
+    assert "fs.nr_open = 8388608" in (image / "etc/sysctl.d/99-tuner.conf").read_text()
     again = tuner(
         "apply", str(saved), "--root", str(image)
     )  # the world moved: the plan's files are there now
@@ -149,11 +149,11 @@ def test_compact_plan_fits_a_screen_and_says_what_to_run_next(tmp_path: Path) ->
     lines = plan.stdout.splitlines()
     assert len(lines) < 40, plan.stdout
     assert lines[0] == "Plan: haproxy-2m-conns (bundled, extends base)"
-    assert "(create, +76 lines)" in plan.stdout or "(update," in plan.stdout
+    assert "(create, +80 lines)" in plan.stdout or "(update," in plan.stdout
     assert lines[-1].startswith("Nothing was changed. To apply: tuner apply haproxy-2m-conns.")
     assert "(s)" not in plan.stdout
     full = tuner("plan", "haproxy-2m-conns", "--diff", cwd=Path("/"))
-    assert len(full.stdout.splitlines()) > 100 and "+fs.nr_open = 4194304" in full.stdout
+    assert len(full.stdout.splitlines()) > 100 and "+fs.nr_open = 8388608" in full.stdout
     image = tmp_path / "image"
     image.mkdir()
     imaged = tuner("plan", "base", "--root", str(image))

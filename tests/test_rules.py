@@ -36,10 +36,10 @@ TRIGGERS: dict[str, tuple[str, dict[str, str], str]] = {
     "listener-not-reserved": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n", {},
                               "listening port 8080 lies inside ip_local_port_range 1024-65535"),
     "outbound-per-tuple": ("intent: {role: client, concurrent_connections: 100000, destinations: 1}\n", {},
-                           "100,000 outbound / 1 tuple = 100,000 per tuple; 60999 - 32768 + 1 = 28,232 usable ports: over by 71,768; needs 3 more destinations"),
+                           "100,000 outbound / 1 tuple = 100,000 per tuple = 354.2% of 60999 - 32768 + 1 = 28,232 usable ports (doctor warns at 70%)"),
     "new-connection-rate": ("intent: {role: client, concurrent_connections: 1000, new_connections_per_second: 1000}\n",
                             {"net/ipv4/tcp_tw_reuse": "0"},
-                            "1,000/s / 1 tuple = 1,000/s; no reuse: 28,232 ports / 60 s TIME_WAIT = 470/s"),
+                            "1,000/s / 1 tuple = 1,000/s; (28,232 usable - 1,000 held by live connections) / 60 s (60 s TIME_WAIT, no reuse) = 453/s"),
     "tw-reuse": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n  net.ipv4.tcp_timestamps: 0\n", {},
                  "tcp_tw_reuse=1 (profile value) reuses TIME_WAIT ports of outgoing connections only with TCP timestamps, but tcp_timestamps is 0"),
     "key-removed": ("sysctl:\n  net.ipv4.tcp_tw_recycle: 1\n", {},
@@ -69,7 +69,7 @@ TRIGGERS: dict[str, tuple[str, dict[str, str], str]] = {
                                "  - {domain: '*', type: hard, item: nofile, value: 5}\n", {},
                                "* soft nofile 10 is above the hard limit 5"),
     "limits-root-wildcard": ("limits:\n  - {domain: '*', type: '-', item: nofile, value: 5000}\n", {},
-                             "'*' nofile does not apply to root on Debian"),
+                             "nofile does not apply to root on Debian"),
     "unknown-key": ("sysctl:\n  net.core.somaxconn_typo: 1\n", {},
                     "has no such key; did you mean net.core.somaxconn?"),
 }  # fmt: skip
@@ -83,7 +83,7 @@ QUIET: dict[str, tuple[str, dict[str, str]]] = {
     "port-range-parity": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n", {}),
     "listener-not-reserved": ("sysctl:\n  net.ipv4.ip_local_port_range: 1024 65535\n"
                               "  net.ipv4.ip_local_reserved_ports: 8080\n", {}),
-    "outbound-per-tuple": ("intent: {role: client, concurrent_connections: 100000, destinations: 4}\n", {}),
+    "outbound-per-tuple": ("intent: {role: client, concurrent_connections: 100000, destinations: 6}\n", {}),
     "new-connection-rate": ("intent: {role: client, concurrent_connections: 1000, new_connections_per_second: 1000}\n"
                             "sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n", {}),
     "tw-reuse": ("sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n  net.ipv4.tcp_timestamps: 1\n", {}),
@@ -91,7 +91,7 @@ QUIET: dict[str, tuple[str, dict[str, str]]] = {
     "fin-timeout": ("sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: orphans in FIN_WAIT_2}\n", {}),
     "nofile-above-nr-open": ("sysctl:\n  fs.nr_open: 4194304\n" + NOFILE % (2000000, 2000000), {}),
     "file-max": ("sysctl:\n  fs.file-max: 3000000\n" + PROXY, {}),
-    "proxy-descriptors": (PROXY + "services:\n  haproxy.service: {LimitNOFILE: 210000}\n", {}),
+    "proxy-descriptors": (PROXY + "services:\n  haproxy.service: {LimitNOFILE: 300000}\n", {}),
     "somaxconn-old-kernel": ("sysctl:\n  net.core.somaxconn: 100000\n", {}),
     "tcp-mem": ("sysctl:\n  net.ipv4.tcp_mem: 100 200 300\n", {}),
     "socket-buffers-order": ("sysctl:\n  net.ipv4.tcp_rmem: 4096 131072 6291456\n", {}),
@@ -200,14 +200,14 @@ KERNEL_TRUTH: list[tuple[str, str, dict[str, str], str | None]] = [
     ("proxy-descriptors", "intent: {role: proxy, concurrent_connections: 600000, backends: 40}\n"
      "sysctl:\n  fs.nr_open: 2000000\n"
      "limits:\n  - {domain: haproxy, type: '-', item: nofile, value: 700000}\n", {},
-     "2 x 600,000 + 1024 = 1,201,024 descriptors; haproxy hard nofile 700000"),
+     "2 x 600,000 + 1024 = 1,201,024 descriptors; haproxy soft nofile 700000"),
     ("proxy-descriptors", "intent: {role: proxy, concurrent_connections: 600000, backends: 40, "
      "processes: 2}\nsysctl:\n  fs.nr_open: 2000000\n"
-     "limits:\n  - {domain: haproxy, type: '-', item: nofile, value: 700000}\n", {}, None),
+     "limits:\n  - {domain: haproxy, type: '-', item: nofile, value: 900000}\n", {}, None),
     ("proxy-descriptors", "intent: {role: proxy, concurrent_connections: 600000, backends: 40, "
      "user: haproxy}\nsysctl:\n  fs.nr_open: 2000000\nlimits:\n"
      "  - {domain: '*', type: '-', item: nofile, value: 1000}\n"
-     "  - {domain: haproxy, type: '-', item: nofile, value: 1300000}\n", {}, None),
+     "  - {domain: haproxy, type: '-', item: nofile, value: 1800000}\n", {}, None),
 ]  # fmt: skip
 
 

@@ -204,8 +204,9 @@ except OSError as exc:
     print("EMFILE" if exc.errno == 24 else exc, len(opened), flush=True)
     sys.exit(0)
 print("ok", len(opened), flush=True)
-if len(sys.argv) > 2:
-    time.sleep(float(sys.argv[2]))
+deadline = time.monotonic() + 60
+while len(sys.argv) > 2 and not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.05)
 """
 
 
@@ -227,7 +228,7 @@ def nofile_scene(user: str, tmp_path: Path) -> dict[str, Any]:
         "ip link set lo up\n"
         + tmpfs_over("/etc/security/limits.d")
         + f"{run('1500')} > {tmp_path}/before.txt\n"
-        + f"{run('900 60')} > {tmp_path}/held.txt 2>&1 &\n"
+        + f"{run(f'900 {shared}/stop')} > {tmp_path}/held.txt 2>&1 &\nheld=$!\n"
         + f"for i in $(seq 100); do grep -q ok {tmp_path}/held.txt 2>/dev/null && break; "
         "sleep 0.1; done\n"
         + f"{shlex.quote(sys.executable)} -m tuner doctor --json > {tmp_path}/doctor.json\n"
@@ -240,7 +241,7 @@ def nofile_scene(user: str, tmp_path: Path) -> dict[str, Any]:
         "        for e in finding['fix'].get('limits', []):\n"
         "            lines.append(f\"{e['domain']} {e['type']} {e['item']} {e['value']}\")\n"
         "open('/etc/security/limits.d/90-fix.conf', 'w').write('\\n'.join(lines) + '\\n')\n"
-        "EOF\n" + f"{run('1500')} > {tmp_path}/after.txt\n" + f"pkill -f {holder} || true\n"
+        "EOF\n" + f"{run('1500')} > {tmp_path}/after.txt\n" + f"touch {shared}/stop\nwait $held 2>/dev/null || true\n"
     )
     result = sandbox(script, 120)
     assert result.returncode == 0, result.stderr
@@ -255,7 +256,8 @@ def nofile_scene(user: str, tmp_path: Path) -> dict[str, Any]:
 def test_a_login_near_its_soft_limit_is_fixed_for_its_own_user(tmp_path: Path, user: str) -> None:
     found = nofile_scene(user, tmp_path)
     assert found["before"][0] == "EMFILE"
-    finding = next(f for f in found["doctor"]["findings"] if f["id"] == "process-nofile")
+    finding = next(f for f in found["doctor"]["findings"]
+                   if f["id"] == "process-nofile" and f["evidence"]["user"] == user)  # fmt: skip
     assert finding["evidence"]["user"] == user and finding["evidence"]["soft"] == 1024
     limits = finding["fix"]["limits"]
     assert {e["domain"] for e in limits} == {user}  # never '*': it does not reach root

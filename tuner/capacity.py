@@ -102,7 +102,7 @@ def descriptors_per_process(intent: Intent) -> int:
 def nofile_limits(profile: Profile) -> list[tuple[float, str]]:
     """The soft nofile limit a process of the workload starts with, by nofile.py: each unit's
     LimitNOFILE (services ignore limits.d), and what pam_limits gives ``intent.user`` (with no
-    user declared: a user with no line of their own, and root when a root line exists)."""
+    user declared: each user the nofile lines name, and anyone a '*' line is for)."""
     found: list[tuple[float, str]] = []
     units = dict.fromkeys(s.unit for s in profile.services if s.directive == "LimitNOFILE")
     for unit in units:
@@ -113,10 +113,10 @@ def nofile_limits(profile: Profile) -> list[tuple[float, str]]:
     user = profile.intent.user if profile.intent else None
     if user is not None:
         who = [nofile.identity(user)]
-    else:
-        who = [nofile.identity("\0anyone")]
-        if any(e.domain == "root" and e.item == "nofile" for e in profile.limits):
-            who.append(nofile.identity("root"))
+    else:  # every login the profile's nofile lines name, and anyone '*' is for
+        named = dict.fromkeys(e.domain for e in profile.limits if e.item == "nofile")
+        who = [nofile.identity("\0anyone" if d == "*" else d) for d in named
+               if d == "*" or d[:1] not in "@%" and ":" not in d]  # fmt: skip
     for person in who:
         granted = nofile.for_login(lines, person)
         if granted is not None:
@@ -143,7 +143,7 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
                 span.usable,
                 f"{outbound:,} outbound / {plural(tuples, 'tuple')} = {per_tuple:,} per tuple "
                 f"= {share:g}% of {span.arithmetic} (doctor warns at {connections.WARNING:g}%)",
-                "add destinations or source IPs, or widen ip_local_port_range",
+                _more_tuples(outbound, tuples, span.usable),
             )
         )
     rate = intent.new_connections_per_second
@@ -192,6 +192,15 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
     sockets = intent.concurrent_connections * (2 if intent.role == "proxy" else 1)
     found += memory_checks(sockets, facts, intent)
     return found
+
+
+def _more_tuples(outbound: int, tuples: int, usable: int) -> str:
+    """How many more tuples keep each below the warning share, or the range to widen."""
+    if usable <= 0:
+        return "widen ip_local_port_range"
+    more = max(math.ceil(outbound / (usable * connections.WARNING / 100)) - tuples, 1)
+    kind = "destination or source IP" if more == 1 else "destinations or source IPs"
+    return f"{more} more {kind}, or widen ip_local_port_range"
 
 
 def _reuse_fix(policy: Reuse) -> str:

@@ -216,12 +216,12 @@ class Reuse:
         return wanted
 
     def describe(self) -> str:
-        scope = {0: "never", 1: "for any destination", 2: "for loopback addresses only"}
+        if self.mode == 0:
+            return "tcp_tw_reuse=0: connects never reuse TIME_WAIT ports"
+        scope = {1: "for any destination", 2: "for loopback addresses only"}
         delay = (f"tcp_tw_reuse_delay {self.delay_ms} ms" if self.delay_ms is not None
                  else "1 s (no tcp_tw_reuse_delay before 6.13)")  # fmt: skip
         text = f"tcp_tw_reuse={self.mode}: connects reuse TIME_WAIT ports {scope.get(self.mode)}"
-        if self.mode == 0:
-            return text
         if self.timestamps == 0:
             return text + ", but tcp_timestamps=0 stops it: no port is ever reused"
         return f"{text}, after {delay}"
