@@ -382,9 +382,13 @@ def main() -> None:
         if fix.get("sysctl"):
             work = Path(os.environ.get("WORK", "/tmp"))
             judged = tuner("doctor", "--json", "--profile", str(profile_of(fix, work)))
-            verdicts = {f["id"]: f["verdict"] for f in judged["findings"]}  # type: ignore[union-attr,index]
-        for key, value in (fix.get("sysctl") or {}).items():  # type: ignore[union-attr]
-            sysctl(key, str(value))
+            listed = judged["findings"]
+            assert isinstance(listed, list)
+            verdicts = {f["id"]: f["verdict"] for f in listed}
+        settings = fix.get("sysctl") or {}
+        assert isinstance(settings, dict)
+        for key, value in settings.items():
+            sysctl(str(key), str(value))
         application = fix.get("application")
         if isinstance(application, dict):
             scene.backlog(application, int(application["listen_backlog"]))

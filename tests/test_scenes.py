@@ -29,14 +29,14 @@ def scene(name: str, tmp_path: Path, timeout: float = 240) -> dict[str, Any]:
     script = f"ip link set lo up\nWORK={tmp_path} {shlex.quote(sys.executable)} {SCENES} {name}\n"
     result = sandbox(script, timeout)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    found: dict[str, Any] = json.loads(result.stdout)
+    found: dict[str, Any] = dict(json.loads(result.stdout))
     states = found["doctor"]["census"]["states"]
     assert states == {state: n for state, n in found["ss"].items() if n}  # as ss sees them
     assert found["doctor"]["census"]["total"] == found["ss_total"]
     return found
 
 
-def only(found: dict[str, Any], finding: str) -> dict[str, Any]:
+def only(found: dict[str, Any], finding: str) -> Any:
     matches = [f for f in found["doctor"]["findings"] if f["id"] == finding]
     assert len(matches) == 1, found["doctor"]["findings"]
     return matches[0]
@@ -241,7 +241,9 @@ def nofile_scene(user: str, tmp_path: Path) -> dict[str, Any]:
         "        for e in finding['fix'].get('limits', []):\n"
         "            lines.append(f\"{e['domain']} {e['type']} {e['item']} {e['value']}\")\n"
         "open('/etc/security/limits.d/90-fix.conf', 'w').write('\\n'.join(lines) + '\\n')\n"
-        "EOF\n" + f"{run('1500')} > {tmp_path}/after.txt\n" + f"touch {shared}/stop\nwait $held 2>/dev/null || true\n"
+        "EOF\n"
+        + f"{run('1500')} > {tmp_path}/after.txt\n"
+        + f"touch {shared}/stop\nwait $held 2>/dev/null || true\n"
     )
     result = sandbox(script, 120)
     assert result.returncode == 0, result.stderr

@@ -116,7 +116,7 @@ def nofile_limits(profile: Profile) -> list[tuple[float, str]]:
     else:  # every login the profile's nofile lines name, and anyone '*' is for
         named = dict.fromkeys(e.domain for e in profile.limits if e.item == "nofile")
         who = [nofile.identity("\0anyone" if d == "*" else d) for d in named
-               if d == "*" or d[:1] not in "@%" and ":" not in d]  # fmt: skip
+               if d == "*" or (d[:1] not in "@%" and ":" not in d)]  # fmt: skip
     for person in who:
         granted = nofile.for_login(lines, person)
         if granted is not None:
