@@ -115,6 +115,9 @@ class Scene:
     def backlog(self, _listener: dict[str, object], _size: int) -> None:
         raise SystemExit("this scene has no application backlog to raise")
 
+    def judge(self) -> None:
+        """More questions to doctor while the failure stands (into ``facts``)."""
+
 
 class Tuple(Scene):
     """One tuple exhausted: 100 ports, connect until EADDRNOTAVAIL."""
@@ -147,6 +150,13 @@ class Refused(Tuple):
 
     def setup(self) -> None:
         sysctl("net.ipv4.ip_unprivileged_port_start", "2048")
+
+    def judge(self) -> None:
+        """loadgen-client's range starts at 1024: the kernel here would refuse it."""
+        judged = tuner("doctor", "--json", "--profile", "loadgen-client")
+        listed = judged["findings"]
+        assert isinstance(listed, list)
+        self.facts["loadgen_verdicts"] = {f["id"]: f["verdict"] for f in listed}
 
 
 class Reserved(Tuple):
@@ -245,6 +255,19 @@ class LongDelay(TimeWait):
     }
 
 
+class Remote(TimeWait):
+    """tcp_tw_reuse=2 (the default) to an address that is not a loopback address, though on the
+    loopback interface (10.1.0.1 on lo): no reuse."""
+
+    settings: ClassVar[dict[str, str]] = {"net.ipv4.tcp_tw_reuse": "2"}
+
+    def build(self) -> str | None:
+        global LOOP  # noqa: PLW0603
+        subprocess.run(["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"], check=True)
+        LOOP = "10.1.0.1"
+        return super().build()
+
+
 class FinWait2(Scene):
     """50 connections the client closes while the server never does: the client's side waits in
     FIN-WAIT-2 (a timewait socket once orphaned), the server's in CLOSE-WAIT."""
@@ -332,7 +355,7 @@ class Healthy(Scene):
 SCENES: dict[str, Callable[[], Scene]] = {
     "tuple": Tuple, "odd": Odd, "refused": Refused, "reserved": Reserved, "spread": Spread,
     "bindfirst": BindFirst, "timewait": TimeWait, "reuse1": Reuse1, "reuse2": Reuse2,
-    "nostamps": NoStamps, "delay": LongDelay, "finwait2": FinWait2, "backlog": Backlog,
+    "nostamps": NoStamps, "delay": LongDelay, "remote": Remote, "finwait2": FinWait2, "backlog": Backlog,
     "somaxconn": Somaxconn, "healthy": Healthy,
 }  # fmt: skip
 
@@ -374,6 +397,7 @@ def main() -> None:
     counts, total = ss_counts()
     findings = doctor["findings"]
     assert isinstance(findings, list)
+    scene.judge()
     target = next((f for f in findings if f["id"] == scene.target), None)
     fix: dict[str, object] = target["fix"] if target else {}
     verdicts = None

@@ -227,3 +227,33 @@ def test_a_default_belongs_to_a_kernel_range() -> None:
     congestion = catalog.lookup("net.ipv4.tcp_congestion_control")
     assert congestion is not None
     assert (congestion.default_for("6.18.0"), congestion.inherited) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("per_tuple", "reserved"), [(19000, ""), (19800, ""), (19800, "40000-40999"), (28232, "")]
+)
+def test_capacity_and_doctor_agree_on_the_same_facts(
+    root: Path, proc_sys: Path, per_tuple: int, reserved: str
+) -> None:
+    """The same port budget and the same verdict: capacity's "met" for N connections per tuple
+    is doctor's silence about a tuple holding N."""
+    from tuner import diagnosis, sockets
+    from tuner.processes import ProcessScan
+
+    site = root / "etc/tuner/profiles"
+    site.mkdir(parents=True)
+    body = f"name: c\nintent: {{role: client, concurrent_connections: {per_tuple}}}\n"
+    if reserved:
+        body += f"sysctl:\n  net.ipv4.ip_local_reserved_ports: {reserved}\n"
+    (site / "c.yaml").write_text(body)
+    profile = bundled("c", root)
+    facts = Facts(profile, LiveKernel(Host(root, proc_sys)))
+    check = next(c for c in capacity.checks(profile, facts) if c.name.startswith("outbound"))
+    use = sockets.TupleUse("10.0.0.1", "10.0.0.2", 80, per_tuple, 0)
+    seen = diagnosis.Observation(
+        sockets.Census({}, {}, (), (use,), 0), capacity.values(facts), diagnosis.Counters(),
+        ProcessScan((), 0, 0),
+    )  # fmt: skip
+    assert seen.space.usable == capacity.ports(facts).usable == check.available
+    warned = [f for f in diagnosis.findings(seen) if f.id == "port-exhaustion"]
+    assert check.ok == (not warned)

@@ -179,6 +179,26 @@ KERNEL_TRUTH: list[tuple[str, str, dict[str, str], str | None]] = [
      "shortened by it; it is FIN_WAIT_2}\n", {}, None),
     ("fin-timeout", "sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: shortens TIME_WAIT}\n",
      {}, "the why says this is about TIME_WAIT"),
+    # issue 20: a correct why that names TIME_WAIT in passing is no mistake
+    ("fin-timeout", "sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: 'orphans in FIN_WAIT_2 "
+     "go sooner; TIME_WAIT stays a fixed 60 s'}\n", {}, None),
+    ("fin-timeout", "sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: 'FIN_WAIT_2 of orphans; "
+     "TIME_WAIT is TCP_TIMEWAIT_LEN'}\n", {}, None),
+    ("fin-timeout", "sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: 'frees ports stuck in "
+     "TIME_WAIT faster'}\n", {}, "the why says this is about TIME_WAIT"),
+    ("fin-timeout", "sysctl:\n  net.ipv4.tcp_fin_timeout: {value: 30, why: 'the TIME_WAIT "
+     "timeout'}\n", {}, "the why says this is about TIME_WAIT"),
+    # issue 20: reuse that cannot work, and '*' soft lines that miss root
+    ("tw-reuse", "sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n  net.ipv4.tcp_tw_reuse_delay: 60000\n", {},
+     "tcp_tw_reuse_delay is 60000 ms: TIME_WAIT ends (60 s) before reuse may take a port"),
+    ("tw-reuse", "sysctl:\n  net.ipv4.tcp_tw_reuse: 1\n  net.ipv4.tcp_tw_reuse_delay: 2000\n", {},
+     None),
+    ("limits-root-wildcard", "limits:\n  - {domain: '*', type: soft, item: nofile, value: 4096}\n",
+     {}, "'*' soft nofile does not apply to root on Debian"),
+    # issue 20: held ports leave fewer for churn: 20,000 held of 28,232 leave 137/s
+    ("new-connection-rate", "intent: {role: client, concurrent_connections: 20000, "
+     "new_connections_per_second: 100}\n", {"net/ipv4/tcp_tw_reuse": "0"},
+     "(28,232 usable - 20,000 held by live connections) / 60 s (60 s TIME_WAIT, no reuse) = 137/s"),
     ("nofile-above-nr-open", NOFILE % ("unlimited", "unlimited"), {}, None),
     ("nofile-above-nr-open", "services:\n  haproxy.service: {LimitNOFILE: infinity}\n", {}, None),
     ("container-target", "intent: {role: server, concurrent_connections: 10, target: container}\n"

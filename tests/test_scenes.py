@@ -114,6 +114,10 @@ def test_reserved_listening_and_bound_ports_leave_the_range(tmp_path: Path) -> N
 def test_a_fix_the_kernel_would_refuse_is_never_proposed(tmp_path: Path) -> None:
     found = scene("refused", tmp_path)
     assert found["fix"] == {"sysctl": {"net.ipv4.ip_local_port_range": "2048 65535"}}
+    # a profile whose range the kernel would refuse is judged "not fixed", and says why
+    verdict = found["facts"]["loadgen_verdicts"]["port-exhaustion"]
+    assert verdict.startswith("not fixed: the kernel refuses"), verdict
+    assert "ip_unprivileged_port_start 2048" in verdict
     fixed(found, "port-exhaustion")  # the write itself would raise EINVAL otherwise
 
 
@@ -126,6 +130,7 @@ def test_a_fix_the_kernel_would_refuse_is_never_proposed(tmp_path: Path) -> None
         ("timewait", {"net.ipv4.tcp_tw_reuse": "1"}),
         ("nostamps", {"net.ipv4.tcp_timestamps": "1"}),
         ("delay", {"net.ipv4.tcp_tw_reuse_delay": "1000"}),
+        ("remote", {"net.ipv4.tcp_tw_reuse": "1"}),  # 2 covers loopback addresses only
     ],
 )
 def test_time_wait_that_reuse_cannot_take(tmp_path: Path, name: str, fix: dict[str, str]) -> None:

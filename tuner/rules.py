@@ -386,14 +386,30 @@ def _fin_timeout(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
 
 
 _NEGATION = re.compile(r"\b(not|no|isn't|is not|nor|never|unlike|rather than|instead of)\b", re.I)
+# what the blog's mistake claims fin_timeout does to TIME_WAIT
+_CLAIM = re.compile(
+    r"\b(short\w*|reduc\w*|lower\w*|cut\w*|faster|sooner|quicker|speed\w*|timeout|duration|"
+    r"length|how long|recycl\w*|reclaim\w*|free\w*|releas\w*|control\w*|govern\w*|sets?|tun\w*)\b",
+    re.I,
+)
+# what a correct why says about TIME_WAIT in passing
+_TRUE = re.compile(
+    r"\b(fixed|60 ?s(econds)?|TCP_TIMEWAIT_LEN|unchanged|untouched|stays|remains)\b", re.I
+)
 
 
 def _calls_it_time_wait(why: str) -> bool:
-    """Whether ``why`` says tcp_fin_timeout is about TIME_WAIT: a mention of TIME_WAIT in a
-    clause with no negation ("not the TIME_WAIT length" and "TIME_WAIT is not shortened" are
-    right, and quiet; "shortens TIME_WAIT" is the blog's mistake)."""
+    """Whether ``why`` says tcp_fin_timeout is about TIME_WAIT: a clause that names TIME_WAIT and
+    claims something of it (shortens, frees, its length) with no negation and without stating the
+    fixed 60 s. "not the TIME_WAIT length", "TIME_WAIT is not shortened" and "TIME_WAIT stays a
+    fixed 60 s" are right, and quiet; "shortens TIME_WAIT" is the blog's mistake."""
     for clause in re.split(r"[.;,:()]", why):
-        if re.search(r"time[_ -]?wait", clause, re.IGNORECASE) and not _NEGATION.search(clause):
+        if (
+            re.search(r"time[_ -]?wait", clause, re.IGNORECASE)
+            and _CLAIM.search(clause)
+            and not _NEGATION.search(clause)
+            and not _TRUE.search(clause)
+        ):
             return True
     return False
 
