@@ -191,6 +191,26 @@ class Spread(Scene):
         return connect(5000)
 
 
+class Shared(Scene):
+    """Four tuples at 60 of a 100-port range each, connect() choosing: ports shared between
+    tuples, every tuple with room left."""
+
+    target = None
+
+    def build(self) -> str | None:
+        sysctl("net.ipv4.ip_local_port_range", "40000 40099")
+        for port in range(5000, 5004):
+            listen(port)
+            for _ in range(60):
+                failed = connect(port)
+                if failed:
+                    return failed
+        return connect(5000)
+
+    def again(self) -> str | None:
+        return connect(5000)
+
+
 class BindFirst(Scene):
     """Clients that bind() before connect(): 4 tuples x 250 take all 1,000 ports."""
 
@@ -354,7 +374,7 @@ class Healthy(Scene):
 
 SCENES: dict[str, Callable[[], Scene]] = {
     "tuple": Tuple, "odd": Odd, "refused": Refused, "reserved": Reserved, "spread": Spread,
-    "bindfirst": BindFirst, "timewait": TimeWait, "reuse1": Reuse1, "reuse2": Reuse2,
+    "bindfirst": BindFirst, "shared": Shared, "timewait": TimeWait, "reuse1": Reuse1, "reuse2": Reuse2,
     "nostamps": NoStamps, "delay": LongDelay, "remote": Remote, "finwait2": FinWait2, "backlog": Backlog,
     "somaxconn": Somaxconn, "healthy": Healthy,
 }  # fmt: skip

@@ -91,6 +91,14 @@ def test_bind_before_connect_shares_ports_across_tuples(tmp_path: Path) -> None:
     fixed(found, "source-ports")
 
 
+def test_connect_shares_ports_between_tuples_and_that_is_no_alarm(tmp_path: Path) -> None:
+    found = scene("shared", tmp_path)
+    assert found["before"] is None
+    assert severe(found) == [], found["doctor"]["findings"]
+    (source,) = found["doctor"]["sources"]
+    assert source["sockets"] == 241 and source["ports"] < 241  # connect() shared ports
+
+
 def test_odd_range_is_exhausted_one_short(tmp_path: Path) -> None:
     found = scene("odd", tmp_path)
     assert found["before"] == "EADDRNOTAVAIL"

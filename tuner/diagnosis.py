@@ -229,14 +229,25 @@ def source_ports(seen: Observation) -> list[Finding]:
             continue  # one tuple holds them all: port-exhaustion says it
         state = "exhausted" if ports.free == 0 else f"{ports.share:g}% in use"
         fix = _range_fix(seen)
+        # connect() shares a port between tuples, a bound client never does: where sockets
+        # share ports, connect() chose them and may go on doing so; only a client that binds
+        # first would find none, so it is worth knowing, not an alarm
+        shared = source.sockets > source.ports
+        if shared:
+            level = "info"
         found.append(
             Finding(
                 "source-ports",
                 level,
                 f"local ports of {source.src} over all destinations: {state} ({source.ports:,} "
-                f"of {space.usable:,} usable, {source.sockets:,} sockets): a client that binds "
-                "before connect() gets a port only from the rest, and connect() never takes a "
-                "port bound that way",
+                f"of {space.usable:,} usable, {source.sockets:,} sockets"
+                + (
+                    ", some sharing a port: chosen by connect()"
+                    if shared
+                    else ", none sharing a port: bound before connect()"
+                )
+                + "): a client that binds before connect() gets a port only from the rest, and "
+                "connect() never takes a port bound that way",
                 source_json(source, space),
                 {"sysctl": fix} if fix else {},
                 "clients that bind() a source address first (Go Dialer.LocalAddr, vegeta -laddr, "
