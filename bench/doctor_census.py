@@ -9,7 +9,7 @@ process's hard descriptor limit is 20000 here) and over 8 listener ports (one tu
 - ``ss -tan | awk '{print $5}' | sed 's/:[^ ]*//g' | sort | uniq -c``   (the blog's pipeline)
 - ``ss -tan > /dev/null``                                   (what ss itself costs)
 
-and doctor's peak RSS. Targets at 400k sockets: doctor <= 0.6x the pipeline, <= 1.3x plain ss,
+and doctor's peak RSS. Targets at 400k sockets: doctor <= 0.6x the pipeline, <= 0.7x plain ss,
 peak RSS <= 200 MB. Needs root (unshare --net); nothing outside the namespace is touched.
 
     python bench/doctor_census.py [--connections 50000,100000,200000] [--runs 3]
@@ -126,7 +126,7 @@ def print_table(rows: list[tuple[int, dict[str, list[tuple[float, int]]]]]) -> N
     )
     print(
         "| connections | sockets | doctor s | pipeline s | ss -tan s | doctor/pipeline "
-        "(<= 0.6) | doctor/ss (<= 1.3) | doctor peak RSS MB (<= 200) |"
+        "(<= 0.6) | doctor/ss (<= 0.7) | doctor peak RSS MB (<= 200) |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for target, samples in rows:

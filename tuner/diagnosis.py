@@ -197,6 +197,9 @@ def port_exhaustion(seen: Observation) -> list[Finding]:
                       else f"; {young:,} in TIME_WAIT become reusable within "
                            f"{reuse.delay:g} s")  # fmt: skip
         fix = _port_fix(seen, use, ports)
+        if ports.held > ports.usable and seen.space.parity:
+            relief += (f"; an odd-size range gives {ports.usable:,} reliably, its low end only "
+                       "by chance")  # fmt: skip
         found.append(
             Finding(
                 "port-exhaustion",
