@@ -371,7 +371,7 @@ def test_the_journal_holds_the_plan(root: Path, proc_sys: Path) -> None:
         "2",
         "1",
     )
-    assert reuse["source"].endswith("profiles/loadgen-client.yaml:20:12")
+    assert reuse["source"].endswith("profiles/loadgen-client.yaml:21:12")
     assert {"layer": "file", "action": "create", "path": "/etc/sysctl.d/99-tuner.conf"} in entry[
         "plan"
     ]
