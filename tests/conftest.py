@@ -169,6 +169,11 @@ class FakeKernel:
     ) -> Census:
         return self.sockets
 
+    bound: tuple[int, ...] = ()
+
+    def bound_ports(self) -> tuple[int, ...]:
+        return self.bound
+
     def processes(self, top: int) -> ProcessScan:
         return ProcessScan(self.scanned.closest[:top], self.scanned.seen, self.scanned.unseen)
 

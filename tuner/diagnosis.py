@@ -62,7 +62,9 @@ class Observation:
 
     @property
     def space(self) -> PortSpace:
-        return connections.space_of(self.values, self.census.listening_ports, self.census.bound)
+        return connections.space_of(
+            self.values, self.census.listening_ports, self.census.bound or ()
+        )
 
     @property
     def reuse(self) -> Reuse:
@@ -135,6 +137,14 @@ def budget(seen: Observation, use: TupleUse, space: PortSpace | None = None,
         space or seen.space, use.in_use, use.time_wait, reuse or seen.reuse, use.src, use.dst,
         use.aged,
     )  # fmt: skip
+
+
+def pressure(seen: Observation) -> float:
+    """The fullest tuple's or source address's share of the usable ports, in percent."""
+    usable = seen.space.usable
+    shares = [budget(seen, use).share for use in seen.census.tuples]
+    shares += [connections.percent(s.ports, usable) for s in seen.census.sources]
+    return max(shares, default=0.0)
 
 
 def worst_tuples(seen: Observation) -> list[tuple[TupleUse, connections.TupleBudget]]:
@@ -533,7 +543,7 @@ def _ports_verdict(finding: Finding, seen: Observation, view: ProfileView) -> st
     if refused:
         return f"not fixed: the kernel refuses the profile's ip_local_port_range ({refused})"
     evidence = finding.evidence
-    after = connections.space_of(view.values, seen.census.listening_ports, seen.census.bound)
+    after = connections.space_of(view.values, seen.census.listening_ports, seen.census.bound or ())
     if finding.id == "source-ports":
         used = int(str(evidence["ports"]))
         share = min(percent(used, after.usable), 100.0)

@@ -54,6 +54,9 @@ class Kernel(Protocol):
     ) -> Census:
         """Every TCP socket of this network namespace, counted (sockets.py)."""
 
+    def bound_ports(self) -> tuple[int, ...]:
+        """Ports of bound, unconnected TCP sockets of this network namespace (sockets.py)."""
+
     def processes(self, top: int) -> ProcessScan:
         """Descriptors of every process against its nofile limit (processes.py)."""
 
@@ -94,6 +97,9 @@ class NoKernel:
     def census(
         self, progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000
     ) -> Census:
+        raise HostError("image mode: the running kernel's sockets are not read")
+
+    def bound_ports(self) -> tuple[int, ...]:
         raise HostError("image mode: the running kernel's sockets are not read")
 
     def processes(self, top: int) -> ProcessScan:
@@ -197,6 +203,17 @@ class ProcKernel:
             return sockets.census_from_text(tables)
         try:
             return sockets.census(progress, split, reuse_after_ms)
+        except OSError as exc:
+            raise HostError(f"cannot list sockets through netlink: {exc.strerror}") from None
+
+    def bound_ports(self) -> tuple[int, ...]:
+        """Through sock_diag for the real /proc/sys; a fake tree's text tables have none."""
+        from tuner import sockets
+
+        if not self.is_real:
+            return ()
+        try:
+            return sockets.bound_ports()
         except OSError as exc:
             raise HostError(f"cannot list sockets through netlink: {exc.strerror}") from None
 

@@ -103,8 +103,8 @@ class Census:
     tuples: tuple[TupleUse, ...]  # outbound, in no particular order
     inbound: int  # accepted sockets (on a listener's port)
     sources: tuple[SourceUse, ...] = ()
-    bound: tuple[int, ...] = ()  # ports of bound, unconnected sockets (not in ``states``: ss
-    # shows them only when asked for state bound-inactive)
+    bound: tuple[int, ...] | None = None  # ports of bound, unconnected sockets (None: not
+    # listed; never in ``states``: ss shows them only when asked for state bound-inactive)
 
     @property
     def total(self) -> int:
@@ -120,6 +120,12 @@ def listening_tcp_ports() -> set[int]:
     return {listener.port for listener in _listeners()[0]}
 
 
+def bound_ports() -> tuple[int, ...]:
+    """Ports of bound, unconnected TCP sockets (Linux 6.7+; none before). The kernel walks every
+    bind bucket for them, connected sockets included: about 1 us a socket."""
+    return tuple(sorted(_listeners(TCP_BOUND_INACTIVE)[1]))
+
+
 def census(
     progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000
 ) -> Census:
@@ -132,7 +138,7 @@ def census(
     Like ss, it is not an atomic snapshot: a socket that changes state meanwhile is counted as
     the kernel showed it. A TIME_WAIT socket with at most 60 s - ``reuse_after_ms`` left is
     counted as aged (old enough for tcp_tw_reuse)."""
-    listeners, bound = _listeners()
+    listeners, _bound = _listeners()
     wire_ports = frozenset(_wire_port(listener.port) for listener in listeners)
     middle = split if split is not None and 0 < split < 65536 else 32768
     keep = 60_000 - reuse_after_ms
@@ -173,7 +179,7 @@ def census(
     families = {kind: count for kind, count in families.items() if count}
     uses = _merge(_tuple_uses(tuples))
     return Census(states, families, tuple(listeners), uses, inbound,
-                  _source_uses(sources, uses), tuple(sorted(bound)))  # fmt: skip
+                  _source_uses(sources, uses))  # fmt: skip
 
 
 class _Seen:
@@ -365,13 +371,13 @@ def _messages(
             yield view, size
 
 
-def _listeners() -> tuple[list[Listener], set[int]]:
-    """Listening sockets, and the ports of bound, unconnected ones (kernels before 6.7 list
-    none: they ignore the state bit)."""
+def _listeners(state: int = TCP_LISTEN) -> tuple[list[Listener], set[int]]:
+    """Listening sockets, or (``state`` TCP_BOUND_INACTIVE) the ports of bound, unconnected ones
+    (kernels before 6.7 list none: they ignore the state bit)."""
     found: list[Listener] = []
     bound: set[int] = set()
     for family in (socket.AF_INET, socket.AF_INET6):
-        for view, end in _messages(family, 1 << TCP_LISTEN | 1 << TCP_BOUND_INACTIVE):
+        for view, end in _messages(family, 1 << state):
             done = False
             offset = 0
             while offset < end:
