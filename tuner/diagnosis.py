@@ -46,6 +46,8 @@ class Counters:
     listen_overflows: int | None = None
     listen_drops: int | None = None
     time_wait_overflow: int | None = None  # TcpExt TCPTimeWaitOverflow
+    tcp_inuse: int | None = None  # sockstat: this namespace's hashed TCP sockets
+    tcp_alloc: int | None = None  # sockstat: every TCP socket allocated, in any namespace
 
 
 @dataclass(frozen=True)
@@ -139,11 +141,13 @@ def budget(seen: Observation, use: TupleUse, space: PortSpace | None = None,
     )  # fmt: skip
 
 
-def pressure(seen: Observation) -> float:
-    """The fullest tuple's or source address's share of the usable ports, in percent."""
-    usable = seen.space.usable
-    shares = [budget(seen, use).share for use in seen.census.tuples]
-    shares += [connections.percent(s.ports, usable) for s in seen.census.sources]
+def pressure(seen: Observation, taken: int = 0) -> float:
+    """The fullest tuple's share of the usable ports, or a source address's whose ports look
+    bound before connect() (none shared), in percent; with ``taken`` more ports gone from the
+    range."""
+    usable = max(seen.space.usable - taken, 1)
+    shares = [percent(budget(seen, use).held, usable) for use in seen.census.tuples]
+    shares += [percent(s.ports, usable) for s in seen.census.sources if s.sockets <= s.ports]
     return max(shares, default=0.0)
 
 

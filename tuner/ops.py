@@ -603,17 +603,9 @@ def doctor(
         census, values, _counters(host, notes), processes, namespace, initial,
         host.container(), tuple(notes), _users(host, processes),
     )  # fmt: skip
-    # Bound, unconnected sockets cost the kernel a walk of every bind bucket (~1 us a socket):
-    # listed on a small host, or where some tuple already holds a third of its ports.
-    if census.total < BOUND_SCAN_SOCKETS or diagnosis.pressure(seen) >= BOUND_SCAN_SHARE:
+    if _list_bound(seen):
         bound = host.kernel.bound_ports()
         seen = dataclasses.replace(seen, census=dataclasses.replace(census, bound=bound))
-    else:
-        note = (
-            f"bound, unconnected sockets not listed ({census.total:,} sockets, no tuple at "
-            f"{BOUND_SCAN_SHARE:g}% of its ports): they would only take ports from the range"
-        )
-        seen = dataclasses.replace(seen, notes=(*seen.notes, note))
     found = diagnosis.findings(seen)
     found = _with_profiles(found, host)
     if profile is None:
@@ -623,8 +615,16 @@ def doctor(
     return Doctor(seen, tuple(judged), profile)
 
 
-BOUND_SCAN_SOCKETS = 100_000
-BOUND_SCAN_SHARE = 30.0
+def _list_bound(seen: diagnosis.Observation) -> bool:
+    """Whether listing bound, unconnected sockets could change a finding. Listing them costs the
+    kernel a walk of every bind bucket, connected sockets included (~1 us a socket). There are
+    at most sockstat's alloc (every namespace's sockets) less inuse (this one's hashed sockets):
+    with none, or too few to push any tuple to the warning share, the walk is skipped."""
+    inuse, alloc = seen.counters.tcp_inuse, seen.counters.tcp_alloc
+    if inuse is None or alloc is None:
+        return True
+    unhashed = alloc - inuse
+    return unhashed > 0 and diagnosis.pressure(seen, unhashed) >= connections.WARNING
 
 
 def _counters(host: Host, notes: list[str]) -> diagnosis.Counters:
@@ -637,7 +637,7 @@ def _counters(host: Host, notes: list[str]) -> diagnosis.Counters:
     return diagnosis.Counters(
         sockstat.get("tw"), sockstat.get("orphan"),
         netstat.get("ListenOverflows"), netstat.get("ListenDrops"),
-        netstat.get("TCPTimeWaitOverflow"),
+        netstat.get("TCPTimeWaitOverflow"), sockstat.get("inuse"), sockstat.get("alloc"),
     )  # fmt: skip
 
 
