@@ -34,6 +34,7 @@ def test_the_readme_has_the_examples() -> None:
         "packer",
         "cloud-init loadgen-client files",
         "cloud-init base apply",
+        "capacity loadgen-client",
     }
 
 
@@ -123,3 +124,18 @@ def test_kernel_facts_name_only_catalog_keys_and_nothing_cites_outside_files() -
     assert len(keys) > 20
     for path in [REPO / "README.md", *(REPO / "tuner").rglob("*.py")]:
         assert "KERNEL-FACTS" not in path.read_text(), f"{path} cites a file users never have"
+
+
+def capacity_example(root: Path, proc_sys: Path) -> str:
+    """``tuner capacity loadgen-client`` on a 64 GiB machine with the kernel's defaults."""
+    (proc_sys.parent / "meminfo").write_text("MemTotal:       67108864 kB\n")
+    result = runner.invoke(app, ["capacity", "loadgen-client", "--root", str(root),
+                                 "--proc-sys", str(proc_sys)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return "$ tuner capacity loadgen-client\n" + result.output
+
+
+def test_readme_capacity_example_is_real_output(root: Path, proc_sys: Path, cwd_repo: Path) -> None:
+    assert examples()["capacity loadgen-client"] == capacity_example(root, proc_sys), (
+        "regenerate the README example"
+    )
