@@ -268,6 +268,11 @@ def test_listen_queue_now_and_since_boot() -> None:
     app = diagnosis.findings(observe(listeners=(sockets.Listener("0.0.0.0", 443, 8, 8),)))
     assert "sysctl" not in app[0].fix
     assert app[0].fix["application"] == {"listener": "0.0.0.0:443", "listen_backlog": 1024}
+    no_cookies = diagnosis.findings(
+        observe(values={"net.ipv4.tcp_syncookies": "0"}, listeners=(full,))
+    )
+    assert no_cookies[0].fix["sysctl"] == {"net.core.somaxconn": "8192",
+                                           "net.ipv4.tcp_max_syn_backlog": "8192"}  # fmt: skip
     past = diagnosis.findings(observe(counters=diagnosis.Counters(0, 0, 12, 12)))
     assert ids(past) == [("listen-queue", "info")]
 
@@ -440,3 +445,52 @@ def test_progress_only_once_a_census_takes_a_while(capsys: pytest.CaptureFixture
     progress(250001)  # within 0.1 s of the last: not drawn again
     progress.clear()
     assert capsys.readouterr().err == "\rcounting sockets: 250,000\r\x1b[K"
+
+
+def test_a_service_near_its_limit_on_a_fake_proc_tree(tmp_path: Path) -> None:
+    """A process in haproxy.service (its cgroup says so) near its soft limit: the fix is the
+    unit's LimitNOFILE, soft raised and hard kept; a profile with only limits.d lines does not
+    address it, one with LimitNOFILE fixes it."""
+    proc_sys = tmp_path / "proc" / "sys"
+    for key, value in {"fs/nr_open": "1048576", "fs/file-nr": "10\t0\t1000",
+                       "fs/file-max": "100000"}.items():  # fmt: skip
+        (proc_sys / key).parent.mkdir(parents=True, exist_ok=True)
+        (proc_sys / key).write_text(value + "\n")
+    process = tmp_path / "proc" / "4242"
+    (process / "fd").mkdir(parents=True)
+    for n in range(900):
+        (process / "fd" / str(n)).write_text("")
+    (process / "limits").write_text(
+        "Limit                     Soft Limit           Hard Limit           Units\n"
+        "Max open files            1024                 524288               files\n"
+    )
+    (process / "comm").write_text("haproxy\n")
+    (process / "status").write_text("Name:\thaproxy\nUid:\t0\t0\t0\t0\n")
+    (process / "cgroup").write_text("0::/system.slice/haproxy.service\n")
+    lines_only = tmp_path / "lines.yaml"
+    lines_only.write_text("name: lines\nlimits:\n  - {domain: root, type: '-', item: nofile, "
+                          "value: 65536}\n")  # fmt: skip
+    unit = tmp_path / "unit.yaml"
+    unit.write_text("name: unit\nservices:\n  haproxy.service:\n    LimitNOFILE: 65536\n")
+
+    def doctor(*extra: str) -> dict[str, Any]:
+        result = subprocess.run(
+            [sys.executable, "-m", "tuner", "doctor", "--json", "--proc-sys", str(proc_sys),
+             *extra],
+            capture_output=True, text=True, check=False, cwd=REPO,
+            env=os.environ | {"PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        body: dict[str, Any] = json.loads(result.stdout)
+        return next(f for f in body["findings"] if f["id"] == "process-nofile")
+
+    found = doctor()
+    assert found["evidence"]["unit"] == "haproxy.service"
+    assert found["fix"] == {"services": {"haproxy.service": {"LimitNOFILE": "2048:524288"}}}
+    assert doctor("--profile", str(lines_only))["verdict"].startswith(
+        "not addressed: the profile sets no LimitNOFILE for haproxy.service (its limits.d lines "
+        "never reach a service)"
+    )
+    assert doctor("--profile", str(unit))["verdict"].startswith(
+        "fixed: 900 of haproxy.service LimitNOFILE=65536"
+    )

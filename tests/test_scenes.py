@@ -164,6 +164,17 @@ def test_time_wait_that_reuse_takes_is_no_exhaustion(tmp_path: Path, name: str) 
     assert pileup["evidence"]["reusable"] == pileup["evidence"]["time_wait"] > 90
 
 
+def test_time_wait_buckets_overflow_is_a_counter(tmp_path: Path) -> None:
+    found = scene("buckets", tmp_path)
+    assert found["before"] == "50 TIME_WAIT sockets destroyed"
+    finding = only(found, "time-wait-buckets")
+    assert finding["severity"] == "critical"
+    assert (finding["evidence"]["used"], finding["evidence"]["limit"]) == (50, 50)
+    assert finding["evidence"]["time_wait"] == found["ss"]["time-wait"] == 50
+    assert finding["evidence"]["overflows"] == 50  # TcpExt TCPTimeWaitOverflow, no log line
+    fixed(found, "time-wait-buckets")
+
+
 def test_fin_wait_2_is_not_time_wait(tmp_path: Path) -> None:
     found = scene("finwait2", tmp_path)
     waits = found["doctor"]["time_wait"]
