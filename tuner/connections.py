@@ -198,11 +198,6 @@ class Reuse:
     def applies(self, src: str = "", dst: str = "") -> bool:
         return self.blocker(src, dst) is None
 
-    @property
-    def port_life(self) -> float:
-        """Seconds a closed connection keeps its port, for destinations reuse covers."""
-        return min(self.delay, TIME_WAIT_SECONDS)
-
     def fix(self, dst: str = "") -> dict[str, str]:
         """The settings that would let connects to ``dst`` take TIME_WAIT ports after the
         default delay (or a shorter one than now)."""
@@ -320,7 +315,6 @@ class SourceBudget:
     src: str
     usable: int
     distinct: int  # local ports its outbound sockets hold, whatever the destination
-    tuples: int
 
     @property
     def share(self) -> float:

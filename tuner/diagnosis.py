@@ -240,7 +240,7 @@ def source_ports(seen: Observation) -> list[Finding]:
     for use in seen.census.tuples:
         widest[use.src] = max(widest.get(use.src, 0), use.in_use)
     for source in sorted(seen.census.sources, key=lambda s: -s.ports):
-        ports = connections.SourceBudget(source.src, space.usable, source.ports, 0)
+        ports = connections.SourceBudget(source.src, space.usable, source.ports)
         level = "critical" if ports.free == 0 else severity(ports.share)
         if level is None or source.ports <= widest.get(source.src, 0):
             continue  # one tuple holds them all: port-exhaustion says it

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from tuner.diagnostics import Location
     from tuner.resolve import LimitEntry, Profile, ServiceLimit
 
-UNLIMITED = None
-
 
 @dataclass(frozen=True)
 class Granted:
@@ -38,9 +36,6 @@ class Granted:
     soft: int | None  # None: unlimited (which means fs.nr_open)
     hard: int | None
     source: str  # "haproxy.service LimitNOFILE=4194304", "root - nofile 262144 (file:line)"
-
-    def allows(self, needed: float) -> bool:
-        return self.soft is None or needed <= self.soft
 
     @property
     def soft_number(self) -> float:
