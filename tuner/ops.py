@@ -603,8 +603,9 @@ def doctor(
         census, values, _counters(host, notes), processes, namespace, initial,
         host.container(), tuple(notes), _users(host, processes),
     )  # fmt: skip
-    if _list_bound(seen):
-        bound = host.kernel.bound_ports()
+    listed = _list_bound(seen)
+    if listed is not False:
+        bound = host.kernel.bound_ports() if listed else ()
         seen = dataclasses.replace(seen, census=dataclasses.replace(census, bound=bound))
     found = diagnosis.findings(seen)
     found = _with_profiles(found, host)
@@ -615,16 +616,18 @@ def doctor(
     return Doctor(seen, tuple(judged), profile)
 
 
-def _list_bound(seen: diagnosis.Observation) -> bool:
-    """Whether listing bound, unconnected sockets could change a finding. Listing them costs the
-    kernel a walk of every bind bucket, connected sockets included (~1 us a socket). There are
-    at most sockstat's alloc (every namespace's sockets) less inuse (this one's hashed sockets):
-    with none, or too few to push any tuple to the warning share, the walk is skipped."""
+def _list_bound(seen: diagnosis.Observation) -> bool | None:
+    """Whether to list bound, unconnected sockets: True; None when there are none; False when
+    too few could exist to change a finding. Listing them costs the kernel a walk of every bind
+    bucket, connected sockets included (~1 us a socket). There are at most sockstat's alloc
+    (every namespace's sockets) less inuse (this one's hashed sockets)."""
     inuse, alloc = seen.counters.tcp_inuse, seen.counters.tcp_alloc
     if inuse is None or alloc is None:
         return True
     unhashed = alloc - inuse
-    return unhashed > 0 and diagnosis.pressure(seen, unhashed) >= connections.WARNING
+    if unhashed <= 0:
+        return None
+    return diagnosis.pressure(seen, unhashed) >= connections.WARNING
 
 
 def _counters(host: Host, notes: list[str]) -> diagnosis.Counters:
