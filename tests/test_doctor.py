@@ -310,6 +310,24 @@ def test_census_from_proc_text_folds_mapped_addresses() -> None:
     assert census.tuples == (sockets.TupleUse("127.0.0.1", "127.0.0.1", 5000, 3, 1),)
 
 
+def fake_process(
+    proc: Path, name: str, opened: int, soft: int, hard: int, unit: str | None = None
+) -> None:
+    """/proc/4242 of a root process holding ``opened`` descriptors, in ``unit`` if given."""
+    process = proc / "4242"
+    (process / "fd").mkdir(parents=True)
+    for n in range(opened):
+        (process / "fd" / str(n)).write_text("")
+    (process / "limits").write_text(
+        "Limit                     Soft Limit           Hard Limit           Units\n"
+        f"Max open files            {soft:<20} {hard:<20} files\n"
+    )
+    (process / "comm").write_text(f"{name}\n")
+    (process / "status").write_text(f"Name:\t{name}\nUid:\t0\t0\t0\t0\n")
+    if unit:
+        (process / "cgroup").write_text(f"0::/system.slice/{unit}\n")
+
+
 def test_doctor_on_a_fake_proc_tree(tmp_path: Path) -> None:
     proc_sys = tmp_path / "proc" / "sys"
     for key, value in {"net/ipv4/ip_local_port_range": "40000 40003", "net/core/somaxconn": "128",
@@ -320,16 +338,7 @@ def test_doctor_on_a_fake_proc_tree(tmp_path: Path) -> None:
     (tmp_path / "proc" / "net").mkdir()
     (tmp_path / "proc" / "net" / "tcp").write_text(TCP)
     (tmp_path / "proc" / "net" / "tcp6").write_text(TCP6)
-    process = tmp_path / "proc" / "4242"
-    (process / "fd").mkdir(parents=True)
-    for n in range(9):
-        (process / "fd" / str(n)).write_text("")
-    (process / "limits").write_text(
-        "Limit                     Soft Limit           Hard Limit           Units\n"
-        "Max open files            10                   4096                 files\n"
-    )
-    (process / "comm").write_text("worker\n")
-    (process / "status").write_text("Name:\tworker\nUid:\t0\t0\t0\t0\n")
+    fake_process(tmp_path / "proc", "worker", 9, 10, 4096)
     result = subprocess.run(
         [sys.executable, "-m", "tuner", "doctor", "--json", "--proc-sys", str(proc_sys)],
         capture_output=True, text=True, check=False, cwd=REPO,
@@ -456,17 +465,7 @@ def test_a_service_near_its_limit_on_a_fake_proc_tree(tmp_path: Path) -> None:
                        "fs/file-max": "100000"}.items():  # fmt: skip
         (proc_sys / key).parent.mkdir(parents=True, exist_ok=True)
         (proc_sys / key).write_text(value + "\n")
-    process = tmp_path / "proc" / "4242"
-    (process / "fd").mkdir(parents=True)
-    for n in range(900):
-        (process / "fd" / str(n)).write_text("")
-    (process / "limits").write_text(
-        "Limit                     Soft Limit           Hard Limit           Units\n"
-        "Max open files            1024                 524288               files\n"
-    )
-    (process / "comm").write_text("haproxy\n")
-    (process / "status").write_text("Name:\thaproxy\nUid:\t0\t0\t0\t0\n")
-    (process / "cgroup").write_text("0::/system.slice/haproxy.service\n")
+    fake_process(tmp_path / "proc", "haproxy", 900, 1024, 524288, "haproxy.service")
     lines_only = tmp_path / "lines.yaml"
     lines_only.write_text("name: lines\nlimits:\n  - {domain: root, type: '-', item: nofile, "
                           "value: 65536}\n")  # fmt: skip
