@@ -131,8 +131,8 @@ def port_space(
 
 def range_of(values: Mapping[str, str]) -> tuple[int, int]:
     """ip_local_port_range from sysctl values, else the kernel's default."""
-    numbers = _ints(values.get("net.ipv4.ip_local_port_range"))
-    return (numbers[0], numbers[1]) if numbers and len(numbers) == 2 else DEFAULT_RANGE
+    found = numbers(values, "net.ipv4.ip_local_port_range")
+    return (found[0], found[1]) if found and len(found) == 2 else DEFAULT_RANGE
 
 
 def space_of(
@@ -147,7 +147,7 @@ def widest_range(values: Mapping[str, str]) -> tuple[int, int]:
     """The widest range the kernel accepts here: from ip_unprivileged_port_start (the kernel
     refuses a low end below it, EINVAL), at least 1024, to 65535; the low end even, so that the
     size is even."""
-    start = _ints(values.get("net.ipv4.ip_unprivileged_port_start"))
+    start = numbers(values, "net.ipv4.ip_unprivileged_port_start")
     low = max(WIDEST_RANGE[0], start[0] if start else 0)
     low += low % 2
     return low, WIDEST_RANGE[1]
@@ -158,7 +158,7 @@ def range_refusal(port_range: tuple[int, int], values: Mapping[str, str]) -> str
     low, high = port_range
     if not 1 <= low <= high <= 65535:
         return f"{low} {high}: the kernel needs 1 <= low <= high <= 65535"
-    start = _ints(values.get("net.ipv4.ip_unprivileged_port_start"))
+    start = numbers(values, "net.ipv4.ip_unprivileged_port_start")
     if start and low < start[0]:
         return f"low end {low} is below ip_unprivileged_port_start {start[0]}"
     return None
@@ -226,14 +226,14 @@ def reuse_of(values: Mapping[str, str | None]) -> Reuse:
     """tcp_tw_reuse, tcp_timestamps and tcp_tw_reuse_delay from sysctl values (the kernel's
     defaults where a value is absent)."""
 
-    def number(key: str, default: int | None) -> int | None:
-        found = _ints(values.get(key))
-        return found[0] if found else default
-
+    mode, stamps = (
+        number(values, "net.ipv4.tcp_tw_reuse"),
+        number(values, "net.ipv4.tcp_timestamps"),
+    )
     return Reuse(
-        number("net.ipv4.tcp_tw_reuse", 2) or 0,
-        number("net.ipv4.tcp_timestamps", 1) or 0,
-        number("net.ipv4.tcp_tw_reuse_delay", None),
+        2 if mode is None else mode,
+        1 if stamps is None else stamps,
+        number(values, "net.ipv4.tcp_tw_reuse_delay"),
     )
 
 
@@ -325,8 +325,15 @@ class SourceBudget:
         return max(self.usable - self.distinct, 0)
 
 
-def _ints(text: str | None) -> list[int] | None:
+def numbers(values: Mapping[str, str] | Mapping[str, str | None], key: str) -> list[int] | None:
+    """A sysctl value's whitespace-separated integers (None: absent, empty or not numbers)."""
     try:
-        return [int(p) for p in (text or "").split()] or None
+        return [int(p) for p in (values.get(key) or "").split()] or None
     except ValueError:
         return None
+
+
+def number(values: Mapping[str, str] | Mapping[str, str | None], key: str) -> int | None:
+    """A sysctl value's first integer."""
+    found = numbers(values, key)
+    return found[0] if found else None

@@ -15,6 +15,7 @@ tcp_syncookies on (1, the default) tcp_max_syn_backlog bounds nothing a full que
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -62,13 +63,13 @@ class Observation:
     notes: tuple[str, ...] = ()  # what could not be seen
     users: Mapping[int, str] = field(default_factory=dict)  # uid -> name, for nofile fixes
 
-    @property
+    @functools.cached_property
     def space(self) -> PortSpace:
         return connections.space_of(
             self.values, self.census.listening_ports, self.census.bound or ()
         )
 
-    @property
+    @functools.cached_property
     def reuse(self) -> Reuse:
         return connections.reuse_of(self.values)
 
@@ -98,18 +99,6 @@ class Finding:
             "profiles": list(self.profiles),
             "verdict": self.verdict,
         }
-
-
-def _ints(values: Mapping[str, str], key: str) -> list[int] | None:
-    try:
-        return [int(p) for p in values[key].split()] or None
-    except (KeyError, ValueError):
-        return None
-
-
-def _int(values: Mapping[str, str], key: str) -> int | None:
-    numbers = _ints(values, key)
-    return numbers[0] if numbers else None
 
 
 def roomy(needed: float) -> int:
@@ -340,7 +329,7 @@ def _limit_finding(
 
 def time_wait_buckets(seen: Observation) -> list[Finding]:
     total = seen.counters.timewait_sockets
-    limit = _int(seen.values, "net.ipv4.tcp_max_tw_buckets")
+    limit = connections.number(seen.values, "net.ipv4.tcp_max_tw_buckets")
     split: dict[str, object] = {
         "time_wait": seen.state("time-wait"),
         "fin_wait_2": seen.state("fin-wait-2"),
@@ -375,7 +364,7 @@ def time_wait_buckets(seen: Observation) -> list[Finding]:
 def orphans(seen: Observation) -> list[Finding]:
     return _limit_finding(
         "orphans", "net.ipv4.tcp_max_orphans", seen.counters.orphans,
-        _int(seen.values, "net.ipv4.tcp_max_orphans"),
+        connections.number(seen.values, "net.ipv4.tcp_max_orphans"),
         "orphaned sockets (closed by the application, still full sockets: FIN-WAIT-1, CLOSING, "
         "LAST-ACK)",
         "beyond the limit orphans are reset at once ('too many orphaned sockets'); each may "
@@ -386,17 +375,17 @@ def orphans(seen: Observation) -> list[Finding]:
 def conntrack(seen: Observation) -> list[Finding]:
     return _limit_finding(
         "conntrack", "net.netfilter.nf_conntrack_max",
-        _int(seen.values, "net.netfilter.nf_conntrack_count"),
-        _int(seen.values, "net.netfilter.nf_conntrack_max"), "tracked connections",
+        connections.number(seen.values, "net.netfilter.nf_conntrack_count"),
+        connections.number(seen.values, "net.netfilter.nf_conntrack_max"), "tracked connections",
         "when the table is full the kernel drops new connections ('nf_conntrack: table full')",
     )  # fmt: skip
 
 
 def file_max(seen: Observation) -> list[Finding]:
-    numbers = _ints(seen.values, "fs.file-nr")
+    numbers = connections.numbers(seen.values, "fs.file-nr")
     return _limit_finding(
         "file-max", "fs.file-max", numbers[0] if numbers else None,
-        _int(seen.values, "fs.file-max"), "open file handles system-wide",
+        connections.number(seen.values, "fs.file-max"), "open file handles system-wide",
         "beyond it every open() and socket() fails with ENFILE",
     )  # fmt: skip
 
@@ -405,7 +394,7 @@ def process_nofile(seen: Observation) -> list[Finding]:
     from tuner import nofile
 
     found: list[Finding] = []
-    nr_open = _int(seen.values, "fs.nr_open")
+    nr_open = connections.number(seen.values, "fs.nr_open")
     for process in seen.processes.closest:
         level = severity(process.percent) if process.soft else None
         if level is None or process.soft is None:
@@ -438,8 +427,8 @@ def process_nofile(seen: Observation) -> list[Finding]:
 
 
 def listen_queues(seen: Observation) -> list[Finding]:
-    somaxconn = _int(seen.values, "net.core.somaxconn")
-    syncookies = _int(seen.values, "net.ipv4.tcp_syncookies")
+    somaxconn = connections.number(seen.values, "net.core.somaxconn")
+    syncookies = connections.number(seen.values, "net.ipv4.tcp_syncookies")
     found: list[Finding] = []
     for listener in seen.census.listeners:
         if not listener.backlog or listener.queue is None:
@@ -536,7 +525,7 @@ def _refused_range(seen: Observation, view: ProfileView) -> str | None:
     wanted = view.values.get("net.ipv4.ip_local_port_range")
     if wanted is None or wanted == seen.values.get("net.ipv4.ip_local_port_range"):
         return None
-    numbers = _ints(view.values, "net.ipv4.ip_local_port_range")
+    numbers = connections.numbers(view.values, "net.ipv4.ip_local_port_range")
     if not numbers or len(numbers) != 2:
         return f"ip_local_port_range {wanted!r} is not two numbers"
     return connections.range_refusal((numbers[0], numbers[1]), view.values)
@@ -581,7 +570,7 @@ def _nofile_verdict(finding: Finding, seen: Observation, view: ProfileView) -> s
     uid = evidence.get("uid")
     if view.profile is None:
         return "not addressed: no profile"
-    nr_open = _int(view.values, "fs.nr_open")
+    nr_open = connections.number(view.values, "fs.nr_open")
     who = nofile.identity(str(user), uid if isinstance(uid, int) else None) if user else None
     granted = nofile.of_profile(view.profile, who, str(unit) if unit else None, nr_open)
     if granted is None:
@@ -613,7 +602,10 @@ def _listen_verdict(finding: Finding, seen: Observation, view: ProfileView) -> s
     if not evidence.get("capped_by_somaxconn"):
         return ("not addressed: the application's listen() backlog is the cap; no sysctl "
                 "raises it")  # fmt: skip
-    before, now = _int(seen.values, "net.core.somaxconn"), _int(view.values, "net.core.somaxconn")
+    before, now = (
+        connections.number(seen.values, "net.core.somaxconn"),
+        connections.number(view.values, "net.core.somaxconn"),
+    )
     if before == now or now is None:
         return "not fixed: the profile leaves net.core.somaxconn as it is"
     return (f"raises the accept-queue cap from {before} to {now}: fixed once the application "
@@ -624,7 +616,7 @@ def _limit_verdict(finding: Finding, seen: Observation, view: ProfileView) -> st
     evidence = finding.evidence
     key = str(evidence.get("key", ""))
     used = int(str(evidence.get("used") or 0))
-    limit = _int(view.values, key)
+    limit = connections.number(view.values, key)
     if not key or limit is None:
         return "not addressed"
     if view.values.get(key) == seen.values.get(key):
