@@ -18,8 +18,8 @@ from pathlib import Path
 
 from plan_latency import FLOOR, measure, table
 
-from tuner.library import ProfileLibrary
-from tuner.resolve import resolve
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import resolve
 
 
 def seed(base: Path, profile: str) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ import errno
 import json
 from pathlib import Path
 
-from tuner import catalog
+from tuner.knowledge import catalog
 
 PROC = Path("/proc/sys")
 # bounds that depend on another key (the port range and the first unprivileged port): the

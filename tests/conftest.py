@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from tuner import host as host_module
-from tuner.errors import HostError
-from tuner.kernel import ProcKernel
-from tuner.keys import SysctlKey
-from tuner.processes import ProcessScan
-from tuner.sockets import Census, Progress
+from tuner.base.errors import HostError
+from tuner.base.keys import SysctlKey
+from tuner.machine import host as host_module
+from tuner.machine.kernel import ProcKernel
+from tuner.machine.processes import ProcessScan
+from tuner.machine.sockets import Census, Progress
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def read_proc_sys(base: Path) -> dict[str, str]:
 
 def step_owner(method: str) -> tuple[type, str]:
     """Where a step named in fault tests lives: a live write is the kernel's, the rest the host's."""
-    from tuner.kernel import ProcKernel
+    from tuner.machine.kernel import ProcKernel
 
     return (ProcKernel, "write") if method == "write_sysctl" else (host_module.Host, method)
 

@@ -14,9 +14,9 @@ import signal
 import sys
 import time
 
-from tuner.cli import main
-from tuner.host import Host
-from tuner.kernel import ProcKernel
+from tuner.cli.main import main
+from tuner.machine.host import Host
+from tuner.machine.kernel import ProcKernel
 
 
 def arm(action: str, method: str, nth: int) -> None:

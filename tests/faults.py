@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tuner.cli
-import tuner.commands.apply
-import tuner.commands.plan
-import tuner.commands.rollback
-import tuner.commands.status
-import tuner.profile
-import tuner.rules  # noqa: F401 - imported once here, not in every forked child
-from tuner.errors import HostError
-from tuner.host import Host
-from tuner.kernel import ProcKernel
+import tuner.cli.apply
+import tuner.cli.main
+import tuner.cli.plan
+import tuner.cli.rollback
+import tuner.cli.status
+import tuner.knowledge.rules  # noqa: F401 - imported once here, not in every forked child
+import tuner.profile.document
+from tuner.base.errors import HostError
+from tuner.machine.host import Host
+from tuner.machine.kernel import ProcKernel
 
 STEPS = ("write_file", "rename", "remove_file", "write_sysctl", "reserve_space")
 KILLED = 128 + signal.SIGKILL
@@ -67,7 +67,7 @@ def in_child(
             sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
             finish = arm()
-            from tuner.cli import main
+            from tuner.cli.main import main
 
             try:
                 code = main(args)

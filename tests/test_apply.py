@@ -12,13 +12,13 @@ import pytest
 from conftest import DEFAULT_PROC_SYS, FakeKernel, snapshot, step_owner
 from typer.testing import CliRunner
 
-from tuner import ops
-from tuner.cli import app
-from tuner.errors import HostError, TunerError
-from tuner.host import Host
-from tuner.journal import Journal
-from tuner.kernel import ProcKernel
-from tuner.keys import SysctlKey
+from tuner.app import ops
+from tuner.base.errors import HostError, TunerError
+from tuner.base.keys import SysctlKey
+from tuner.cli.main import app
+from tuner.machine.host import Host
+from tuner.machine.kernel import ProcKernel
+from tuner.state.journal import Journal
 
 runner = CliRunner()
 
@@ -138,7 +138,7 @@ def test_apply_on_the_live_root_needs_root(
     root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Host, "is_live_root", property(lambda self: True))
-    monkeypatch.setattr("tuner.commands._common.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("tuner.cli.common.os.geteuid", lambda: 1000)
     before = snapshot(root, proc_sys, skip="nothing")
     result = tuner(root, proc_sys, "apply", "base", "--yes")
     assert result.exit_code == 1
@@ -294,7 +294,7 @@ def test_kernel_refusal_is_reported_with_its_reason(
             raise OSError(errno.EINVAL, "Invalid argument")
         return original(fd, data)
 
-    monkeypatch.setattr("tuner.kernel.os.write", refusing)
+    monkeypatch.setattr("tuner.machine.kernel.os.write", refusing)
     result = tuner(root, proc_sys, "apply", "loadgen-client", "--yes")
     assert result.exit_code == 1
     assert result.stderr.startswith(
@@ -351,7 +351,7 @@ def test_apply_refuses_when_the_host_changed_after_the_plan_was_shown(
     def someone_else_meanwhile(yes: bool) -> None:
         (proc_sys / "net/ipv4/tcp_tw_reuse").write_text("1\n")
 
-    monkeypatch.setattr("tuner.commands.apply.confirm", someone_else_meanwhile)
+    monkeypatch.setattr("tuner.cli.apply.confirm", someone_else_meanwhile)
     result = tuner(root, proc_sys, "apply", "loadgen-client", "--yes")
     assert result.exit_code == 1
     assert result.stderr == (

@@ -20,9 +20,9 @@ from conftest import needs_sandbox
 from sandbox import sandbox
 from sandbox import sourced as _sourced
 
-from tuner.host import Host
-from tuner.keys import normalize_live
-from tuner.sysctld import PROCPS, SYSCTL_DIRS, SYSTEMD, assignments, boot_files, effective
+from tuner.base.keys import normalize_live
+from tuner.machine.host import Host
+from tuner.model.sysctld import PROCPS, SYSCTL_DIRS, SYSTEMD, assignments, boot_files, effective
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
 

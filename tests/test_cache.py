@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tuner import cache, plaindata
-from tuner.diagnostics import Diagnostic
-from tuner.library import ProfileLibrary
-from tuner.resolve import Profile, resolve
+from tuner.base import plaindata
+from tuner.base.diagnostics import Diagnostic
+from tuner.machine import cache
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import Profile, resolve
 
 
 def site_library(root: Path) -> ProfileLibrary:
@@ -35,11 +36,11 @@ def test_second_resolve_is_a_hit_without_loading_the_models(
 ) -> None:
     first, _ = cache.resolve_cached("haproxy-2m-conns", site_library(root))
     assert len(entries(tmp_path)) == 1
-    monkeypatch.delitem(sys.modules, "tuner.profile", raising=False)
-    monkeypatch.setattr("tuner.cache.resolve", lambda *_: pytest.fail("cache missed"))
+    monkeypatch.delitem(sys.modules, "tuner.profile.document", raising=False)
+    monkeypatch.setattr("tuner.machine.cache.resolve", lambda *_: pytest.fail("cache missed"))
     second, _ = cache.resolve_cached("haproxy-2m-conns", site_library(root))
     assert second == first
-    assert "tuner.profile" not in sys.modules
+    assert "tuner.profile.document" not in sys.modules
 
 
 def test_editing_a_profile_misses(tmp_path: Path, root: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from conftest import needs_sandbox
 from sandbox import sandbox
 
-from tuner import catalog
+from tuner.knowledge import catalog
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
 PROBE = Path(__file__).with_name("catalog_probe.py")

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tuner import __version__
-from tuner.cli import app
+from tuner.cli.main import app
 
 runner = CliRunner()
 
@@ -128,9 +128,9 @@ def test_plan_detailed_exitcode(root: Path, proc_sys: Path) -> None:
 
 def test_plan_detailed_exitcode_zero_when_in_sync(root: Path) -> None:
     # image mode, with the files already there: nothing to change
-    from tuner.host import Host
-    from tuner.ops import load_checked
-    from tuner.render import render_files
+    from tuner.app.ops import load_checked
+    from tuner.changes.render import render_files
+    from tuner.machine.host import Host
 
     profile, _ = load_checked("base", Host(root, None))
     for path, text in render_files(profile).items():
@@ -236,7 +236,7 @@ def test_internal_error_exit_3_without_traceback(
     def boom(*_args: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("tuner.plan.make_plan", boom)
+    monkeypatch.setattr("tuner.changes.plan.make_plan", boom)
     result = run("plan", "base", "--root", str(root))
     assert result.exit_code == 3
     assert "Traceback" not in result.output
@@ -249,7 +249,7 @@ class _Tty:
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tuner.report import Style
+    from tuner.cli.report import Style
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert Style(_Tty())("x", "add") == "\x1b[32mx\x1b[0m"  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import DEFAULT_PROC_SYS, write_proc_sys
 from sandbox import REPO
 
-from tuner.host import Host
+from tuner.machine.host import Host
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")} | {
     "PYTHONPATH": str(REPO)

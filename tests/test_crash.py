@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, snapshot
 
-from tuner.host import Host
-from tuner.journal import Journal
+from tuner.machine.host import Host
+from tuner.state.journal import Journal
 
 RUNNER = Path(__file__).with_name("crash_runner.py")
 PROFILE = "haproxy-2m-conns"

@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO, have
 from typer.testing import CliRunner
 
-from tuner.cli import app
+from tuner.cli.main import app
 
 runner = CliRunner()
 SPEC = "tuner-sysctl==0.2.0"  # as in the README
@@ -113,7 +113,7 @@ def test_packer_example_commands_bake_an_image_root(tmp_path: Path) -> None:
 
 def test_kernel_facts_name_only_catalog_keys_and_nothing_cites_outside_files() -> None:
     """docs/kernel-facts.md is checked against the catalog; the project cites its own docs."""
-    from tuner import catalog
+    from tuner.knowledge import catalog
 
     text = (REPO / "docs/kernel-facts.md").read_text()
     named = set(re.findall(r"\b(?:net|fs|vm|kernel)\.[a-z0-9_.*/-]+[a-z0-9_]", text))

@@ -15,8 +15,9 @@ import pytest
 from conftest import needs_sandbox
 from sandbox import REPO, sandbox
 
-from tuner import diagnosis, sockets
-from tuner.processes import ProcessFds, ProcessScan, scan
+from tuner.knowledge import diagnosis
+from tuner.machine import sockets
+from tuner.machine.processes import ProcessFds, ProcessScan, scan
 
 SCENE = Path(__file__).with_name("doctorscene.py")
 
@@ -129,7 +130,7 @@ def test_half_filters_split_every_socket_exactly_once() -> None:
         f"{shlex.quote(sys.executable)} - <<'EOF'\n"
         "import socket, sys, json\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
-        "from tuner import sockets\n"
+        "from tuner.machine import sockets\n"
         "server = socket.create_server(('127.0.0.1', 40001), backlog=500)\n"
         "held = [socket.create_connection(('127.0.0.1', 40001)) for _ in range(300)]\n"
         "low = sockets.census(split=20000)\n"
@@ -157,7 +158,7 @@ def test_non_root_sees_what_it_can_and_says_what_it_could_not() -> None:
         "import os, sys\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "import contextlib, io\n"
-        "from tuner import cli\n"
+        "from tuner.cli import main as cli\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert cli.main(['doctor', '--json']) == 0\n"
         "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
@@ -385,8 +386,8 @@ def test_the_doctor_op_reads_only_through_the_host(tmp_path: Path) -> None:
     """ops.doctor with an injected kernel: its values, /proc text, sockets and processes."""
     from conftest import FakeKernel
 
-    from tuner import ops
-    from tuner.host import Host
+    from tuner.app import ops
+    from tuner.machine.host import Host
 
     kernel = FakeKernel(
         {
@@ -435,16 +436,16 @@ def test_the_doctor_op_reads_only_through_the_host(tmp_path: Path) -> None:
 
 
 def test_doctor_refuses_image_mode(tmp_path: Path) -> None:
-    from tuner import ops
-    from tuner.errors import TunerError
-    from tuner.host import Host
+    from tuner.app import ops
+    from tuner.base.errors import TunerError
+    from tuner.machine.host import Host
 
     with pytest.raises(TunerError, match="image mode"):
         ops.doctor(Host(tmp_path, None))
 
 
 def test_progress_only_once_a_census_takes_a_while(capsys: pytest.CaptureFixture[str]) -> None:
-    from tuner.commands.doctor import Progress
+    from tuner.cli.doctor import Progress
 
     progress = Progress()
     progress(1000)  # at once: nothing drawn

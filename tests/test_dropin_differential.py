@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from systemd_view import systemd_view
 
-from tuner import services
-from tuner.library import ProfileLibrary
-from tuner.render import render_files
-from tuner.resolve import resolve
+from tuner.base import services
+from tuner.changes.render import render_files
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import resolve
 
 DIRECTIVES = (
     "LimitCPU", "LimitFSIZE", "LimitDATA", "LimitSTACK", "LimitCORE", "LimitRSS", "LimitNOFILE",

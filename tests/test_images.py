@@ -15,12 +15,12 @@ from conftest import REPO, have, needs_sandbox
 from sandbox import COVER_ETC, sandbox
 from typer.testing import CliRunner
 
-from tuner.cli import app
-from tuner.cloudinit import document
-from tuner.host import looks_like_chroot
-from tuner.library import ProfileLibrary
-from tuner.render import render_files
-from tuner.resolve import Profile, resolve
+from tuner.app.cloudinit import document
+from tuner.changes.render import render_files
+from tuner.cli.main import app
+from tuner.machine.host import looks_like_chroot
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import Profile, resolve
 
 runner = CliRunner()
 BUNDLED = ["backend-server", "base", "haproxy-2m-conns", "loadgen-client"]

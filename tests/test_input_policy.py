@@ -17,10 +17,10 @@ import pytest
 from conftest import REPO, snapshot
 from typer.testing import CliRunner
 
-from tuner.cli import app
-from tuner.library import ProfileLibrary
-from tuner.render import render_files
-from tuner.resolve import resolve
+from tuner.changes.render import render_files
+from tuner.cli.main import app
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import resolve
 
 runner = CliRunner()
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuner.keys import KeySyntaxError, normalize_live, normalize_value, parse_key
+from tuner.base.keys import KeySyntaxError, normalize_live, normalize_value, parse_key
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tuner import capacity, catalog
-from tuner.cli import app
-from tuner.facts import Facts
-from tuner.host import Host
-from tuner.library import ProfileLibrary
-from tuner.live import LiveKernel
-from tuner.resolve import Profile, resolve
+from tuner.cli.main import app
+from tuner.knowledge import capacity, catalog
+from tuner.knowledge.facts import Facts
+from tuner.machine.host import Host
+from tuner.machine.live import LiveKernel
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import Profile, resolve
 
 runner = CliRunner()
 BUNDLED = ["backend-server", "base", "haproxy-2m-conns", "loadgen-client"]
@@ -157,7 +157,7 @@ def test_explain_rule_and_unknown(root: Path) -> None:
 def test_netlink_finds_a_listener_in_this_namespace() -> None:
     import socket
 
-    from tuner.sockets import listening_tcp_ports
+    from tuner.machine.sockets import listening_tcp_ports
 
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
@@ -237,8 +237,9 @@ def test_capacity_and_doctor_agree_on_the_same_facts(
 ) -> None:
     """The same port budget and the same verdict: capacity's "met" for N connections per tuple
     is doctor's silence about a tuple holding N."""
-    from tuner import diagnosis, sockets
-    from tuner.processes import ProcessScan
+    from tuner.knowledge import diagnosis
+    from tuner.machine import sockets
+    from tuner.machine.processes import ProcessScan
 
     site = root / "etc/tuner/profiles"
     site.mkdir(parents=True)

@@ -19,10 +19,10 @@ from conftest import needs_sandbox
 from sandbox import sandbox
 from sandbox import sourced as _sourced
 
-from tuner import pamlimits as limits
-from tuner.library import ProfileLibrary
-from tuner.render import LIMITS_FILE, render_files
-from tuner.resolve import resolve
+from tuner.changes.render import LIMITS_FILE, render_files
+from tuner.model import pamlimits as limits
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import resolve
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
 

@@ -17,7 +17,7 @@ import yaml
 from conftest import needs_sandbox
 from sandbox import COVER_ETC, REPO, sandbox
 
-from tuner.schema import profile_schema
+from tuner.app.schema import profile_schema
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")} | {
     "PYTHONPATH": str(REPO)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tuner.keys import SysctlKey, parse_key
-from tuner.order import write_order
+from tuner.base.keys import SysctlKey, parse_key
+from tuner.changes.order import write_order
 
 Item = tuple[SysctlKey, str]
 

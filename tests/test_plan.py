@@ -5,10 +5,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 from conftest import write_proc_sys
 
-from tuner.host import Host
-from tuner.ops import load_checked
-from tuner.plan import make_plan
-from tuner.render import render_files
+from tuner.app.ops import load_checked
+from tuner.changes.plan import make_plan
+from tuner.changes.render import render_files
+from tuner.machine.host import Host
 
 
 def plan_for(name: str, host: Host):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tuner.profile import load_profile
+from tuner.profile.document import load_profile
 
 CASES = {
     "malformed YAML": (

@@ -24,9 +24,9 @@ import pytest
 from conftest import needs_sandbox
 from sandbox import COVER_ETC, sandbox
 
-from tuner import capacity, catalog
-from tuner.library import ProfileLibrary
-from tuner.resolve import resolve
+from tuner.knowledge import capacity, catalog
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import resolve
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
 PROOF = Path(__file__).with_name("portproof.py")

@@ -30,12 +30,13 @@ from sandbox import sandbox, sourced
 from systemd_view import systemd_view
 from typer.testing import CliRunner
 
-from tuner import pamlimits, services
-from tuner.cli import app
-from tuner.keys import normalize_live
-from tuner.library import ProfileLibrary
-from tuner.render import LIMITS_FILE, SYSCTL_FILE
-from tuner.resolve import Profile, resolve
+from tuner.base import services
+from tuner.base.keys import normalize_live
+from tuner.changes.render import LIMITS_FILE, SYSCTL_FILE
+from tuner.cli.main import app
+from tuner.model import pamlimits
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import Profile, resolve
 
 runner = CliRunner()
 # More with TUNER_EXAMPLES=N; CI runs a fixed sequence (derandomize) so a landing never hangs on

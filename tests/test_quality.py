@@ -55,12 +55,10 @@ def _modules() -> dict[str, Path]:
 
 
 def test_no_command_module_imports_another() -> None:
-    commands = {
-        name: path for name, path in _modules().items() if name.startswith("tuner.commands.")
-    }
+    commands = {name: path for name, path in _modules().items() if name.startswith("tuner.cli.")}
     for name, path in commands.items():
         others = {
-            i for i in _imports(path) if i in commands and i not in (name, "tuner.commands._common")
+            i for i in _imports(path) if i in commands and i not in (name, "tuner.cli.common")
         }
         assert not others, f"{name} imports {others}: share through an op, a view or _common"
 

@@ -16,10 +16,10 @@ import pytest
 from conftest import DEFAULT_PROC_SYS, have, needs_sandbox, write_proc_sys
 from sandbox import _guard, sandbox
 
-from tuner.keys import normalize_live
-from tuner.library import ProfileLibrary
-from tuner.render import SYSCTL_FILE, render_files
-from tuner.resolve import Profile, resolve
+from tuner.base.keys import normalize_live
+from tuner.changes.render import SYSCTL_FILE, render_files
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import Profile, resolve
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
 

@@ -12,10 +12,10 @@ import pytest
 from conftest import DEFAULT_PROC_SYS
 from typer.testing import CliRunner
 
-from tuner import sysctld
-from tuner.cli import app
-from tuner.host import Host
-from tuner.keys import SysctlKey, normalize_live
+from tuner.base.keys import SysctlKey, normalize_live
+from tuner.cli.main import app
+from tuner.machine.host import Host
+from tuner.model import sysctld
 
 runner = CliRunner()
 

@@ -22,8 +22,8 @@ import faults
 import pytest
 from conftest import REPO, snapshot
 
-from tuner.host import Host
-from tuner.journal import Journal
+from tuner.machine.host import Host
+from tuner.state.journal import Journal
 
 PROFILE = "haproxy-2m-conns"
 
@@ -138,8 +138,8 @@ def _fail_from(args: list[str], first: int) -> faults.Outcome:
     """Make /etc read-only from its ``first`` write on (the journal in /var stays writable)."""
     script = (
         "import sys\n"
-        "from tuner.errors import HostError\n"
-        "from tuner.host import Host\n"
+        "from tuner.base.errors import HostError\n"
+        "from tuner.machine.host import Host\n"
         "calls = [0]\n"
         "def arm(name):\n"
         "    original = getattr(Host, name)\n"
@@ -152,7 +152,7 @@ def _fail_from(args: list[str], first: int) -> faults.Outcome:
         "    setattr(Host, name, wrapped)\n"
         "for name in ('write_file', 'remove_file'):\n"
         "    arm(name)\n"
-        "from tuner.cli import main\n"
+        "from tuner.cli.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -183,7 +183,7 @@ def test_a_full_journal_before_the_start_is_a_clear_error(root: Path, proc_sys: 
         "import os, sys, errno\n"
         "def full(*a): raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
         "os.pwrite = full\n"
-        "from tuner.cli import main\n"
+        "from tuner.cli.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -8,11 +8,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from tuner import __version__
-from tuner.diagnostics import Location
-from tuner.keys import parse_key
-from tuner.library import ProfileLibrary
-from tuner.render import limit_lines, render_files
-from tuner.resolve import LimitEntry, Profile, SysctlEntry, resolve
+from tuner.base.diagnostics import Location
+from tuner.base.keys import parse_key
+from tuner.changes.render import limit_lines, render_files
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import LimitEntry, Profile, SysctlEntry, resolve
 
 GOLDEN = Path(__file__).parent / "golden"
 BUNDLED = ["backend-server", "base", "haproxy-2m-conns", "loadgen-client"]

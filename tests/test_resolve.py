@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tuner.library import ProfileLibrary
-from tuner.resolve import resolve
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import resolve
 
 
 def library(profiles_dir: Path) -> ProfileLibrary:

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from conftest import write_proc_sys
 
-from tuner import rules
-from tuner.diagnostics import Diagnostic, Location
-from tuner.host import Host
-from tuner.keys import parse_key
-from tuner.library import ProfileLibrary
-from tuner.live import LiveKernel
-from tuner.resolve import Profile, SysctlEntry, resolve
+from tuner.base.diagnostics import Diagnostic, Location
+from tuner.base.keys import parse_key
+from tuner.knowledge import rules
+from tuner.machine.host import Host
+from tuner.machine.live import LiveKernel
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import Profile, SysctlEntry, resolve
 
 PROXY = "intent: {role: proxy, concurrent_connections: 100000, backends: 4, memory_gib: 64}\n"
 NOFILE = "limits:\n  - {domain: '*', type: '-', item: nofile, value: %s}\n  - {domain: root, type: '-', item: nofile, value: %s}\n"

@@ -17,9 +17,9 @@ import pytest
 from conftest import needs_sandbox
 from sandbox import REPO, sandbox, tmpfs_over
 
-from tuner import connections, diagnosis
-from tuner.processes import ProcessFds, ProcessScan
-from tuner.sockets import Census
+from tuner.knowledge import connections, diagnosis
+from tuner.machine.processes import ProcessFds, ProcessScan
+from tuner.machine.sockets import Census
 
 SCENES = Path(__file__).with_name("scenes.py")
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
@@ -304,8 +304,8 @@ def _service_seen(unit: str | None) -> diagnosis.Observation:
 
 
 def _profile(tmp_path: Path, body: str) -> Any:
-    from tuner.library import ProfileLibrary
-    from tuner.resolve import resolve
+    from tuner.profile.library import ProfileLibrary
+    from tuner.profile.resolve import resolve
 
     path = tmp_path / "p.yaml"
     path.write_text("name: p\n" + body)

@@ -123,7 +123,7 @@ def test_a_second_signal_while_the_first_is_reported_changes_nothing(tmp_path: P
     def arm() -> Callable[[], None]:
         import os
 
-        from tuner import report
+        from tuner.cli import report
 
         original = report.error
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from tuner.host import Host
-from tuner.sysctld import PROCPS, SYSTEMD, assignments, boot_files, effective, parse_conf
+from tuner.machine.host import Host
+from tuner.model.sysctld import PROCPS, SYSTEMD, assignments, boot_files, effective, parse_conf
 
 P = PurePosixPath
 

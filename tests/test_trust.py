@@ -361,7 +361,7 @@ def test_a_unit_name_too_long_for_its_drop_in_directory_is_refused(tmp_path: Pat
 
 
 def test_a_unit_that_looks_like_an_option_reaches_systemctl_after_double_dash() -> None:
-    from tuner import systemd
+    from tuner.machine import systemd
 
     calls: list[tuple[str, ...]] = []
 
@@ -432,7 +432,7 @@ SHELLS = {
 
 
 def test_only_profile_names_are_ever_offered(tmp_path: Path) -> None:
-    from tuner.library import ProfileLibrary
+    from tuner.profile.library import ProfileLibrary
 
     img = image(tmp_path)
     site = img / "etc/tuner/profiles"

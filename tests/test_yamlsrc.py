@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from tuner.diagnostics import Location
-from tuner.yamlsrc import load_yaml
+from tuner.base.diagnostics import Location
+from tuner.profile.yamlsrc import load_yaml
 
 
 def test_positions_of_keys_and_values() -> None:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tuner.cli import main
+from tuner.cli.main import main
 
 raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""One module per command verb; each ``run`` returns an exit code and prints through ``report``."""

@@ -1,0 +1,71 @@
+"""What is known about the machine a profile is for: its values, else the live ones, else the
+kernel's defaults; its memory, page size and listening ports. Rules and capacity read these."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+from tuner.base.diagnostics import Location
+from tuner.knowledge import catalog
+from tuner.machine.live import LiveKernel
+from tuner.profile.resolve import Profile
+
+
+@dataclass(frozen=True)
+class Value:
+    text: str
+    origin: str  # "profile", "live" or "default"
+    location: Location | None = None
+
+    def ints(self) -> list[int] | None:
+        try:
+            return [int(p) for p in self.text.split()]
+        except ValueError:
+            return None
+
+
+class Facts:
+    def __init__(self, profile: Profile, live: LiveKernel) -> None:
+        self.profile = profile
+        self.live = live
+
+    def value(self, name: str) -> Value | None:
+        for entry in self.profile.sysctl:
+            if entry.key.name == name:
+                return Value(entry.value, "profile", entry.origin)
+        live = self.live.value(name) if self.live.available else None
+        if live is not None:
+            return Value(live, "live")
+        known = catalog.lookup(name)
+        release = self.live.release if self.live.available else None
+        default = known.default_for(release) if known else None
+        return Value(default, "default") if default is not None else None
+
+    def ints(self, name: str) -> list[int] | None:
+        found = self.value(name)
+        return found.ints() if found else None
+
+    def first_int(self, name: str) -> int | None:
+        numbers = self.ints(name)
+        return numbers[0] if numbers else None
+
+    @functools.cached_property
+    def memory_bytes(self) -> int | None:
+        """RAM: the intent's memory_gib, else the live MemTotal."""
+        intent = self.profile.intent
+        if intent and intent.memory_gib:
+            return int(intent.memory_gib * 1024**3)
+        for line in (self.live.host.kernel.read_proc("meminfo") or "").splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+        return None
+
+    @property
+    def page_size(self) -> int:
+        return os.sysconf("SC_PAGESIZE")
+
+    @functools.cached_property
+    def listening_ports(self) -> set[int]:
+        return self.live.host.kernel.listening_ports()

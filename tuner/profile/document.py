@@ -1,0 +1,454 @@
+"""The profile language: pydantic models of one YAML file, and loading with located errors.
+
+A profile file is parsed with positions (``yamlsrc``), validated by the models below, and every
+problem comes back as a ``Diagnostic`` at the offending node. ``resolve`` then merges ``extends``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from tuner.base import limits, services
+from tuner.base.diagnostics import Diagnostic, Location
+from tuner.base.errors import TunerError
+from tuner.base.keys import KeySyntaxError, normalize_value, parse_key
+from tuner.base.safetext import check_text
+from tuner.machine.rootfs import TooLarge, read_path
+from tuner.profile.library import MAX_PROFILE_BYTES, PROFILE_NAME, display_path
+from tuner.profile.yamlsrc import MAX_BYTES, YamlDocument, load_yaml
+
+_NAME = PROFILE_NAME
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise ValueError(
+            f"{name!r} is not a profile name: letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _check_key(text: str) -> str:
+    try:
+        return parse_key(text).name
+    except KeySyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _check_text(text: str) -> str:
+    """Free text (description, why, source): several lines, but nothing safetext refuses."""
+    return check_text(text.strip(), multiline=True)
+
+
+def _check_line(text: str) -> str:
+    return check_text(text)
+
+
+def _short_form(data: Any) -> Any:
+    return data if isinstance(data, dict) else {"value": data}
+
+
+ProfileName = Annotated[str, AfterValidator(_check_name)]
+SysctlKeyName = Annotated[str, AfterValidator(_check_key)]
+SysctlValue = Annotated[str, BeforeValidator(normalize_value)]
+LimitValue = Annotated[str, BeforeValidator(limits.normalize_limit_value)]
+ServiceValue = Annotated[str, BeforeValidator(services.normalize_service_value)]
+Text = Annotated[str, AfterValidator(_check_text)]
+Line = Annotated[str, AfterValidator(_check_line)]
+Why = Text
+UnitName = Annotated[str, AfterValidator(services.check_unit)]
+LimitItem = Literal[
+    "core", "data", "fsize", "memlock", "nofile", "rss", "stack", "cpu", "nproc", "as",
+    "maxlogins", "maxsyslogins", "nonewprivs", "priority", "locks", "sigpending", "msgqueue",
+    "nice", "rtprio", "rttime",
+]  # fmt: skip
+ServiceDirective = Literal[
+    "LimitCPU", "LimitFSIZE", "LimitDATA", "LimitSTACK", "LimitCORE", "LimitRSS", "LimitNOFILE",
+    "LimitAS", "LimitNPROC", "LimitMEMLOCK", "LimitLOCKS", "LimitSIGPENDING", "LimitMSGQUEUE",
+    "LimitNICE", "LimitRTPRIO", "LimitRTTIME",
+]  # fmt: skip
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class SysctlSetting(_Model):
+    value: SysctlValue
+    why: Why | None = None
+    source: Why | None = None
+
+    _short = model_validator(mode="before")(_short_form)
+
+
+class ServiceSetting(_Model):
+    value: ServiceValue
+    why: Why | None = None
+    source: Why | None = None
+
+    _short = model_validator(mode="before")(_short_form)
+
+
+class LimitRule(_Model):
+    domain: Annotated[str, AfterValidator(limits.check_domain)]
+    type: Literal["soft", "hard", "-"]
+    item: LimitItem
+    value: LimitValue | None = Field(description="null removes an inherited rule")
+    why: Why | None = None
+    source: Why | None = None
+
+    @field_validator("value", mode="after")
+    @classmethod
+    def _minus_one(cls, value: str | None, info: ValidationInfo) -> str | None:
+        item = info.data.get("item")
+        return limits.for_item(item, value) if value is not None and item else value
+
+    @model_validator(mode="after")
+    def _item_value(self) -> LimitRule:
+        limits.check_domain_item(self.domain, self.item)
+        if self.value is not None:
+            limits.check_item_value(self.item, self.value)
+        return self
+
+
+MAX_CONNECTIONS = 10**12  # far beyond any host; keeps the arithmetic in exact integers
+MAX_TUPLES = 2**32
+MAX_MEMORY_GIB = 2**20  # 1 PiB
+
+
+class Intent(_Model):
+    """The workload a profile is for; the capacity model and the rules check it."""
+
+    role: Literal["proxy", "client", "server"]
+    concurrent_connections: int = Field(ge=0, le=MAX_CONNECTIONS)
+    new_connections_per_second: int | None = Field(default=None, ge=0, le=MAX_CONNECTIONS)
+    backends: int | None = Field(default=None, ge=1, le=MAX_TUPLES)  # proxy: backend (IP, port)s
+    destinations: int | None = Field(default=None, ge=1, le=MAX_TUPLES)  # client: (IP, port)s
+    source_ips: int = Field(default=1, ge=1, le=MAX_TUPLES)
+    target: Literal["host", "container", "kubernetes"] = "host"
+    # RAM of the machines it is for
+    memory_gib: float | None = Field(default=None, gt=0, le=MAX_MEMORY_GIB, allow_inf_nan=False)
+    # processes the connections are spread over (each has its own descriptor limit)
+    processes: int = Field(default=1, ge=1, le=MAX_TUPLES)
+    user: Annotated[str, AfterValidator(limits.check_domain)] | None = None  # who runs them
+
+
+class Vendored(_Model):
+    """Written by ``tuner vendor``: where a flattened profile came from."""
+
+    tuner_version: Line
+    content_sha256: Line
+    chain: list[Line]
+
+
+class ProfileDoc(_Model):
+    name: ProfileName
+    description: Text = ""
+    extends: list[ProfileName] = []
+    intent: Intent | None = None
+    vendored: Vendored | None = None
+    sysctl: dict[SysctlKeyName, SysctlSetting | None] = {}
+    limits: list[LimitRule] = []
+    services: dict[UnitName, dict[ServiceDirective, ServiceSetting | None] | None] = {}
+
+
+FIELDS = tuple(ProfileDoc.model_fields)
+
+
+@dataclass(frozen=True)
+class ProfileSource:
+    """One profile file as loaded: where it is, its positions, and its model (None if invalid).
+
+    ``partial`` is the model of whatever part of an invalid file is valid (the entries with errors
+    left out), so that validate can still run the rules on it and report everything at once."""
+
+    path: Path
+    display: str
+    doc: YamlDocument
+    model: ProfileDoc | None
+    partial: ProfileDoc | None = None
+
+    @property
+    def best(self) -> ProfileDoc | None:
+        return self.model or self.partial
+
+
+def load_profile(
+    path: Path, read: Callable[[Path], bytes] | None = None
+) -> tuple[ProfileSource, list[Diagnostic]]:
+    """Parse one profile file; ``read`` fetches its bytes (the library's reader, which keeps
+    a site profile inside its root). Never raises for what the file holds."""
+    display = display_path(path)
+    try:
+        try:
+            raw = (read or _read_plain)(path)
+        except TooLarge:
+            raw = b"\0" * (MAX_BYTES + 1)  # reported just below, as any other oversize profile
+        if len(raw) > MAX_BYTES:  # counted in bytes: multibyte padding cannot hide a tail
+            doc = YamlDocument(display, None)
+            message = f"a profile is at most {MAX_BYTES // (1024 * 1024)} MiB"
+            return ProfileSource(path, display, doc, None), [
+                Diagnostic("error", message, doc.location(()))
+            ]
+        # a byte order mark is allowed at the start (editors on Windows write one), nowhere else
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except (TunerError, OSError, UnicodeDecodeError) as exc:
+        reason = (
+            exc.strerror if isinstance(exc, OSError)
+            else "not UTF-8 text" if isinstance(exc, UnicodeDecodeError)
+            else str(exc)
+        )  # fmt: skip
+        doc = YamlDocument(display, None)
+        return ProfileSource(path, display, doc, None), [
+            Diagnostic("error", f"cannot read profile: {reason}", doc.location(()))
+        ]
+    doc, problems = load_yaml(text, display)
+    problems = _labelled(problems, doc)
+    if doc.data is None and problems:  # not YAML at all; duplicate keys still get validated
+        return ProfileSource(path, display, doc, None), problems
+    if not isinstance(doc.data, dict):
+        message = "a profile is a YAML mapping (name:, sysctl:, ...)"
+        return ProfileSource(path, display, doc, None), [
+            *problems,
+            Diagnostic("error", message, doc.location(())),
+        ]
+    data: dict[str, Any] = doc.data
+    if data and not any(key in FIELDS for key in data):
+        # not a profile at all (a link to /etc/shadow, a stray file): say so without quoting
+        # any of it; messages quote keys only from files that are profiles
+        fields = ", ".join(FIELDS)
+        message = f"not a tuner profile: none of its top-level keys is a profile field ({fields})"
+        return ProfileSource(path, display, YamlDocument(display, None), None), [
+            Diagnostic("error", message, Location(display, 1, 1))
+        ]
+    try:
+        model = ProfileDoc.model_validate(data)
+    except ValidationError as exc:
+        model = None
+        said = {d.location for d in problems if d.severity == "error"}
+        problems += [d for d in _located(exc, doc) if d.location not in said]
+        pruned = [_prune_path(tuple(e["loc"])) for e in exc.errors(include_url=False)]
+        partial = _partial(data, pruned, path)
+        if partial is not None:  # what systemd would refuse is reported now too, and left out
+            more, bad = _service_values(partial, doc)
+            problems += more
+            partial = _partial(data, pruned + bad, path) if bad else partial
+    if model is None:
+        return ProfileSource(path, display, doc, None, partial), problems
+    checks, bad_paths = _file_checks(model, path, doc)
+    problems += checks
+    if not problems:
+        return ProfileSource(path, display, doc, model), problems
+    partial = _partial(data, bad_paths, path) if bad_paths else model
+    return ProfileSource(path, display, doc, None, partial), problems
+
+
+def _read_plain(path: Path) -> bytes:
+    return read_path(path, MAX_PROFILE_BYTES + 1)
+
+
+def _labelled(problems: list[Diagnostic], doc: YamlDocument) -> list[Diagnostic]:
+    """YAML-level problems named by the key they are about, as model errors are."""
+    paths = {mark: path for path, mark in doc.value_marks.items()}
+    out = []
+    for problem in problems:
+        where = problem.location
+        path = paths.get((where.line, where.col)) if where and where.file == doc.file else None
+        label = _label(path) if problem.key is None and path else None
+        out.append(dataclasses.replace(problem, key=label) if label else problem)
+    return out
+
+
+def _prune_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The smallest part of a profile to leave out so that an error at ``loc`` goes away."""
+    parts = tuple(p for p in loc if p != "[key]")
+    if parts and parts[0] in ("sysctl", "limits"):
+        return parts[:2]
+    if parts and parts[0] == "services":
+        return parts[:3]
+    return parts[:1]
+
+
+def _partial(data: dict[str, Any], paths: list[tuple[Any, ...]], path: Path) -> ProfileDoc | None:
+    """The model of ``data`` without the entries at ``paths``; None when even that fails."""
+    pruned: dict[str, Any] = {
+        k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+        for k, v in data.items()
+    }
+    drop_limits: set[int] = set()
+    for where in paths:
+        head = where[0] if where else None
+        if head == "limits" and len(where) > 1 and isinstance(where[1], int):
+            drop_limits.add(where[1])
+        elif head in ("sysctl", "services") and len(where) > 1:
+            section = pruned.get(head)
+            if not isinstance(section, dict):
+                pruned.pop(head, None)
+            elif len(where) == 3 and isinstance(section.get(where[1]), dict):
+                section[where[1]] = {k: v for k, v in section[where[1]].items() if k != where[2]}
+            else:
+                section.pop(where[1], None)
+        elif head is not None:
+            pruned.pop(head, None)
+    if drop_limits and isinstance(pruned.get("limits"), list):
+        pruned["limits"] = [r for i, r in enumerate(pruned["limits"]) if i not in drop_limits]
+    if not isinstance(pruned.get("name"), str) or not _NAME.fullmatch(pruned["name"]):
+        pruned["name"] = path.stem if _NAME.fullmatch(path.stem) else "invalid"
+    try:
+        return ProfileDoc.model_validate(pruned)
+    except ValidationError:
+        return None
+
+
+def _located(exc: ValidationError, doc: YamlDocument) -> list[Diagnostic]:
+    out = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        on_key = bool(loc) and loc[-1] == "[key]"
+        path = loc[:-1] if on_key else loc
+        kind = error["type"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            on_key = True
+            allowed = _allowed(path)
+            guess = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            message = f"unknown field {path[-1]!r}; {hint}allowed here: {', '.join(allowed)}"
+        elif kind == "missing":
+            message = f"required field {path[-1]!r} is missing"
+            path = path[:-1]
+        elif on_key and path and path[0] == "services" and len(path) == 3:
+            message = f"unknown directive {path[-1]!r}; expected one of the Limit*= settings"
+        location = doc.location(path, key=on_key)
+        out.append(Diagnostic("error", message, location, _label(loc)))
+    return out
+
+
+def _allowed(path: tuple[Any, ...]) -> list[str]:
+    if len(path) == 1:
+        return list(FIELDS)
+    if path[0] == "limits":
+        return list(LimitRule.model_fields)
+    if path[0] == "intent":
+        return list(Intent.model_fields)
+    if path[0] == "vendored":
+        return list(Vendored.model_fields)
+    return ["value", "why", "source"]
+
+
+def _label(loc: tuple[Any, ...]) -> str:
+    """The key a message is about: the sysctl key, ``limits[2].item``, ``UNIT.Directive``."""
+    parts = [p for p in loc if p != "[key]"]
+    if not parts:
+        return ""
+    head = parts[0]
+    if head == "sysctl" and len(parts) > 1:
+        return str(parts[1])
+    if head == "limits" and len(parts) > 1:
+        tail = "".join(f".{p}" for p in parts[2:3])
+        return f"limits[{parts[1]}]{tail}"
+    if head == "services" and len(parts) > 1:
+        return ".".join(str(p) for p in parts[1:3])
+    if head == "intent" and len(parts) > 1:
+        return f"intent.{parts[1]}"
+    return str(head)
+
+
+def _service_values(
+    model: ProfileDoc, doc: YamlDocument
+) -> tuple[list[Diagnostic], list[tuple[Any, ...]]]:
+    """Each Limit*= value as systemd parses it for its directive; the entries that fail."""
+    problems = []
+    bad: list[tuple[Any, ...]] = []
+    for unit, directives in model.services.items():
+        for directive, setting in (directives or {}).items():
+            if setting is None:
+                continue
+            try:
+                services.parse_value(directive, setting.value)
+            except ValueError as exc:
+                where = doc.location(("services", unit, directive, "value"))
+                problems.append(Diagnostic("error", str(exc), where, f"{unit}.{directive}"))
+                bad.append(("services", unit, directive))
+    return problems, bad
+
+
+def _file_checks(
+    model: ProfileDoc, path: Path, doc: YamlDocument
+) -> tuple[list[Diagnostic], list[tuple[Any, ...]]]:
+    """Checks within one file that the models cannot see: name vs file, aliased duplicates, each
+    Limit*= value as systemd parses it for its directive. Also: the entries to leave out of the
+    partial model."""
+    problems, bad = _service_values(model, doc)
+    stem = path.name.rsplit(".", 1)[0]
+    if path.suffix in (".yaml", ".yml") and model.name != stem:
+        problems.append(
+            Diagnostic(
+                "error",
+                f"profile name {model.name!r} does not match its file name {path.name!r}",
+                doc.location(("name",)),
+                "name",
+            )
+        )
+    if model.vendored is not None and isinstance(doc.data, dict):
+        from tuner.app.vendor import content_hash
+
+        body = {k: v for k, v in doc.data.items() if k != "vendored"}
+        if content_hash(body) != model.vendored.content_sha256:
+            problems.append(
+                Diagnostic(
+                    "warning",
+                    "this vendored profile changed after `tuner vendor` wrote it "
+                    "(its content no longer matches vendored.content_sha256)",
+                    doc.location(("vendored",), key=True),
+                    "vendored",
+                )
+            )
+    raw_sysctl = doc.data.get("sysctl") if isinstance(doc.data, dict) else None
+    seen: dict[str, str] = {}
+    for raw in raw_sysctl or {}:
+        canonical = parse_key(raw).name
+        if canonical in seen:
+            problems.append(
+                Diagnostic(
+                    "error",
+                    f"same key as {seen[canonical]!r} (dotted and slashed forms name one file)",
+                    doc.location(("sysctl", raw), key=True),
+                    raw,
+                )
+            )
+        seen.setdefault(canonical, raw)
+    rules: dict[tuple[str, str, str], int] = {}
+    for index, rule in enumerate(model.limits):
+        for kind in ("soft", "hard") if rule.type == "-" else (rule.type,):
+            ident = (rule.domain, rule.item, kind)
+            if ident in rules:
+                problems.append(
+                    Diagnostic(
+                        "error",
+                        f"{rule.domain} {kind} {rule.item} is already set "
+                        f"by limits[{rules[ident]}]",
+                        doc.location(("limits", index)),
+                        f"limits[{index}]",
+                    )
+                )
+            rules.setdefault(ident, index)
+    return problems, bad
