@@ -19,6 +19,7 @@ from pathlib import Path
 from plan_latency import FLOOR, measure, table
 
 from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef
 from tuner.profile.resolve import resolve
 
 
@@ -26,7 +27,7 @@ def seed(base: Path, profile: str) -> tuple[Path, Path]:
     root, proc_sys = base / "root", base / "proc_sys"
     for directory in ("etc/sysctl.d", "etc/security/limits.d", "etc/systemd/system", "var/lib"):
         (root / directory).mkdir(parents=True)
-    resolved, problems = resolve(profile, ProfileLibrary.for_root(root))
+    resolved, problems = resolve(ProfileRef.parse(profile), ProfileLibrary.for_root(root))
     if resolved is None:
         raise SystemExit("\n".join(map(str, problems)))
     for rel in ["kernel/osrelease", *(str(e.key.path) for e in resolved.sysctl)]:

@@ -21,8 +21,16 @@ from tuner.machine import host as host_module
 from tuner.machine.kernel import ProcKernel
 from tuner.machine.processes import ProcessScan
 from tuner.machine.sockets import Census, Progress
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.resolve import resolve
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def library(root: Path) -> ProfileLibrary:
+    """The profiles of ``root`` (then the bundled ones), resolved by the parser itself."""
+    return ProfileLibrary.for_root(root, resolve)
+
 
 # What a fresh kernel of this kind prints, as files under /proc/sys (tab-separated vectors).
 DEFAULT_PROC_SYS = {

@@ -23,13 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tuner.cli.apply
-import tuner.cli.main
-import tuner.cli.plan
-import tuner.cli.rollback
-import tuner.cli.status
-import tuner.knowledge.rules  # noqa: F401 - imported once here, not in every forked child
-import tuner.profile.document
 from tuner.base.errors import HostError
 from tuner.machine.host import Host
 from tuner.machine.kernel import ProcKernel

@@ -9,15 +9,16 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_PROC_SYS, FakeKernel, snapshot, step_owner
+from conftest import DEFAULT_PROC_SYS, FakeKernel, library, snapshot, step_owner
 from typer.testing import CliRunner
 
-from tuner.app import ops
+from tuner.app import apply, plan
 from tuner.base.errors import HostError, TunerError
 from tuner.base.keys import SysctlKey
 from tuner.cli.main import app
 from tuner.machine.host import Host
 from tuner.machine.kernel import ProcKernel
+from tuner.profile.ref import ProfileRef
 from tuner.state.journal import Journal
 
 runner = CliRunner()
@@ -449,14 +450,14 @@ def test_an_injected_kernel_is_the_one_apply_and_rollback_use(root: Path) -> Non
     values = {k.replace("eth0.100", "eth0/100"): v for k, v in values.items()}
     kernel = FakeKernel(values, refuse=frozenset({"net.ipv4.tcp_tw_reuse"}))
     host = Host(root, None, kernel=kernel)
-    plan = ops.prepare_apply("loadgen-client", host)
-    assert {c.key for c in plan.pending if c.layer == "kernel"} == {
+    pending = plan.prepare(ProfileRef.parse("loadgen-client"), host, library(root))
+    assert {c.key for c in pending.pending if c.layer == "kernel"} == {
         "net.ipv4.ip_local_port_range",
         "net.ipv4.tcp_tw_reuse",
     }
     before = snapshot(root)
     with pytest.raises(TunerError, match="kernel refused the value"):
-        ops.apply_commit(plan, host)
+        apply.commit(pending, host)
     assert snapshot(root) == before
     assert kernel.values == values  # the one write that went through was undone
     assert kernel.writes == [

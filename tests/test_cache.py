@@ -14,12 +14,15 @@ import pytest
 from tuner.base import plaindata
 from tuner.base.diagnostics import Diagnostic
 from tuner.machine import cache
+from tuner.profile import cached
 from tuner.profile.library import ProfileLibrary
-from tuner.profile.resolve import Profile, resolve
+from tuner.profile.ref import ProfileRef
+from tuner.profile.resolve import resolve
+from tuner.profile.resolved import Profile
 
 
 def site_library(root: Path) -> ProfileLibrary:
-    return ProfileLibrary.for_root(root)
+    return ProfileLibrary.for_root(root, resolve)
 
 
 def entries(tmp_path: Path) -> list[Path]:
@@ -27,18 +30,18 @@ def entries(tmp_path: Path) -> list[Path]:
 
 
 def entry_name(ref: str, library: ProfileLibrary) -> str:
-    key = cache.fingerprint(ref, library)
+    key = cached.fingerprint(ProfileRef.parse(ref), library)
     return f"profile-{hashlib.sha256(key.encode()).hexdigest()[:40]}.json"
 
 
 def test_second_resolve_is_a_hit_without_loading_the_models(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, _ = cache.resolve_cached("haproxy-2m-conns", site_library(root))
+    first, _ = cached.resolve_cached(ProfileRef.parse("haproxy-2m-conns"), site_library(root))
     assert len(entries(tmp_path)) == 1
     monkeypatch.delitem(sys.modules, "tuner.profile.document", raising=False)
-    monkeypatch.setattr("tuner.machine.cache.resolve", lambda *_: pytest.fail("cache missed"))
-    second, _ = cache.resolve_cached("haproxy-2m-conns", site_library(root))
+    missing = ProfileLibrary.for_root(root, lambda *_, **__: pytest.fail("cache missed"))
+    second, _ = cached.resolve_cached(ProfileRef.parse("haproxy-2m-conns"), missing)
     assert second == first
     assert "tuner.profile.document" not in sys.modules
 
@@ -48,9 +51,9 @@ def test_editing_a_profile_misses(tmp_path: Path, root: Path) -> None:
     site.mkdir(parents=True)
     path = site / "mine.yaml"
     path.write_text("name: mine\nextends: [base]\nsysctl:\n  fs.nr_open: 1\n")
-    first, _ = cache.resolve_cached("mine", site_library(root))
+    first, _ = cached.resolve_cached(ProfileRef.parse("mine"), site_library(root))
     path.write_text("name: mine\nextends: [base]\nsysctl:\n  fs.nr_open: 2\n")
-    second, _ = cache.resolve_cached("mine", site_library(root))
+    second, _ = cached.resolve_cached(ProfileRef.parse("mine"), site_library(root))
     assert first is not None
     assert second is not None
     assert (first.sysctl_value("fs.nr_open"), second.sysctl_value("fs.nr_open")) == ("1", "2")
@@ -63,23 +66,23 @@ def test_a_rewrite_in_place_with_size_and_mtime_restored_misses(root: Path) -> N
     path = site / "mine.yaml"
     path.write_text("name: mine\nsysctl:\n  fs.nr_open: 1048576\n")
     stamp = path.stat()
-    first, _ = cache.resolve_cached("mine", site_library(root))
+    first, _ = cached.resolve_cached(ProfileRef.parse("mine"), site_library(root))
     with path.open("r+") as handle:  # in place: same inode
         handle.write("name: mine\nsysctl:\n  fs.nr_open: 2097152\n")
     os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (stamp.st_size, stamp.st_mtime_ns)
-    second, _ = cache.resolve_cached("mine", site_library(root))
+    second, _ = cached.resolve_cached(ProfileRef.parse("mine"), site_library(root))
     assert first is not None and second is not None
     assert first.sysctl_value("fs.nr_open") == "1048576"
     assert second.sysctl_value("fs.nr_open") == "2097152"
 
 
 def test_a_new_site_profile_shadowing_a_parent_misses(root: Path) -> None:
-    first, _ = cache.resolve_cached("loadgen-client", site_library(root))
+    first, _ = cached.resolve_cached(ProfileRef.parse("loadgen-client"), site_library(root))
     site = root / "etc/tuner/profiles"
     site.mkdir(parents=True)
     (site / "base.yaml").write_text("name: base\nsysctl:\n  net.core.somaxconn: 7\n")
-    second, _ = cache.resolve_cached("loadgen-client", site_library(root))
+    second, _ = cached.resolve_cached(ProfileRef.parse("loadgen-client"), site_library(root))
     assert first is not None
     assert second is not None
     assert first.sysctl_value("net.core.somaxconn") == "4096"
@@ -89,7 +92,7 @@ def test_a_new_site_profile_shadowing_a_parent_misses(root: Path) -> None:
 def test_profiles_with_errors_are_not_cached(tmp_path: Path, root: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nsysctl: {fs.nr_open: true}\n")
-    profile, problems = cache.resolve_cached(str(bad), site_library(root))
+    profile, problems = cached.resolve_cached(ProfileRef.parse(str(bad)), site_library(root))
     assert profile is None
     assert problems
     assert entries(tmp_path) == []
@@ -121,7 +124,7 @@ def test_a_link_in_place_of_the_directory_is_not_followed(tmp_path: Path) -> Non
 
 
 def test_a_corrupt_or_foreign_entry_is_ignored_and_never_runs(tmp_path: Path, root: Path) -> None:
-    first, _ = cache.resolve_cached("base", site_library(root))
+    first, _ = cached.resolve_cached(ProfileRef.parse("base"), site_library(root))
     [entry] = entries(tmp_path)
     witness = tmp_path / "pwned"
 
@@ -138,31 +141,31 @@ def test_a_corrupt_or_foreign_entry_is_ignored_and_never_runs(tmp_path: Path, ro
         b"[" * 100_000,  # nested past any depth
     ):
         entry.write_bytes(planted)
-        second, _ = cache.resolve_cached("base", site_library(root))
+        second, _ = cached.resolve_cached(ProfileRef.parse("base"), site_library(root))
         assert second == first
         assert not witness.exists()
 
 
 def test_an_entry_someone_else_owns_or_links_is_ignored(tmp_path: Path, root: Path) -> None:
     library = site_library(root)
-    first, _ = cache.resolve_cached("base", library)
+    first, _ = cached.resolve_cached(ProfileRef.parse("base"), library)
     assert first is not None
     [entry] = entries(tmp_path)
     forged = plaindata.dumps((Profile("base", "forged", first.path, ("base",)), []))
     entry.write_bytes(forged)
     os.chown(entry, 65534, 65534)
-    second, _ = cache.resolve_cached("base", library)
+    second, _ = cached.resolve_cached(ProfileRef.parse("base"), library)
     assert second == first
     entry.unlink(missing_ok=True)
     outside = tmp_path / "outside.json"
     outside.write_bytes(forged)
     entry.symlink_to(outside)
-    third, _ = cache.resolve_cached("base", library)
+    third, _ = cached.resolve_cached(ProfileRef.parse("base"), library)
     assert third == first
 
 
 def test_plain_data_round_trip_and_refusals(root: Path) -> None:
-    profile, diagnostics = resolve("haproxy-2m-conns", site_library(root))
+    profile, diagnostics = resolve(ProfileRef.parse("haproxy-2m-conns"), site_library(root))
     shape = tuple[Profile | None, list[Diagnostic]]
     assert plaindata.loads(plaindata.dumps((profile, diagnostics)), shape) == (
         profile,
@@ -180,7 +183,7 @@ def test_disabled_by_environment(
     tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TUNER_NO_CACHE", "1")
-    cache.resolve_cached("base", site_library(root))
+    cached.resolve_cached(ProfileRef.parse("base"), site_library(root))
     assert not (tmp_path / "cache").exists()
     assert os.environ["TUNER_NO_CACHE"] == "1"
 
@@ -198,7 +201,7 @@ def test_a_swapper_owning_the_parent_never_gets_its_entry_served(
     os.chown(parent, 65534, 65534)
     monkeypatch.setenv("XDG_CACHE_HOME", str(parent))
     library = site_library(root)
-    first, _ = cache.resolve_cached("base", library)  # root's own, real entry
+    first, _ = cached.resolve_cached(ProfileRef.parse("base"), library)  # root's own, real entry
     assert first is not None
     forged = plaindata.dumps(
         (Profile("base", "forged", first.path, ("base",), sources=first.sources), [])
@@ -226,7 +229,7 @@ def test_a_swapper_owning_the_parent_never_gets_its_entry_served(
         time.sleep(0.2)
         seen = set()
         for _ in range(300):
-            resolved, _ = cache.resolve_cached("base", library)
+            resolved, _ = cached.resolve_cached(ProfileRef.parse("base"), library)
             assert resolved is not None
             seen.add(resolved.description)
     finally:

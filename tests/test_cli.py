@@ -128,11 +128,14 @@ def test_plan_detailed_exitcode(root: Path, proc_sys: Path) -> None:
 
 def test_plan_detailed_exitcode_zero_when_in_sync(root: Path) -> None:
     # image mode, with the files already there: nothing to change
-    from tuner.app.ops import load_checked
+    from conftest import library
+
+    from tuner.app.profiles import load_checked
     from tuner.changes.render import render_files
     from tuner.machine.host import Host
+    from tuner.profile.ref import ProfileRef
 
-    profile, _ = load_checked("base", Host(root, None))
+    profile, _ = load_checked(ProfileRef.parse("base"), Host(root, None), library(root))
     for path, text in render_files(profile).items():
         (root / path.relative_to("/")).write_text(text)
     result = run("plan", "base", "--root", str(root), "--detailed-exitcode")

@@ -384,9 +384,9 @@ def test_process_scan_keeps_the_closest_and_counts_unreadable(tmp_path: Path) ->
 
 def test_the_doctor_op_reads_only_through_the_host(tmp_path: Path) -> None:
     """ops.doctor with an injected kernel: its values, /proc text, sockets and processes."""
-    from conftest import FakeKernel
+    from conftest import FakeKernel, library
 
-    from tuner.app import ops
+    from tuner.app.doctor import doctor
     from tuner.machine.host import Host
 
     kernel = FakeKernel(
@@ -408,7 +408,7 @@ def test_the_doctor_op_reads_only_through_the_host(tmp_path: Path) -> None:
         "net/netstat": "TcpExt: ListenOverflows ListenDrops\nTcpExt: 0 0\n",
     }
     kernel.scanned = ProcessScan((ProcessFds(7, "svc", 10, 1000, 1000),), 1, 0)
-    result = ops.doctor(Host(tmp_path, None, kernel=kernel), top=5)
+    result = doctor(Host(tmp_path, None, kernel=kernel), library(tmp_path), top=5)
     assert [(f.id, f.severity) for f in result.findings] == [
         ("port-exhaustion", "critical"),
         ("time-wait-buckets", "critical"),
@@ -436,12 +436,14 @@ def test_the_doctor_op_reads_only_through_the_host(tmp_path: Path) -> None:
 
 
 def test_doctor_refuses_image_mode(tmp_path: Path) -> None:
-    from tuner.app import ops
+    from conftest import library
+
+    from tuner.app.doctor import doctor
     from tuner.base.errors import TunerError
     from tuner.machine.host import Host
 
     with pytest.raises(TunerError, match="image mode"):
-        ops.doctor(Host(tmp_path, None))
+        doctor(Host(tmp_path, None), library(tmp_path))
 
 
 def test_progress_only_once_a_census_takes_a_while(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ from systemd_view import systemd_view
 from tuner.base import services
 from tuner.changes.render import render_files
 from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef
 from tuner.profile.resolve import resolve
 
 DIRECTIVES = (
@@ -76,7 +77,7 @@ def test_accepted_limit_values_mean_to_systemd_what_they_mean_to_tuner(tmp_path:
         (units / unit).write_text("[Service]\nExecStart=/bin/true\n")
         text = f"name: c{index}\nservices:\n  {unit}: {{{directive}: {json.dumps(value)}}}\n"
         (profiles / f"c{index}.yaml").write_text(text)
-        profile, _problems = resolve(f"c{index}", library)
+        profile, _problems = resolve(ProfileRef.parse(f"c{index}"), library)
         dropin = units / f"{unit}.d" / "99-tuner.conf"
         dropin.parent.mkdir()
         if profile is None:

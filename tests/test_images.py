@@ -15,12 +15,14 @@ from conftest import REPO, have, needs_sandbox
 from sandbox import COVER_ETC, sandbox
 from typer.testing import CliRunner
 
-from tuner.app.cloudinit import document
+from tuner.changes.cloudinit import document
 from tuner.changes.render import render_files
 from tuner.cli.main import app
 from tuner.machine.host import looks_like_chroot
 from tuner.profile.library import ProfileLibrary
-from tuner.profile.resolve import Profile, resolve
+from tuner.profile.ref import ProfileRef
+from tuner.profile.resolve import resolve
+from tuner.profile.resolved import Profile
 
 runner = CliRunner()
 BUNDLED = ["backend-server", "base", "haproxy-2m-conns", "loadgen-client"]
@@ -31,7 +33,9 @@ def tuner(*args: str):  # type: ignore[no-untyped-def]
 
 
 def bundled(name: str) -> Profile:
-    profile, problems = resolve(name, ProfileLibrary.for_root(Path("/nonexistent")))
+    profile, problems = resolve(
+        ProfileRef.parse(name), ProfileLibrary.for_root(Path("/nonexistent"))
+    )
     assert profile is not None, problems
     return profile
 
@@ -64,7 +68,7 @@ def test_vendored_profile_is_the_same_profile(name: str, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     vendored_path = root / f"etc/tuner/profiles/{name}.yaml"
     assert result.output.startswith(f"vendored {name} -> {vendored_path} (sha256 ")
-    vendored, problems = resolve(name, ProfileLibrary.for_root(root))
+    vendored, problems = resolve(ProfileRef.parse(name), ProfileLibrary.for_root(root))
     assert vendored is not None
     assert vendored.path == vendored_path
     assert [p for p in problems if p.severity != "info"] == []

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from tuner.changes.render import render_files
 from tuner.cli.main import app
 from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef
 from tuner.profile.resolve import resolve
 
 runner = CliRunner()
@@ -231,7 +232,7 @@ def test_unusual_valid_profile_renders_what_was_written(
     assert code == 0, output
     code, output, _ = run("apply", str(tmp_path / "p.yaml"), "--root", str(root), "--yes")
     assert code == 0, output
-    profile, _problems = resolve("p", ProfileLibrary((("site", tmp_path),)))
+    profile, _problems = resolve(ProfileRef.parse("p"), ProfileLibrary((("site", tmp_path),)))
     assert profile is not None
     for path, rendered in render_files(profile).items():
         assert (root / path.relative_to("/")).read_text() == rendered
@@ -267,7 +268,9 @@ def test_diamond_extends_of_any_depth_resolves_in_linear_time(tmp_path: Path, ro
             (directory / f"b{i}.yaml").write_text(f"name: b{i}\nextends: [p{i - 1}]\n")
             (directory / f"p{i}.yaml").write_text(f"name: p{i}\nextends: [a{i}, b{i}]\n")
         start = time.monotonic()
-        profile, problems = resolve(f"p{depth}", ProfileLibrary((("site", directory),)))
+        profile, problems = resolve(
+            ProfileRef.parse(f"p{depth}"), ProfileLibrary((("site", directory),))
+        )
         assert profile is not None, problems
         # parents merge in order, so b's copy of the shared ancestor's value overrides a's
         assert profile.sysctl_value("net.core.somaxconn") == "1001"
@@ -284,7 +287,7 @@ def test_extends_deeper_than_the_limit_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "c0.yaml").write_text("name: c0\n")
     for i in range(1, 300):
         (tmp_path / f"c{i}.yaml").write_text(f"name: c{i}\nextends: [c{i - 1}]\n")
-    profile, problems = resolve("c299", ProfileLibrary((("site", tmp_path),)))
+    profile, problems = resolve(ProfileRef.parse("c299"), ProfileLibrary((("site", tmp_path),)))
     assert profile is None
     assert [p.message for p in problems if p.severity == "error"] == [
         "extends reaches more than 256 levels deep"

@@ -14,14 +14,16 @@ from tuner.knowledge.facts import Facts
 from tuner.machine.host import Host
 from tuner.machine.live import LiveKernel
 from tuner.profile.library import ProfileLibrary
-from tuner.profile.resolve import Profile, resolve
+from tuner.profile.ref import ProfileRef
+from tuner.profile.resolve import resolve
+from tuner.profile.resolved import Profile
 
 runner = CliRunner()
 BUNDLED = ["backend-server", "base", "haproxy-2m-conns", "loadgen-client"]
 
 
 def bundled(name: str, root: Path) -> Profile:
-    profile, problems = resolve(name, ProfileLibrary.for_root(root))
+    profile, problems = resolve(ProfileRef.parse(name), ProfileLibrary.for_root(root))
     assert profile is not None, problems
     return profile
 

@@ -22,6 +22,7 @@ from sandbox import sourced as _sourced
 from tuner.changes.render import LIMITS_FILE, render_files
 from tuner.model import pamlimits as limits
 from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef
 from tuner.profile.resolve import resolve
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
@@ -89,7 +90,7 @@ def scenarios(tmp: Path) -> list[dict[str, str]]:
     out = []
     for index in range(SCENARIOS):
         (tmp / f"p{index}.yaml").write_text(_profile(rng, index))
-        profile, problems = resolve(f"p{index}", library)
+        profile, problems = resolve(ProfileRef.parse(f"p{index}"), library)
         assert profile is not None, problems
         files = {str(LIMITS_FILE): render_files(profile)[LIMITS_FILE]}
         files["/etc/security/limits.conf"] = "\n".join(_line(rng) for _ in range(rng.randint(0, 3)))

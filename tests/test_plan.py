@@ -3,23 +3,24 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 import pytest
-from conftest import write_proc_sys
+from conftest import library, write_proc_sys
 
-from tuner.app.ops import load_checked
+from tuner.app.profiles import load_checked
 from tuner.changes.plan import make_plan
 from tuner.changes.render import render_files
 from tuner.machine.host import Host
+from tuner.profile.ref import ProfileRef
 
 
 def plan_for(name: str, host: Host):  # type: ignore[no-untyped-def]
-    profile, diagnostics = load_checked(name, host)
+    profile, diagnostics = load_checked(ProfileRef.parse(name), host, library(host.root))
     return make_plan(profile, host, diagnostics)
 
 
 def make_applied(root: Path, proc_sys: Path, name: str) -> None:
     """Put the host into the state the profile describes (what apply will do)."""
     host = Host(root, proc_sys)
-    profile, _ = load_checked(name, host)
+    profile, _ = load_checked(ProfileRef.parse(name), host, library(root))
     for path, text in render_files(profile).items():
         target = root / path.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +124,7 @@ def test_missing_key_is_a_warning_with_a_suggestion(root: Path, proc_sys: Path) 
         "the running kernel (6.1.0-test) has no such key; did you mean net.core.somaxconn?"
     )
     with pytest.raises(Exception, match="1 error"):
-        load_checked("typo", host, strict=True)
+        load_checked(ProfileRef.parse("typo"), host, library(host.root), strict=True)
 
 
 def test_limits_another_file_decides_at_login(root: Path, host: Host) -> None:

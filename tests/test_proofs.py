@@ -26,6 +26,7 @@ from sandbox import COVER_ETC, sandbox
 
 from tuner.knowledge import capacity, catalog
 from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef
 from tuner.profile.resolve import resolve
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
@@ -52,7 +53,7 @@ def run(tmp_path: Path, body: str, timeout: float = 300) -> dict[str, object]:
 
 def test_loadgen_profile_has_no_global_keys(root: Path) -> None:
     """The proofs apply it on the real kernel inside a netns: only per-netns keys may be in it."""
-    profile, _ = resolve("loadgen-client", ProfileLibrary.for_root(root))
+    profile, _ = resolve(ProfileRef.parse("loadgen-client"), ProfileLibrary.for_root(root))
     assert profile is not None
     scopes = {e.key.name: (catalog.lookup(e.key.name) or catalog.Entry("", "", "", "", "global")).scope
               for e in profile.sysctl}  # fmt: skip

@@ -36,7 +36,9 @@ from tuner.changes.render import LIMITS_FILE, SYSCTL_FILE
 from tuner.cli.main import app
 from tuner.model import pamlimits
 from tuner.profile.library import ProfileLibrary
-from tuner.profile.resolve import Profile, resolve
+from tuner.profile.ref import ProfileRef
+from tuner.profile.resolve import resolve
+from tuner.profile.resolved import Profile
 
 runner = CliRunner()
 # More with TUNER_EXAMPLES=N; CI runs a fixed sequence (derandomize) so a landing never hangs on
@@ -147,7 +149,7 @@ def _check_cli(text: str, written: list[tuple[Profile, dict[str, str]]]) -> None
         if code == 1:
             assert snapshot(image, skip="\0") == before, "apply exited 1 but changed the image"
             return
-        profile, problems = resolve(profile_path, ProfileLibrary(()))
+        profile, problems = resolve(ProfileRef.parse(profile_path), ProfileLibrary(()))
         assert profile is not None, problems
         files = {
             str(p): p.read_text()

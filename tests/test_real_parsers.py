@@ -19,7 +19,9 @@ from sandbox import _guard, sandbox
 from tuner.base.keys import normalize_live
 from tuner.changes.render import SYSCTL_FILE, render_files
 from tuner.profile.library import ProfileLibrary
-from tuner.profile.resolve import Profile, resolve
+from tuner.profile.ref import ProfileRef
+from tuner.profile.resolve import resolve
+from tuner.profile.resolved import Profile
 
 pytestmark = [pytest.mark.sandbox, needs_sandbox]
 
@@ -35,7 +37,7 @@ def bundled(name: str, directory: Path | None = None) -> Profile:
         library = ProfileLibrary.for_root(Path("/nonexistent"))
     else:
         library = ProfileLibrary((("site", directory),))
-    profile, problems = resolve(name, library)
+    profile, problems = resolve(ProfileRef.parse(name), library)
     assert profile is not None, problems
     return profile
 

@@ -10,9 +10,11 @@ import pytest
 from tuner import __version__
 from tuner.base.diagnostics import Location
 from tuner.base.keys import parse_key
-from tuner.changes.render import limit_lines, render_files
+from tuner.changes.render import render_files
 from tuner.profile.library import ProfileLibrary
-from tuner.profile.resolve import LimitEntry, Profile, SysctlEntry, resolve
+from tuner.profile.ref import ProfileRef
+from tuner.profile.resolve import resolve
+from tuner.profile.resolved import LimitEntry, Profile, SysctlEntry, limit_lines
 
 GOLDEN = Path(__file__).parent / "golden"
 BUNDLED = ["backend-server", "base", "haproxy-2m-conns", "loadgen-client"]
@@ -20,7 +22,9 @@ HERE = Location("t.yaml", 1, 1)
 
 
 def bundled(name: str) -> Profile:
-    profile, problems = resolve(name, ProfileLibrary.for_root(Path("/nonexistent")))
+    profile, problems = resolve(
+        ProfileRef.parse(name), ProfileLibrary.for_root(Path("/nonexistent"))
+    )
     assert profile is not None, problems
     return profile
 

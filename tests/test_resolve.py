@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef
 from tuner.profile.resolve import resolve
 
 
@@ -21,7 +22,7 @@ def write(directory: Path, name: str, body: str) -> Path:
 def test_child_wins_and_origins_are_kept(profiles_dir: Path) -> None:
     write(profiles_dir, "parent", "sysctl:\n  fs.nr_open: 1000\n  fs.file-max: 5000\n")
     write(profiles_dir, "child", "extends: [parent]\nsysctl:\n  fs.nr_open: 2000\n")
-    profile, problems = resolve("child", library(profiles_dir))
+    profile, problems = resolve(ProfileRef.parse("child"), library(profiles_dir))
     assert problems == []
     assert profile is not None
     assert profile.chain == ("parent", "child")
@@ -37,7 +38,7 @@ def test_parents_in_order_later_wins(profiles_dir: Path) -> None:
     write(profiles_dir, "a", "sysctl:\n  fs.nr_open: 1\n")
     write(profiles_dir, "b", "sysctl:\n  fs.nr_open: 2\n")
     write(profiles_dir, "c", "extends: [a, b]\n")
-    profile, _ = resolve("c", library(profiles_dir))
+    profile, _ = resolve(ProfileRef.parse("c"), library(profiles_dir))
     assert profile is not None
     assert profile.sysctl_value("fs.nr_open") == "2"
     assert profile.chain == ("a", "b", "c")
@@ -58,7 +59,7 @@ def test_null_removes_inherited_settings(profiles_dir: Path) -> None:
         "limits:\n  - {domain: '*', type: soft, item: nofile, value: null}\n"
         "services:\n  a.service: {LimitNPROC: null}\n  b.service: null\n",
     )
-    profile, problems = resolve("child", library(profiles_dir))
+    profile, problems = resolve(ProfileRef.parse("child"), library(profiles_dir))
     assert problems == []
     assert profile is not None
     assert [e.key.name for e in profile.sysctl] == ["fs.file-max"]
@@ -70,7 +71,7 @@ def test_null_removes_inherited_settings(profiles_dir: Path) -> None:
 
 def test_null_with_nothing_to_remove_warns(profiles_dir: Path) -> None:
     write(profiles_dir, "solo", "sysctl:\n  fs.nr_open: null\n")
-    profile, problems = resolve("solo", library(profiles_dir))
+    profile, problems = resolve(ProfileRef.parse("solo"), library(profiles_dir))
     assert profile is not None
     assert [(p.severity, p.key, p.message) for p in problems] == [
         ("warning", "fs.nr_open", "null removes an inherited setting, but no parent sets this")
@@ -86,7 +87,7 @@ def test_soft_rule_over_dash_rule_splits_it(profiles_dir: Path) -> None:
         "child",
         "extends: [parent]\nlimits:\n  - {domain: '*', type: soft, item: nofile, value: 5}\n",
     )
-    profile, _ = resolve("child", library(profiles_dir))
+    profile, _ = resolve(ProfileRef.parse("child"), library(profiles_dir))
     assert profile is not None
     assert [(e.kind, e.value) for e in profile.limits] == [("hard", "10"), ("soft", "5")]
 
@@ -97,7 +98,7 @@ def test_cycle_is_an_error_at_the_extends_entry(
     monkeypatch.chdir(profiles_dir)
     write(profiles_dir, "a", "extends: [b]\n")
     write(profiles_dir, "b", "extends: [a]\n")
-    profile, problems = resolve("a", library(profiles_dir))
+    profile, problems = resolve(ProfileRef.parse("a"), library(profiles_dir))
     assert profile is None
     assert [str(p) for p in problems] == ["b.yaml:2:11: extends: extends cycle: a -> b -> a"]
 
@@ -105,14 +106,14 @@ def test_cycle_is_an_error_at_the_extends_entry(
 def test_self_extension_is_a_cycle(profiles_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(profiles_dir)
     write(profiles_dir, "a", "extends: [a]\n")
-    _profile, problems = resolve("a", library(profiles_dir))
+    _profile, problems = resolve(ProfileRef.parse("a"), library(profiles_dir))
     assert [str(p) for p in problems] == ["a.yaml:2:11: extends: extends cycle: a -> a"]
 
 
 def test_missing_parent(profiles_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(profiles_dir)
     write(profiles_dir, "a", "extends: [nosuch]\n")
-    _profile, problems = resolve("a", library(profiles_dir))
+    _profile, problems = resolve(ProfileRef.parse("a"), library(profiles_dir))
     assert [str(p) for p in problems] == [
         "a.yaml:2:11: extends: no profile named 'nosuch' (available: a)"
     ]
@@ -124,7 +125,7 @@ def test_errors_in_parent_and_child_reported_together(
     monkeypatch.chdir(profiles_dir)
     write(profiles_dir, "parent", "sysctl:\n  fs.nr_open: true\n")
     write(profiles_dir, "child", "extends: [parent]\nsysctl:\n  bad key.x: 1\n")
-    _profile, problems = resolve("child", library(profiles_dir))
+    _profile, problems = resolve(ProfileRef.parse("child"), library(profiles_dir))
     assert sorted(str(p) for p in problems) == [
         "child.yaml:4:3: bad key.x: not a sysctl key: component 'bad key' "
         "may only use letters, digits and _.:@+-",
@@ -140,7 +141,7 @@ def test_diamond_loads_the_shared_parent_once(
     write(profiles_dir, "l", "extends: [base]\n")
     write(profiles_dir, "r", "extends: [base]\n")
     write(profiles_dir, "top", "extends: [l, r]\n")
-    _profile, problems = resolve("top", library(profiles_dir))
+    _profile, problems = resolve(ProfileRef.parse("top"), library(profiles_dir))
     assert [str(p) for p in problems] == [
         "base.yaml:3:15: fs.nr_open: booleans are ambiguous here: write 1 or 0"
     ]
@@ -152,7 +153,7 @@ def test_parent_found_next_to_child_first(tmp_path: Path, profiles_dir: Path) ->
     write(profiles_dir, "base", "sysctl:\n  fs.nr_open: 1\n")
     write(elsewhere, "base", "sysctl:\n  fs.nr_open: 2\n")
     child = write(elsewhere, "child", "extends: [base]\n")
-    profile, _ = resolve(str(child), library(profiles_dir))
+    profile, _ = resolve(ProfileRef.parse(str(child)), library(profiles_dir))
     assert profile is not None
     assert profile.sysctl_value("fs.nr_open") == "2"
 
@@ -166,4 +167,4 @@ def test_site_profile_hides_bundled(tmp_path: Path) -> None:
     assert entries["base"].origin == "site"
     assert entries["base"].shadows_bundled is True
     assert entries["haproxy-2m-conns"].origin == "bundled"
-    assert lib.find("base") == site / "base.yaml"
+    assert lib.find(ProfileRef.name("base")) == site / "base.yaml"

@@ -13,7 +13,9 @@ from tuner.knowledge import rules
 from tuner.machine.host import Host
 from tuner.machine.live import LiveKernel
 from tuner.profile.library import ProfileLibrary
-from tuner.profile.resolve import Profile, SysctlEntry, resolve
+from tuner.profile.ref import ProfileRef
+from tuner.profile.resolve import resolve
+from tuner.profile.resolved import Profile, SysctlEntry
 
 PROXY = "intent: {role: proxy, concurrent_connections: 100000, backends: 4, memory_gib: 64}\n"
 NOFILE = "limits:\n  - {domain: '*', type: '-', item: nofile, value: %s}\n  - {domain: root, type: '-', item: nofile, value: %s}\n"
@@ -122,7 +124,7 @@ def findings(
     site = root / "etc/tuner/profiles"
     site.mkdir(parents=True, exist_ok=True)
     (site / "t.yaml").write_text("name: t\n" + body)
-    profile, problems = resolve("t", ProfileLibrary.for_root(root))
+    profile, problems = resolve(ProfileRef.parse("t"), ProfileLibrary.for_root(root))
     assert profile is not None, problems
     return rules.check(rules.Context(profile, LiveKernel(Host(root, proc_sys))))
 

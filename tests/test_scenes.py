@@ -305,11 +305,12 @@ def _service_seen(unit: str | None) -> diagnosis.Observation:
 
 def _profile(tmp_path: Path, body: str) -> Any:
     from tuner.profile.library import ProfileLibrary
+    from tuner.profile.ref import ProfileRef
     from tuner.profile.resolve import resolve
 
     path = tmp_path / "p.yaml"
     path.write_text("name: p\n" + body)
-    profile, problems = resolve(str(path), ProfileLibrary.for_root(Path("/")))
+    profile, problems = resolve(ProfileRef.parse(str(path)), ProfileLibrary.for_root(Path("/")))
     assert profile is not None, problems
     return profile
 

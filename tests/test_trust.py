@@ -361,7 +361,7 @@ def test_a_unit_name_too_long_for_its_drop_in_directory_is_refused(tmp_path: Pat
 
 
 def test_a_unit_that_looks_like_an_option_reaches_systemctl_after_double_dash() -> None:
-    from tuner.machine import systemd
+    from tuner.app import units
 
     calls: list[tuple[str, ...]] = []
 
@@ -377,7 +377,7 @@ def test_a_unit_that_looks_like_an_option_reaches_systemctl_after_double_dash() 
         is_live_root = True
         systemd = Recorder()
 
-    systemd.reload(LiveHost(), ["-Hevil.service"], True, "done")  # type: ignore[arg-type]
+    units.reload(LiveHost(), ["-Hevil.service"], restart=True, done="done")  # type: ignore[arg-type]
     assert calls == [("daemon-reload",), ("try-restart", "--", "-Hevil.service")]
 
 

@@ -1,73 +1,51 @@
-"""Vendoring: a profile flattened (extends resolved) into one self-contained YAML file.
+"""tuner vendor: profiles flattened (``profile.vendored``) into ``<root>/etc/tuner/profiles/``, so
+an image or instance can apply them and check its status offline.
 
-``tuner vendor`` writes these to ``<root>/etc/tuner/profiles/`` so an image or instance can run
-``tuner apply NAME`` and ``tuner status`` offline against exactly what was baked. The file carries
-the tuner version and a hash of its content; validation warns when the content was edited since.
-"""
+Every profile is checked before anything is written; the files are then written under the
+host's lock, each atomically. They are inputs, not managed state: no generation records them, so
+a rollback never takes a vendored profile out of an image."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
-import yaml
-
-from tuner import __version__
-from tuner.changes.render import limit_lines
-from tuner.profile.resolve import Profile
-
-
-def _setting(value: str, why: str | None, source: str | None) -> dict[str, str]:
-    out = {"value": value}
-    if why:
-        out["why"] = why
-    if source:
-        out["source"] = source
-    return out
+from tuner.app.profiles import load_checked
+from tuner.machine.host import FileState, Host
+from tuner.profile.library import SITE_PROFILES, ProfileLibrary
+from tuner.profile.ref import ProfileRef
+from tuner.profile.vendored import vendored_text
 
 
-def flatten(profile: Profile) -> dict[str, Any]:
-    """The profile as a document with no extends: every value, why and source in place."""
-    doc: dict[str, Any] = {"name": profile.name, "description": profile.description}
-    if profile.intent is not None:
-        doc["intent"] = {k: v for k, v in profile.intent.to_json().items() if v is not None}
-    if profile.sysctl:
-        doc["sysctl"] = {e.key.name: _setting(e.value, e.why, e.source) for e in profile.sysctl}
-    if profile.limits:
-        doc["limits"] = [
-            {"domain": line.domain, "type": line.type, "item": line.item}
-            | _setting(line.value, line.why, line.source)
-            for line in limit_lines(profile.limits)
-        ]
-    if profile.services:
-        services: dict[str, dict[str, dict[str, str]]] = {}
-        for limit in profile.services:
-            services.setdefault(limit.unit, {})[limit.directive] = _setting(
-                limit.value, limit.why, limit.source
-            )
-        doc["services"] = services
-    return doc
+@dataclass(frozen=True)
+class VendoredFile:
+    name: str
+    path: Path  # where it was written, on this machine
+    sha256: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "path": str(self.path), "sha256": self.sha256}
 
 
-def _dump(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, width=100, allow_unicode=True)
+@dataclass(frozen=True)
+class Vendored:
+    files: tuple[VendoredFile, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"vendored": [f.to_json() for f in self.files]}
 
 
-def content_hash(body: dict[str, Any]) -> str:
-    """sha256 of the document's canonical YAML text, without its vendored block."""
-    return hashlib.sha256(_dump(body).encode()).hexdigest()
-
-
-def vendored_text(profile: Profile) -> str:
-    body = flatten(profile)
-    stamp = {
-        "tuner_version": __version__,
-        "content_sha256": content_hash(body),
-        "chain": list(profile.chain),
-    }
-    header = (
-        f"# Vendored by tuner {__version__} from {' + '.join(profile.chain)}: extends flattened.\n"
-        "# `tuner apply NAME` and `tuner status` use this file offline; edit the source profiles\n"
-        "# and vendor again rather than editing it (validation warns when its content changed).\n"
-    )
-    return header + _dump({**body, "vendored": stamp})
+def vendor(refs: list[ProfileRef], host: Host, library: ProfileLibrary) -> Vendored:
+    texts = {}
+    for ref in refs:  # validate everything before writing anything
+        profile, _diagnostics = load_checked(ref, host, library)
+        texts[profile.name] = vendored_text(profile)
+    written = []
+    with host.lock():
+        for name, text in texts.items():
+            path = PurePosixPath(SITE_PROFILES / f"{name}.yaml")
+            host.write_file(path, FileState(text.encode(), 0o644))
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            written.append(VendoredFile(name, host.real_path(path), digest))
+    return Vendored(tuple(written))

@@ -21,14 +21,13 @@ from typing import Literal
 
 from tuner.base.diagnostics import Diagnostic
 from tuner.base.errors import HostError
-from tuner.base.keys import normalize_live
 from tuner.changes import render
 from tuner.knowledge import capacity, catalog
 from tuner.knowledge.facts import Facts
 from tuner.machine.host import MANAGED_MODE, FileState, Host, file_owner
 from tuner.machine.live import LiveKernel
 from tuner.model import pamlimits, sysctld
-from tuner.profile.resolve import Profile
+from tuner.profile.resolved import Profile
 
 Layer = Literal["kernel", "file", "boot"]
 PENDING = frozenset({"set", "create", "update", "delete"})
@@ -254,29 +253,11 @@ def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], l
     return changes, same
 
 
-def replaced_values(profile: Profile, host: Host) -> dict[str, tuple[str, str]]:
-    """What applying ``profile`` over the applies now in effect undoes: each key they set and
-    ``profile`` does not, with the value it had before the first of them set it and who set it.
-    A second profile *replaces* the first (README, the recovery model): its files hold only its
-    own keys, so the live values must too, or the next boot would disagree with the running
-    kernel."""
-    from tuner.state.journal import Journal
-
-    journal = Journal(host)
-    stack = journal.in_effect(journal.generations(tolerate_damage=True))
-    own = {e.key.name for e in profile.sysctl}
-    found: dict[str, tuple[str, str]] = {}
-    for generation in stack:  # oldest first: its "before" is the value from before any of them
-        for name in generation.sysctl_after:
-            if name not in own and name not in found and name in generation.sysctl_before:
-                who = f"{generation.profile} (generation {generation.number})"
-                found[name] = (normalize_live(generation.sysctl_before[name]), who)
-    return found
-
-
-def _replaced_changes(profile: Profile, host: Host, live: LiveKernel) -> list[Change]:
+def _replaced_changes(
+    profile: Profile, replaced: Mapping[str, tuple[str, str]], live: LiveKernel
+) -> list[Change]:
     changes = []
-    for name, (before, who) in sorted(replaced_values(profile, host).items()):
+    for name, (before, who) in sorted(replaced.items()):
         current = live.value(name)
         if current is None or current == before:
             continue
@@ -373,16 +354,23 @@ def _no_limits_line(
 
 
 def make_plan(
-    profile: Profile, host: Host, diagnostics: list[Diagnostic], live: LiveKernel | None = None
+    profile: Profile,
+    host: Host,
+    diagnostics: list[Diagnostic],
+    live: LiveKernel | None = None,
+    *,
+    replaced: Mapping[str, tuple[str, str]] | None = None,
 ) -> Plan:
-    """``live``: the kernel as already read (by the rules); None reads it afresh."""
+    """``live``: the kernel as already read (by the rules); None reads it afresh. ``replaced``:
+    the keys that the applies in effect set and ``profile`` does not, each with the value from
+    before them and who set it (``journal.replaced_values``): they go back to that value."""
     live = live or LiveKernel(host)
     desired = desired_files(profile, host)
     changes: list[Change] = []
     in_sync: list[str] = []
     if live.available:
         kernel, same = _kernel_changes(profile, live)
-        changes += kernel + _replaced_changes(profile, host, live)
+        changes += kernel + _replaced_changes(profile, replaced or {}, live)
         in_sync += same
     states, refused = observe(desired, host)
     files, same = _file_changes(desired, states)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import textwrap
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,7 @@ from tuner.base import services
 from tuner.base.safetext import check_text
 from tuner.changes import order
 from tuner.profile.library import data_dir
-from tuner.profile.resolve import LimitEntry, Profile, ServiceLimit
+from tuner.profile.resolved import Profile, ServiceLimit, limit_lines
 
 if TYPE_CHECKING:
     import jinja2
@@ -78,35 +77,6 @@ def environment() -> jinja2.Environment:
     env.filters["comment"] = _comment
     env.filters["oneline"] = _oneline
     return env
-
-
-@dataclass(frozen=True)
-class LimitLine:
-    domain: str
-    type: str
-    item: str
-    value: str
-    why: str | None
-    source: str | None
-
-
-def limit_lines(entries: tuple[LimitEntry, ...]) -> list[LimitLine]:
-    """One line per rule; a soft and a hard rule with the same value and why become one ``-``."""
-    by_ident: dict[tuple[str, str], dict[str, LimitEntry]] = {}
-    for entry in entries:
-        by_ident.setdefault((entry.domain, entry.item), {})[entry.kind] = entry
-    lines = []
-    for (domain, item), kinds in sorted(by_ident.items()):
-        soft, hard = kinds.get("soft"), kinds.get("hard")
-        if soft and hard and (soft.value, soft.why) == (hard.value, hard.why):
-            lines.append(LimitLine(domain, "-", item, soft.value, soft.why, soft.source))
-            continue
-        lines += [
-            LimitLine(domain, e.kind, item, e.value, e.why, e.source)
-            for e in (hard, soft)
-            if e is not None
-        ]
-    return lines
 
 
 def render_files(profile: Profile) -> dict[PurePosixPath, str]:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tuner.app import ops
+from tuner.app.capacity import capacity as capacity_of
 from tuner.base import errors
 from tuner.cli import report, views
-from tuner.cli.common import make_host
+from tuner.cli.options import (
+    HostOptions,
+    JsonOpt,
+    ProcSysOpt,
+    ProfileArg,
+    RootOpt,
+    profile_ref,
+    verb,
+)
+
+app = verb()
 
 
-def run(ref: str, root: Path | None, proc_sys: Path | None, as_json: bool) -> int:
-    result = ops.capacity(ref, make_host(root, proc_sys))
-    if as_json:
+@app.command("capacity")
+def capacity(
+    profile: ProfileArg, *, root: RootOpt = None, proc_sys: ProcSysOpt = None, json: JsonOpt = False
+) -> int:
+    """How many connections PROFILE allows, with the arithmetic; exit 1 if its intent is unmet."""
+    where = HostOptions(root, proc_sys)
+    result = capacity_of(profile_ref(profile), where.host(), where.library())
+    if json:
         report.emit_json("capacity", result.to_json())
     else:
         views.capacity(result)

@@ -6,12 +6,24 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
+from typing import Annotated
 
-from tuner.app import ops
+import typer
+
+from tuner.app.doctor import doctor as diagnose
 from tuner.base import errors
 from tuner.cli import report, views
-from tuner.cli.common import make_host
+from tuner.cli.options import (
+    DetailedOpt,
+    HostOptions,
+    JsonOpt,
+    ProcSysOpt,
+    complete_profiles,
+    profile_ref,
+    verb,
+)
+
+app = verb()
 
 
 class Progress:
@@ -37,16 +49,37 @@ class Progress:
             sys.stderr.flush()
 
 
-def run(
-    profile: str | None, proc_sys: Path | None, as_json: bool, top: int, detailed_exitcode: bool
+@app.command("doctor")
+def doctor(
+    *,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="PROFILE",
+            help="Also say whether PROFILE would fix each finding.",
+            autocompletion=complete_profiles,
+        ),
+    ] = None,
+    proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
+    top: Annotated[
+        int,
+        typer.Option("--top", min=1, metavar="N", help="Show the N worst tuples and processes."),
+    ] = 5,
+    detailed_exitcode: DetailedOpt = False,
 ) -> int:
+    """Why connections fail on this host now: ports per tuple, TIME_WAIT, descriptors, listen
+    queues, orphans, conntrack; each finding with the profile setting that fixes it."""
+    where = HostOptions(None, proc_sys)
     progress = Progress() if sys.stderr.isatty() else None
+    ref = None if profile is None else profile_ref(profile)
     try:
-        result = ops.doctor(make_host(None, proc_sys), profile, top=top, progress=progress)
+        result = diagnose(where.host(), where.library(), ref, top=top, progress=progress)
     finally:
         if progress is not None:
             progress.clear()
-    if as_json:
+    if json:
         report.emit_json("doctor", result.to_json())
     else:
         views.doctor(result, top)

@@ -2,55 +2,66 @@
 
 from __future__ import annotations
 
-import difflib
-from pathlib import Path
+from typing import Annotated
 
-from tuner.base.errors import NotFoundError
-from tuner.base.keys import KeySyntaxError, parse_key
+import typer
+
+from tuner.app.explain import KeyExplained, RuleExplained
+from tuner.app.explain import explain as explain_subject
 from tuner.cli import report
-from tuner.cli.common import make_host
+from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, RootOpt, verb
 from tuner.knowledge import catalog, rules
-from tuner.machine.cache import resolve_cached
-from tuner.machine.live import LiveKernel
-from tuner.profile.library import ProfileLibrary
+
+app = verb()
 
 
-def run(subject: str, root: Path | None, proc_sys: Path | None, as_json: bool = False) -> int:
-    found = rules.by_id(subject)
-    if found is not None and as_json:
-        rule = {"id": found.id, "severity": found.severity, "summary": found.summary,
-                "source": found.source}  # fmt: skip
-        report.emit_json("explain", {"rule": rule})
-        return 0
-    if found is not None:
-        report.out(f"rule {found.id} ({found.severity})")
-        report.out(report.wrap(found.summary, "  "))
-        report.out(f"  source: {found.source}")
-        return 0
-    try:
-        name: str | None = parse_key(subject).name
-    except KeySyntaxError:
-        name = None
-    entry = catalog.lookup(name) if name else None
-    host = make_host(root, proc_sys)
-    live = LiveKernel(host)
-    if entry is None:
-        known = [*catalog.entries(), *(r.id for r in rules.RULES)]
-        guess = difflib.get_close_matches(name or subject, known, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(guess)}?" if guess else ""
-        exists = name is not None and live.available and live.value(name) is not None
-        where = " (the kernel has it, but tuner's catalog does not describe it)" if exists else ""
-        raise NotFoundError(f"{subject!r} is neither a catalog key nor a rule id{where}{hint}")
-    if as_json:
-        body = entry.to_json(live.release if live.available else None)
-        body["live_value"] = live.value(entry.key) if live.available else None
-        body["set_by_bundled_profiles"] = _bundled_setters(entry.key, host.root)
-        report.emit_json("explain", {"key": body})
-        return 0
+def complete_subjects(incomplete: str) -> list[str]:
+    """Catalog keys and rule ids."""
+    names = sorted(catalog.entries()) + sorted(rule.id for rule in rules.RULES)
+    return [name for name in names if name.startswith(incomplete)]
+
+
+@app.command("explain")
+def explain(
+    subject: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEY|RULE-ID",
+            help="A sysctl key from the catalog (net.core.somaxconn) or a rule id.",
+            autocompletion=complete_subjects,
+            show_default=False,
+        ),
+    ],
+    *,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
+) -> int:
+    """A key from the catalog or a rule, in plain words, with the live value and who sets it."""
+    where = HostOptions(root, proc_sys)
+    result = explain_subject(subject, where.host(), where.library())
+    if json:
+        report.emit_json("explain", result.to_json())
+    elif isinstance(result, RuleExplained):
+        render_rule(result)
+    else:
+        render_key(result)
+    return 0
+
+
+def render_rule(result: RuleExplained) -> None:
+    found = result.rule
+    report.out(f"rule {found.id} ({found.severity})")
+    report.out(report.wrap(found.summary, "  "))
+    report.out(f"  source: {found.source}")
+
+
+def render_key(result: KeyExplained) -> None:
+    entry = result.entry
     report.out(f"{entry.key} ({entry.scope} key{', ' + entry.unit if entry.unit else ''})")
     report.out(report.wrap(entry.meaning, "  "))
     report.out(f"  shape: {_shape(entry)}")
-    default = _default_text(entry, live.release if live.available else None)
+    default = _default_text(entry, result.release)
     note = f" ({entry.default_note})" if entry.default_note else ""
     report.out(f"  kernel default: {default or '(empty)'}{note}")
     if entry.inherited:
@@ -60,17 +71,16 @@ def run(subject: str, root: Path | None, proc_sys: Path | None, as_json: bool = 
             report.out(f"  {label} {version}")
     if entry.module:
         report.out(f"  exists only while the {entry.module} module is loaded")
-    if live.available:
-        value = live.value(entry.key)
+    if result.read:
+        value = result.live_value
         report.out(
             f"  live value: {value if value is not None else '(this kernel has no such key)'}"
         )
     else:
         report.out("  live value: not read (image mode)")
-    setters = _bundled_setters(entry.key, host.root)
+    setters = result.setters
     report.out("  set by bundled profiles: " + (", ".join(setters) if setters else "none"))
     report.out(f"  source: {entry.source}")
-    return 0
 
 
 def _shape(entry: catalog.Entry) -> str:
@@ -86,19 +96,6 @@ def _shape(entry: catalog.Entry) -> str:
     if entry.shape == "portlist":
         return "a comma-separated list of ports and ranges (e.g. 8080,9000-9010)"
     return f"{entry.shape}{bounds}"
-
-
-def _bundled_setters(key: str, root: Path) -> list[str]:
-    library = ProfileLibrary.for_root(root)
-    setters = []
-    for profile_entry in library.entries():
-        if profile_entry.origin != "bundled":
-            continue
-        profile, _ = resolve_cached(profile_entry.name, library)
-        value = profile.sysctl_value(key) if profile else None
-        if value is not None:
-            setters.append(f"{profile_entry.name} ({value})")
-    return setters
 
 
 def _default_text(entry: catalog.Entry, release: str | None) -> str:

@@ -2,15 +2,56 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import enum
+from typing import Annotated
 
-from tuner.app.cloudinit import document
-from tuner.app.ops import load_checked
+import typer
+
+from tuner.app import export as exporting
 from tuner.cli import report
-from tuner.cli.common import make_host
+from tuner.cli.group import TunerGroup
+from tuner.cli.options import HostOptions, ProfileArg, RootOpt, profile_ref
+
+app = typer.Typer(
+    cls=TunerGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Export a profile.",
+)
 
 
-def cloud_init(ref: str, root: Path | None, mode: str, pip_spec: str | None) -> int:
-    profile, _diagnostics = load_checked(ref, make_host(root, None, kernel=False))
-    report.raw(document(profile, mode, pip_spec))
+@app.callback()
+def _export() -> None:
+    """Export a profile."""
+
+
+class Mode(enum.StrEnum):
+    files = "files"
+    apply = "apply"
+
+
+@app.command("cloud-init")
+def cloud_init(
+    profile: ProfileArg,
+    *,
+    mode: Annotated[
+        Mode, typer.Option("--mode", help="files: write and apply the files; apply: run tuner.")
+    ] = Mode.files,
+    root: RootOpt = None,
+    pip_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--pip-spec",
+            help="apply mode: what pip installs on the instance (a wheel URL, path or "
+            "requirement on your index); required there.",
+        ),
+    ] = None,
+) -> int:
+    """Print a #cloud-config document that applies PROFILE at first boot."""
+    where = HostOptions(root, None, kernel=False)
+    text = exporting.cloud_init(
+        profile_ref(profile), where.host(), where.library(), mode=mode.value, pip_spec=pip_spec
+    )
+    report.raw(text)
     return 0

@@ -3,22 +3,52 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import Annotated
 
-from tuner.app import ops
+import typer
+
+from tuner.app.history import history as history_of
+from tuner.app.workflow import require_root
 from tuner.cli import report, views
-from tuner.cli.common import make_host, require_privileges
+from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, RootOpt, verb
+
+app = verb()
 
 
-def run(root: Path | None, proc_sys: Path | None, as_json: bool, keep: int | None = None,
-        quarantine: str | None = None) -> int:  # fmt: skip
-    host = make_host(root, proc_sys, kernel=False)
-    if keep is not None:
-        require_privileges(host, "history --prune")
+@app.command("history")
+def history(
+    *,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
+    prune: Annotated[
+        int | None,
+        typer.Option(
+            "--prune",
+            metavar="KEEP",
+            min=1,
+            help="First delete all but the newest KEEP generations; the applied one, an "
+            "unfinished one and everything after them always stay.",
+        ),
+    ] = None,
+    quarantine: Annotated[
+        str | None,
+        typer.Option(
+            "--quarantine",
+            metavar="N",
+            help="First move the damaged journal entry N (its number or file name) out of the "
+            "journal, into /var/lib/tuner/quarantine, so apply and rollback can go on.",
+        ),
+    ] = None,
+) -> int:
+    """Every apply and rollback: when, which profile, what changed, and how it ended."""
+    host = HostOptions(root, proc_sys, kernel=False).host()
+    if prune is not None:
+        require_root(host, "history --prune")
     if quarantine is not None:
-        require_privileges(host, "history --quarantine")
-    result = ops.history(host, keep, quarantine)
-    if as_json:
+        require_root(host, "history --quarantine")
+    result = history_of(host, keep=prune, quarantine=quarantine)
+    if json:
         if result.quarantined:
             report.out(f"moved the damaged entry to {result.quarantined}", sys.stderr)
         if result.prune_asked:

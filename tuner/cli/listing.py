@@ -2,45 +2,33 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from tuner.app.listing import listing
 from tuner.cli import report
-from tuner.profile.document import load_profile
-from tuner.profile.library import ProfileLibrary
+from tuner.cli.options import HostOptions, JsonOpt, RootOpt, verb
+
+app = verb()
 
 
-def run(root: Path | None, as_json: bool) -> int:
-    library = ProfileLibrary.for_root(root or Path("/"))
-    entries = library.entries()
-    rows = []
-    for entry in entries:
-        source, _problems = load_profile(entry.path, library.read)
-        description = source.model.description if source.model else "(invalid: run tuner validate)"
-        rows.append((entry, description))
-    if as_json:
-        report.emit_json(
-            "list",
-            {
-                "profiles": [
-                    {
-                        "name": e.name,
-                        "origin": e.origin,
-                        "path": str(e.path),
-                        "shadows_bundled": e.shadows_bundled,
-                        "description": d,
-                    }
-                    for e, d in rows
-                ]
-            },
-        )
+@app.command("list")
+def list_(*, root: RootOpt = None, json: JsonOpt = False) -> int:
+    """List the profiles tuner can find (site profiles first, then bundled ones)."""
+    result = listing(HostOptions(root).library())
+    if json:
+        report.emit_json("list", result.to_json())
         return 0
-    if not rows:
+    if not result.profiles:
         report.out("no profiles found")
         return 0
     table = [["NAME", "FROM", "DESCRIPTION"]]
-    for entry, description in rows:
+    for listed in result.profiles:
+        entry = listed.entry
         origin = entry.origin + (" (hides bundled)" if entry.shadows_bundled else "")
-        table.append([entry.name, origin, description])
+        described = (
+            listed.description
+            if listed.description is not None
+            else "(invalid: run tuner validate)"
+        )
+        table.append([entry.name, origin, described])
     for line in report.table(table, indent=""):
         report.out(line)
     return 0

@@ -3,57 +3,86 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from tuner.app import ops
+import typer
+
+from tuner.app import plan as planning
 from tuner.base import errors
 from tuner.base.errors import ProfileError
 from tuner.cli import report, views
-from tuner.cli.common import make_host
+from tuner.cli.options import (
+    DetailedOpt,
+    HostOptions,
+    JsonOpt,
+    NoKernelOpt,
+    ProcSysOpt,
+    ProfileArg,
+    RootOpt,
+    StrictOpt,
+    profile_ref,
+    verb,
+)
+
+app = verb()
 
 
-def run(
-    ref: str,
-    root: Path | None,
-    proc_sys: Path | None,
-    strict: bool,
-    as_json: bool,
-    detailed_exitcode: bool,
-    kernel: bool = True,
+@app.command("plan")
+def plan(
+    profile: ProfileArg,
     *,
-    full: bool = False,
-    out: Path | None = None,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    strict: StrictOpt = False,
+    no_kernel: NoKernelOpt = False,
+    json: JsonOpt = False,
+    detailed_exitcode: DetailedOpt = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Show every file diff, why each value, and the capacity "
+            "arithmetic (the default is a compact plan).",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Save the plan, with what it was computed from, for `tuner apply FILE`.",
+        ),
+    ] = None,
 ) -> int:
-    host = make_host(root, proc_sys, kernel=kernel)
+    """Show what applying PROFILE would change: live values, files, and boot-time overrides."""
+    where = HostOptions(root, proc_sys, kernel=not no_kernel)
+    host, ref = where.host(), profile_ref(profile)
     try:
-        result = ops.plan(ref, host, strict=strict)
+        result = planning.plan(ref, host, where.library(), strict=strict)
     except ProfileError as exc:
-        if not as_json:
+        if not json:
             raise
         found = exc.diagnostics
         report.emit_json(
             "plan",
             {
-                "profile": ref,
+                "profile": profile,
                 "changes": [],
                 "warnings": [d.to_json() for d in found if d.severity != "error"],
                 "errors": [d.to_json() for d in found if d.severity == "error"],
             },
         )
         return errors.EXIT_ERROR
-    apply_saved = None
+    saved = None
     if out is not None and not result.errors:
-        from tuner.state import savedplan
-
-        basis = savedplan.basis_of(result, ref, host)
-        savedplan.save(out, result, basis, ops.summary_of(result))
-        apply_saved = savedplan.apply_command(out, basis)
-    if as_json:
+        saved = planning.save(result, ref, host, out)
+    if json:
         report.emit_json("plan", result.to_json())
     else:
-        views.plan(result, full=full, ref=None if out else ref)
-        if out is not None and not result.errors:
+        views.plan(result, full=diff, ref=None if out else profile)
+        if saved is not None:
             report.out(f"Saved to {out}. Nothing was changed. To apply exactly this plan: "
-                       f"{apply_saved}")  # fmt: skip
+                       f"{saved.apply_command}")  # fmt: skip
     if result.errors:
         return errors.EXIT_ERROR
     if detailed_exitcode and result.has_changes:

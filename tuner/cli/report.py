@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from tuner.base.diagnostics import Diagnostic, sorted_diagnostics
+from tuner.base.envelope import envelope
 from tuner.base.safetext import escape
 
 _CODES = {"add": "32", "change": "33", "remove": "31", "warn": "35", "dim": "2", "bold": "1"}
@@ -70,17 +71,6 @@ def warning(message: str) -> None:
     write(f"{style('tuner: warning:', 'warn')} {escape(message)}", sys.stderr, styled=True)
 
 
-FORMAT_VERSION = 1
-
-
-def envelope(command: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The one JSON envelope of every ``--json``: what wrote it, and which contract it follows."""
-    from tuner import __version__
-
-    return {"format_version": FORMAT_VERSION, "tuner_version": __version__, "command": command,
-            **body}  # fmt: skip
-
-
 def emit_json(command: str, body: dict[str, Any]) -> None:
     """Print ``body`` in the envelope, as JSON safe for a terminal."""
     text = json.dumps(envelope(command, body), indent=2, ensure_ascii=False)
@@ -108,11 +98,6 @@ def diagnostics(found: Iterable[Diagnostic], stream: IO[str] | None = None) -> N
         if diagnostic.location is None and diagnostic.key is None:  # not about a file: say who
             text = f"tuner: {text}" if diagnostic.severity != "error" else f"tuner: error: {text}"
         write(style(escape(text, newlines=False), kind), stream, styled=True)
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """ "1 file", "3 files", "1 live value": the count and the word, never "file(s)"."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def wrap(text: str, indent: str, width: int = 100) -> str:

@@ -2,38 +2,46 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Annotated
 
-from tuner.app import ops
+import typer
+
+from tuner.app.rollback import rollback as roll_back
 from tuner.cli import report, views
-from tuner.cli.common import confirm, make_host, require_privileges, warn_chroot
-from tuner.machine import systemd
+from tuner.cli.options import (
+    HostOptions,
+    JsonOpt,
+    NoKernelOpt,
+    ProcSysOpt,
+    RestartOpt,
+    RootOpt,
+    YesOpt,
+    verb,
+)
+from tuner.cli.review import TerminalReview
+
+app = verb()
 
 
-def run_rollback(
-    root: Path | None,
-    proc_sys: Path | None,
-    to: int | None,
-    yes: bool,
+@app.command("rollback")
+def rollback(
     *,
-    restart_services: bool = False,
-    kernel: bool = True,
-    as_json: bool = False,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    to: Annotated[
+        int | None, typer.Option("--to", help="The generation to undo (default: the latest).")
+    ] = None,
+    no_kernel: NoKernelOpt = False,
+    yes: YesOpt = False,
+    restart_services: RestartOpt = False,
+    json: JsonOpt = False,
 ) -> int:
-    host = make_host(root, proc_sys, kernel=kernel)
-    require_privileges(host, "rollback")
-    choice = ops.prepare_rollback(host, to)
-    if not as_json:
-        views.rollback_choice(choice, choice.skipped_values)
-    if choice.target.sysctl:
-        warn_chroot(host)
-    confirm(yes)
-    result = ops.rollback_commit(choice, host, to)
-    done = views.rolled_back(result, quiet=as_json)
-    said = systemd.reload(host, list(result.units), restart_services, done)
-    if as_json:
-        report.emit_json("rollback", {"changed": True} | result.to_json() | {"systemd": said})
-        return 0
-    for line in said:
-        report.out(line)
+    """Restore the state from before a generation (files byte for byte, live values)."""
+    host = HostOptions(root, proc_sys, kernel=not no_kernel).host()
+    review = TerminalReview(quiet=json)
+    result = roll_back(host, review, to=to, yes=yes, restart_services=restart_services)
+    if json:
+        report.emit_json("rollback", result.to_json())
+    else:
+        views.rolled_back(result)
     return 0

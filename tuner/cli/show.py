@@ -2,56 +2,29 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tuner.app.ops import load_checked
+from tuner.app.show import Shown
+from tuner.app.show import show as show_profile
 from tuner.cli import report
-from tuner.cli.common import make_host
+from tuner.cli.options import HostOptions, JsonOpt, ProfileArg, RootOpt, profile_ref, verb
 from tuner.profile.library import display_path
-from tuner.profile.resolve import Profile
+
+app = verb()
 
 
-def profile_json(profile: Profile) -> dict[str, object]:
-    return {
-        "name": profile.name,
-        "description": profile.description,
-        "path": display_path(profile.path),
-        "chain": list(profile.chain),
-        "intent": None
-        if profile.intent is None
-        else profile.intent.to_json() | {"from": str(profile.intent.origin)},
-        "sysctl": {
-            e.key.name: {"value": e.value, "why": e.why, "from": str(e.origin)}
-            for e in profile.sysctl
-        },
-        "limits": [
-            {
-                "domain": e.domain,
-                "type": e.kind,
-                "item": e.item,
-                "value": e.value,
-                "why": e.why,
-                "from": str(e.origin),
-            }
-            for e in profile.limits
-        ],
-        "services": {
-            unit: {
-                s.directive: {"value": s.value, "why": s.why, "from": str(s.origin)}
-                for s in profile.services
-                if s.unit == unit
-            }
-            for unit in sorted({s.unit for s in profile.services})
-        },
-    }
+@app.command("show")
+def show(profile: ProfileArg, *, root: RootOpt = None, json: JsonOpt = False) -> int:
+    """Show a profile resolved after extends, with where each value comes from."""
+    where = HostOptions(root, None, kernel=False)  # it describes the profile, not this host
+    result = show_profile(profile_ref(profile), where.host(), where.library())
+    if json:
+        report.emit_json("show", result.to_json())
+    else:
+        render(result)
+    return 0
 
 
-def run(ref: str, root: Path | None, as_json: bool) -> int:
-    # show describes the profile, not this host: no live checks
-    profile, _diagnostics = load_checked(ref, make_host(root, None, kernel=False))
-    if as_json:
-        report.emit_json("show", profile_json(profile))
-        return 0
+def render(result: Shown) -> None:
+    profile = result.profile
     chain = " <- ".join(reversed(profile.chain))
     report.out(f"{profile.name}: {profile.description}")
     report.out(f"resolved: {chain}   ({display_path(profile.path)})")
@@ -73,4 +46,3 @@ def run(ref: str, root: Path | None, as_json: bool) -> int:
         rows += [[s.unit, f"{s.directive}={s.value}", str(s.origin)] for s in profile.services]
         for line in report.table(rows):
             report.out(line)
-    return 0

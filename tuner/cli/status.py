@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tuner.app import ops
+from tuner.app.status import status as status_of
 from tuner.base import errors
 from tuner.cli import report, views
-from tuner.cli.common import make_host
+from tuner.cli.options import (
+    DetailedOpt,
+    HostOptions,
+    JsonOpt,
+    NoKernelOpt,
+    ProcSysOpt,
+    RootOpt,
+    verb,
+)
+
+app = verb()
 
 
-def run(
-    root: Path | None,
-    proc_sys: Path | None,
-    as_json: bool,
-    detailed_exitcode: bool,
+@app.command("status")
+def status(
     *,
-    kernel: bool = True,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    no_kernel: NoKernelOpt = False,
+    json: JsonOpt = False,
+    detailed_exitcode: DetailedOpt = False,
 ) -> int:
-    result = ops.status(make_host(root, proc_sys, kernel=kernel))
-    if as_json:
+    """Which profile is applied, and any drift since (exit 2 with --detailed-exitcode)."""
+    result = status_of(HostOptions(root, proc_sys, kernel=not no_kernel).host())
+    if json:
         report.emit_json("status", result.to_json())
     else:
         views.status(result)

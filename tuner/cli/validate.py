@@ -2,54 +2,45 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tuner.app.ops import load_checked
-from tuner.base.diagnostics import Diagnostic, has_errors
-from tuner.base.errors import ProfileError
+from tuner.app.validate import validate as validate_profiles
+from tuner.base.wording import plural
 from tuner.cli import report
-from tuner.cli.common import make_host
-from tuner.machine.live import LiveKernel
+from tuner.cli.options import (
+    HostOptions,
+    JsonOpt,
+    ProcSysOpt,
+    ProfilesArg,
+    RootOpt,
+    StrictOpt,
+    profile_ref,
+    verb,
+)
+
+app = verb()
 
 
-def run(
-    refs: list[str], root: Path | None, proc_sys: Path | None, strict: bool, as_json: bool
+@app.command("validate")
+def validate(
+    profiles: ProfilesArg,
+    *,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    strict: StrictOpt = False,
+    json: JsonOpt = False,
 ) -> int:
-    host = make_host(root, proc_sys)
-    live = LiveKernel(host)
-    found: list[Diagnostic] = []
-    results = []
-    for ref in refs:
-        try:
-            _profile, diagnostics = load_checked(ref, host, strict=strict, live=live)
-        except ProfileError as exc:
-            diagnostics = exc.diagnostics
-        fresh = [d for d in diagnostics if d not in found]
-        found += fresh
-        results.append({"profile": ref, "valid": not has_errors(diagnostics)})
-    failed = has_errors(found)
-    if as_json:
-        report.emit_json(
-            "validate",
-            {
-                "valid": not failed,
-                "profiles": results,
-                "errors": [d.to_json() for d in found if d.severity == "error"],
-                "warnings": [d.to_json() for d in found if d.severity != "error"],
-            },
-        )
-        return 1 if failed else 0
-    report.diagnostics(found)
-    errors = sum(1 for d in found if d.severity == "error")
-    warnings = len(found) - errors
-    if failed:
-        report.out(
-            f"{report.plural(errors, 'error')}, {report.plural(warnings, 'warning')} in "
-            f"{report.plural(len(refs), 'profile')}"
-        )
+    """Check profiles: every error at once, as FILE:LINE:COL: key: message."""
+    where = HostOptions(root, proc_sys)
+    refs = [profile_ref(p) for p in profiles]
+    result = validate_profiles(refs, where.host(), where.library(), strict=strict)
+    if json:
+        report.emit_json("validate", result.to_json())
+        return 0 if result.valid else 1
+    report.diagnostics(result.found)
+    counted = plural(len(refs), "profile")
+    if not result.valid:
+        report.out(f"{plural(result.errors, 'error')}, {plural(result.warnings, 'warning')} in "
+                   f"{counted}")  # fmt: skip
         return 1
-    report.out(
-        f"ok: {report.plural(len(refs), 'profile')} valid"
-        + (f", {report.plural(warnings, 'warning')}" if warnings else "")
-    )
+    warned = f", {plural(result.warnings, 'warning')}" if result.warnings else ""
+    report.out(f"ok: {counted} valid{warned}")
     return 0

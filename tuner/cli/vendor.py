@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Annotated
 
-from tuner.app.ops import load_checked
-from tuner.app.vendor import vendored_text
+import typer
+
+from tuner.app.vendor import vendor as vendor_profiles
 from tuner.cli import report
-from tuner.cli.common import make_host
-from tuner.machine.host import FileState
-from tuner.profile.library import SITE_PROFILES
+from tuner.cli.options import HostOptions, JsonOpt, ProfilesArg, profile_ref, verb
+
+app = verb()
 
 
-def run(refs: list[str], root: Path) -> int:
-    host = make_host(root, None, kernel=False)  # vendoring never reads the running kernel
-    texts = {}
-    for ref in refs:  # validate everything before writing anything
-        profile, _diagnostics = load_checked(ref, host)
-        texts[profile.name] = vendored_text(profile)
-    for name, text in texts.items():
-        path = SITE_PROFILES / f"{name}.yaml"
-        host.write_file(PurePosixPath(path), FileState(text.encode(), 0o644))
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        report.out(f"vendored {name} -> {host.real_path(path)} (sha256 {digest}...)")
+@app.command("vendor")
+def vendor(
+    profiles: ProfilesArg,
+    *,
+    root: Annotated[
+        Path,
+        typer.Option("--root", help="The image (or host) root to vendor into: required."),
+    ],
+    json: JsonOpt = False,
+) -> int:
+    """Write flattened profiles to ROOT/etc/tuner/profiles/ for offline apply and status."""
+    where = HostOptions(root, None, kernel=False)  # vendoring never reads the running kernel
+    result = vendor_profiles([profile_ref(p) for p in profiles], where.host(), where.library())
+    if json:
+        report.emit_json("vendor", result.to_json())
+        return 0
+    for file in result.files:
+        report.out(f"vendored {file.name} -> {file.path} (sha256 {file.sha256[:12]}...)")
     return 0

@@ -7,17 +7,26 @@ Commands call an operation, then hand its result here (or to ``report.emit_json`
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from tuner.app import ops
 from tuner.base.errors import NotFoundError
+from tuner.base.wording import plural
 from tuner.changes.plan import Change, Plan
 from tuner.cli import report
 from tuner.knowledge import capacity as capacity_model
 from tuner.knowledge import diagnosis
 from tuner.profile.library import data_dir, display_path
-from tuner.profile.resolve import Profile
-from tuner.state import recovery
+from tuner.profile.resolved import Profile
 from tuner.state.journal import incomplete_message
+
+if TYPE_CHECKING:  # the results' types only: ``plan`` must not load what doctor needs
+    from tuner.app.apply import Applied
+    from tuner.app.capacity import CapacityReport
+    from tuner.app.doctor import Doctor
+    from tuner.app.history import History
+    from tuner.app.rollback import RolledBack
+    from tuner.app.status import Status
+    from tuner.state import recovery
 
 _MARK = {"set": "~", "create": "+", "update": "~", "delete": "-", "shadowed": "!"}
 _KIND = {"+": "add", "~": "change", "-": "remove", "!": "warn"}
@@ -29,7 +38,7 @@ def capacity_report(
     style = report.Style(sys.stdout)
     intent = profile.intent
     if intent:
-        spread = report.plural(intent.tuples, "tuple") if intent.role != "server" else "inbound"
+        spread = plural(intent.tuples, "tuple") if intent.role != "server" else "inbound"
         report.out(
             f"intent: {intent.role}, {intent.concurrent_connections:,} connections, {spread}"
         )
@@ -66,7 +75,7 @@ def plan(plan: Plan, *, full: bool = False, ref: str | None = None) -> None:
 
     boot = [c for c in plan.changes if c.layer == "boot"]
     if boot:
-        overridden = report.plural(len(boot), "key")
+        overridden = plural(len(boot), "key")
         report.out(style(f"\nBoot: {overridden} overridden by another file at boot", "bold"))
         for change in boot:
             text = (
@@ -98,7 +107,7 @@ def _kernel_changes(plan: Plan, style: report.Style, full: bool) -> None:
     if plan.mode == "host":
         total = len(plan.profile.sysctl)
         differ = "differs" if len(kernel) == 1 else "differ"
-        report.out(style(f"\nKernel: {len(kernel)} of {report.plural(total, 'live value')} "
+        report.out(style(f"\nKernel: {len(kernel)} of {plural(total, 'live value')} "
                          f"{differ}", "bold"))  # fmt: skip
         if kernel:
             rows = [["", "KEY", "CURRENT", "DESIRED", "UNIT"]]
@@ -160,8 +169,8 @@ def _capacity_verdict(checks: list[capacity_model.Check], profile: Profile) -> s
     if gaps:
         return f"Capacity ({what}): NOT met: {'; '.join(gaps)}. {more}."
     estimates = sum(1 for c in checks if c.estimate)
-    shown = f" and {report.plural(estimates, 'estimate')}" if estimates else ""
-    met = report.plural(len(checks) - estimates, "check")
+    shown = f" and {plural(estimates, 'estimate')}" if estimates else ""
+    met = plural(len(checks) - estimates, "check")
     return f"Capacity ({what}): met ({met} pass{shown}). {more}."
 
 
@@ -184,19 +193,19 @@ def _mark(change: Change) -> str:
 
 def summary(plan: Plan) -> str:
     if plan.errors:
-        return f"Plan has {report.plural(len(plan.errors), 'error')}: apply would refuse it."
+        return f"Plan has {plural(len(plan.errors), 'error')}: apply would refuse it."
     if not plan.has_changes:
         return "No changes: the host already matches the profile."
     parts = []
     if plan.mode == "host" and plan.count("kernel", "set"):
-        parts.append(f"{report.plural(plan.count('kernel', 'set'), 'live value')} to set")
+        parts.append(f"{plural(plan.count('kernel', 'set'), 'live value')} to set")
     for action in ("create", "update", "delete"):
         if plan.count("file", action):
-            parts.append(f"{report.plural(plan.count('file', action), 'file')} to {action}")
+            parts.append(f"{plural(plan.count('file', action), 'file')} to {action}")
     return "Plan: " + ", ".join(parts) + "."
 
 
-def capacity(result: ops.CapacityReport) -> None:
+def capacity(result: CapacityReport) -> None:
     profile = result.profile
     report.out(f"Capacity: {profile.name}")
     capacity_report(result.ceiling, list(result.checks), profile)
@@ -210,7 +219,7 @@ def capacity(result: ops.CapacityReport) -> None:
     report.out("Intent met." if result.met else "Intent NOT met: see the gaps above.")
 
 
-def status(result: ops.Status) -> None:
+def status(result: Status) -> None:
     if result.running:
         report.out("A tuner run is in progress (it holds the lock): drift is not looked at until "
                    "it ends.")  # fmt: skip
@@ -236,7 +245,7 @@ def status(result: ops.Status) -> None:
         report.out(f"  drift: {difference}")
 
 
-def history(result: ops.History) -> None:
+def history(result: History) -> None:
     if result.quarantined:
         report.out(f"moved the damaged entry to {result.quarantined}", sys.stderr)
     for line in result.damaged:
@@ -250,10 +259,7 @@ def history(result: ops.History) -> None:
     for g in result.generations:
         reverts = ", ".join(str(n) for n in g.reverts)
         what = f"{g.kind} {g.profile}" + (f" (undoes {reverts})" if reverts else "")
-        changed = (
-            f"{report.plural(len(ops.changed_files(g)), 'file')}, "
-            f"{report.plural(len(g.sysctl_after), 'value')}"
-        )
+        changed = f"{plural(len(g.changed_files), 'file')}, {plural(len(g.sysctl_after), 'value')}"
         rows.append([str(g.number), g.created, what, result.status_of(g), changed])
     for line in report.table(rows, indent=""):
         report.out(line)
@@ -264,13 +270,13 @@ def history(result: ops.History) -> None:
         report.out(f"warning: {incomplete_message(g)}")
 
 
-def pruned(result: ops.History) -> str:
+def pruned(result: History) -> str:
     gone = result.pruned
     if not gone and not result.generations:
         return "nothing to prune."
     if gone:
         numbers = f"{gone[0]}" if len(gone) == 1 else f"{gone[0]}-{gone[-1]}"
-        message = f"pruned {report.plural(len(gone), 'generation')} ({numbers})"
+        message = f"pruned {plural(len(gone), 'generation')} ({numbers})"
     else:
         message = "nothing to prune"
     if result.kept_extra:
@@ -284,12 +290,10 @@ def pruned(result: ops.History) -> str:
 def rollback_choice(choice: recovery.Choice, skipped_values: int) -> None:
     target = choice.target
     if skipped_values:
-        report.out(
-            f"image mode: {report.plural(skipped_values, 'live value')} not restored; files only"
-        )
+        report.out(f"image mode: {plural(skipped_values, 'live value')} not restored; files only")
     report.out(
-        f"{choice.describe()}: {report.plural(len(target.files), 'file')}, "
-        f"{report.plural(len(target.sysctl), 'live value')}."
+        f"{choice.describe()}: {plural(len(target.files), 'file')}, "
+        f"{plural(len(target.sysctl), 'live value')}."
     )
     for path, state in sorted(target.files.items()):
         report.out(f"  {'-' if state is None else '~'} {path}")
@@ -297,22 +301,29 @@ def rollback_choice(choice: recovery.Choice, skipped_values: int) -> None:
         report.out(f"  ~ {key} = {value}")
 
 
-def rolled_back(result: ops.RolledBack, *, quiet: bool = False) -> str:
-    """Print what rollback did (unless ``quiet``); return what is done (for a systemctl
-    failure's message)."""
+def rolled_back(result: RolledBack) -> None:
+    """What rollback did, then what systemd was asked to do."""
     number = result.generation.number
     if result.choice.resume is not None:
-        said, done = f"Finished generation {number}.", f"generation {number} is finished"
+        report.out(f"Finished generation {number}.")
     else:
-        numbers = ", ".join(str(g.number) for g in reversed(result.choice.undoes))
-        said = f"Rolled back generation {numbers}: generation {number}."
-        done = f"generation {numbers} is rolled back (generation {number})"
-    if not quiet:
-        report.out(said)
-    return done
+        report.out(f"Rolled back generation {result.undone}: generation {number}.")
+    for line in result.systemd:
+        report.out(line)
 
 
-def doctor(result: ops.Doctor, top: int = 5) -> None:
+def applied(result: Applied) -> None:
+    """What apply did (the plan was shown before it was confirmed)."""
+    if result.generation is None:
+        if result.dry_run:
+            report.out("\nDry run: nothing was changed.")
+        return  # with no changes, the plan's summary line already said "No changes"
+    report.out(f"\nApplied {result.generation.profile}: generation {result.generation.number}.")
+    for line in result.systemd:
+        report.out(line)
+
+
+def doctor(result: Doctor, top: int = 5) -> None:
     style = report.Style(sys.stdout)
     seen = result.seen
     census = seen.census
@@ -373,7 +384,7 @@ def doctor(result: ops.Doctor, top: int = 5) -> None:
     _findings(result, style)
 
 
-def _findings(result: ops.Doctor, style: report.Style) -> None:
+def _findings(result: Doctor, style: report.Style) -> None:
     if not result.findings:
         report.out("No findings: nothing here is near a limit.")
         return

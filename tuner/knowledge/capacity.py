@@ -22,11 +22,11 @@ import math
 from dataclasses import dataclass
 
 from tuner.base.keys import PORT_RANGE
-from tuner.cli.report import plural
+from tuner.base.wording import plural
 from tuner.knowledge import connections, nofile
 from tuner.knowledge.connections import PortSpace, Reuse
 from tuner.knowledge.facts import Facts
-from tuner.profile.resolve import Intent, Profile
+from tuner.profile.resolved import Intent, Profile
 
 SOCKET_KERNEL_BYTES = 3700  # slab of one idle TCP socket: ~3.6 KiB measured on Linux 6.18
 FD_OVERHEAD = 1024  # listeners, logs, health checks, libraries

@@ -21,14 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tuner.cli.report import plural
+from tuner.base.wording import plural
 from tuner.knowledge import connections
 from tuner.knowledge.connections import PortSpace, Reuse, percent, severity
 from tuner.machine.processes import ProcessFds, ProcessScan
 from tuner.machine.sockets import Census, Listener, SourceUse, TupleUse
 
 if TYPE_CHECKING:
-    from tuner.profile.resolve import Profile
+    from tuner.profile.resolved import Profile
 
 SEVERITIES = ("critical", "warning", "info")
 TIME_WAIT_SHARE = 10.0  # TIME_WAIT holding this share of a tuple's ports is a pile-up

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tuner.base.diagnostics import Location
 from tuner.knowledge import catalog
 from tuner.machine.live import LiveKernel
-from tuner.profile.resolve import Profile
+from tuner.profile.resolved import Profile
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from tuner.model.pamlimits import ConfLine, Identity
 
 if TYPE_CHECKING:
     from tuner.base.diagnostics import Location
-    from tuner.profile.resolve import LimitEntry, Profile, ServiceLimit
+    from tuner.profile.resolved import LimitEntry, Profile, ServiceLimit
 
 
 @dataclass(frozen=True)

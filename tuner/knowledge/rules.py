@@ -20,7 +20,7 @@ from tuner.base.keys import PORT_RANGE, PORT_START, check_value_text
 from tuner.knowledge import capacity, catalog, connections, nofile
 from tuner.knowledge.facts import Facts
 from tuner.machine.live import LiveKernel
-from tuner.profile.resolve import Profile
+from tuner.profile.resolved import Profile
 
 NR_OPEN_MAX = 2147483584
 # Kubernetes "safe" sysctls, settable per pod without --allowed-unsafe-sysctls, and the release
@@ -246,7 +246,7 @@ def _capacity(ctx: Context, name: str) -> capacity.Check | None:
 
 
 def _intent_where(ctx: Context) -> Location | None:
-    return ctx.profile.intent.origin if ctx.profile.intent else None
+    return ctx.profile.intent_origin
 
 
 @rule(

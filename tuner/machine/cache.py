@@ -1,7 +1,7 @@
 """A per-user cache: a repeated plan skips YAML parsing and validation.
 
 ``memo`` keeps a result under a key that must cover everything the result depends on. Its users:
-resolved profiles (``resolve_cached``), keyed by the tuner version, the reference, the working
+resolved profiles (``profile.cached``), keyed by the tuner version, the reference, the working
 directory (messages name files relative to it), and the name, size, mtime, ctime, device and
 inode of every profile file in every folder resolution can read from; a kept profile also records
 the sha256 of every file it was read from, and is served only while each file still has that
@@ -32,15 +32,11 @@ from typing import Any, TypeVar
 
 from tuner import __version__
 from tuner.base import plaindata
-from tuner.base.diagnostics import Diagnostic
 from tuner.base.errors import TunerError
-from tuner.profile.library import ProfileLibrary, looks_like_path
-from tuner.profile.resolve import Profile, resolve
 
 MAX_ENTRIES = 64
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
 T = TypeVar("T")
-_SUFFIXES = (".yaml", ".yml")
 _ENTRY = ".json"
 
 
@@ -74,25 +70,7 @@ def _open_dir() -> int | None:
     return fd
 
 
-def fingerprint(ref: str, library: ProfileLibrary) -> str:
-    folders = [d for _, d in library.search_dirs]
-    digest = hashlib.sha256(f"{__version__}\0{ref}\0{Path.cwd()}".encode())
-    if looks_like_path(ref):
-        path = Path(ref).absolute()
-        folders.insert(0, path.parent)
-        digest.update(_stat_line(path))
-    for folder in folders:
-        digest.update(f"\0dir {folder}\0".encode())
-        try:
-            names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(_SUFFIXES))
-        except OSError:
-            continue
-        for name in names:
-            digest.update(_stat_line(folder / name))
-    return digest.hexdigest()
-
-
-def _stat_line(path: Path) -> bytes:
+def stat_line(path: Path) -> bytes:
     try:
         info = os.stat(path, follow_symlinks=False)
     except OSError:
@@ -155,44 +133,8 @@ def _load(directory: int, name: str) -> bytes | None:
 def file_key(*paths: Path) -> str:
     digest = hashlib.sha256(__version__.encode())
     for path in paths:
-        digest.update(_stat_line(path))
+        digest.update(stat_line(path))
     return digest.hexdigest()
-
-
-def resolve_cached(ref: str, library: ProfileLibrary) -> tuple[Profile | None, list[Diagnostic]]:
-    """``resolve``, answered from the cache when nothing it depends on has changed."""
-    profile, _checked, diagnostics = resolve_for_check(ref, library)
-    return profile, diagnostics
-
-
-def resolve_for_check(
-    ref: str, library: ProfileLibrary
-) -> tuple[Profile | None, Profile | None, list[Diagnostic]]:
-    """The profile (None when any file has an error), the profile to run the rules on (built
-    from what is valid, when there are errors) and the diagnostics, from one resolution: a
-    profile with errors is parsed once, not once for the verdict and again for the rules."""
-    partial: list[Profile | None] = [None]
-
-    def compute() -> tuple[Profile | None, list[Diagnostic]]:
-        found, diagnostics = resolve(ref, library, partial=True)
-        if any(d.severity == "error" for d in diagnostics):
-            partial[0] = found
-            return None, diagnostics
-        return found, diagnostics
-
-    def keep(result: tuple[Profile | None, list[Diagnostic]]) -> bool:
-        return result[0] is not None and not any(d.severity == "error" for d in result[1])
-
-    def fresh(result: tuple[Profile | None, list[Diagnostic]]) -> bool:
-        profile = result[0]
-        return profile is not None and all(
-            hashlib.sha256(library.read(Path(path))).hexdigest() == digest
-            for path, digest in profile.sources
-        )
-
-    shape = tuple[Profile | None, list[Diagnostic]]
-    profile, diagnostics = memo("profile", fingerprint(ref, library), compute, shape, keep, fresh)
-    return profile, profile or partial[0], diagnostics
 
 
 def _store(directory: int, entry: str, data: bytes) -> None:

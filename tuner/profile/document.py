@@ -32,6 +32,8 @@ from tuner.base.keys import KeySyntaxError, normalize_value, parse_key
 from tuner.base.safetext import check_text
 from tuner.machine.rootfs import TooLarge, read_path
 from tuner.profile.library import MAX_PROFILE_BYTES, PROFILE_NAME, display_path
+from tuner.profile.resolved import Intent
+from tuner.profile.vendored import content_hash
 from tuner.profile.yamlsrc import MAX_BYTES, YamlDocument, load_yaml
 
 _NAME = PROFILE_NAME
@@ -127,28 +129,6 @@ class LimitRule(_Model):
         if self.value is not None:
             limits.check_item_value(self.item, self.value)
         return self
-
-
-MAX_CONNECTIONS = 10**12  # far beyond any host; keeps the arithmetic in exact integers
-MAX_TUPLES = 2**32
-MAX_MEMORY_GIB = 2**20  # 1 PiB
-
-
-class Intent(_Model):
-    """The workload a profile is for; the capacity model and the rules check it."""
-
-    role: Literal["proxy", "client", "server"]
-    concurrent_connections: int = Field(ge=0, le=MAX_CONNECTIONS)
-    new_connections_per_second: int | None = Field(default=None, ge=0, le=MAX_CONNECTIONS)
-    backends: int | None = Field(default=None, ge=1, le=MAX_TUPLES)  # proxy: backend (IP, port)s
-    destinations: int | None = Field(default=None, ge=1, le=MAX_TUPLES)  # client: (IP, port)s
-    source_ips: int = Field(default=1, ge=1, le=MAX_TUPLES)
-    target: Literal["host", "container", "kubernetes"] = "host"
-    # RAM of the machines it is for
-    memory_gib: float | None = Field(default=None, gt=0, le=MAX_MEMORY_GIB, allow_inf_nan=False)
-    # processes the connections are spread over (each has its own descriptor limit)
-    processes: int = Field(default=1, ge=1, le=MAX_TUPLES)
-    user: Annotated[str, AfterValidator(limits.check_domain)] | None = None  # who runs them
 
 
 class Vendored(_Model):
@@ -326,13 +306,13 @@ def _located(exc: ValidationError, doc: YamlDocument) -> list[Diagnostic]:
         path = loc[:-1] if on_key else loc
         kind = error["type"]
         message = str(error["msg"]).removeprefix("Value error, ")
-        if kind == "extra_forbidden":
+        if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model, a dataclass
             on_key = True
             allowed = _allowed(path)
             guess = difflib.get_close_matches(str(path[-1]), allowed, n=1)
             hint = f"did you mean {guess[0]!r}? " if guess else ""
             message = f"unknown field {path[-1]!r}; {hint}allowed here: {', '.join(allowed)}"
-        elif kind == "missing":
+        elif kind in ("missing", "missing_argument"):
             message = f"required field {path[-1]!r} is missing"
             path = path[:-1]
         elif on_key and path and path[0] == "services" and len(path) == 3:
@@ -348,7 +328,7 @@ def _allowed(path: tuple[Any, ...]) -> list[str]:
     if path[0] == "limits":
         return list(LimitRule.model_fields)
     if path[0] == "intent":
-        return list(Intent.model_fields)
+        return [f.name for f in dataclasses.fields(Intent)]
     if path[0] == "vendored":
         return list(Vendored.model_fields)
     return ["value", "why", "source"]
@@ -409,8 +389,6 @@ def _file_checks(
             )
         )
     if model.vendored is not None and isinstance(doc.data, dict):
-        from tuner.app.vendor import content_hash
-
         body = {k: v for k, v in doc.data.items() if k != "vendored"}
         if content_hash(body) != model.vendored.content_sha256:
             problems.append(

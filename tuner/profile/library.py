@@ -14,12 +14,17 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Protocol
 
 from tuner.base.errors import NotFoundError
 from tuner.machine.rootfs import Refused, RootFS, absolute, read_path
+from tuner.profile.ref import SUFFIXES, ProfileRef
+
+if TYPE_CHECKING:
+    from tuner.base.diagnostics import Diagnostic
+    from tuner.profile.resolved import Profile
 
 SITE_PROFILES = PurePosixPath("/etc/tuner/profiles")
-_SUFFIXES = (".yaml", ".yml")
 # The profile-name syntax: also what makes a name safe to offer a shell (completion) or a path.
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_PROFILE_BYTES = 4 * 1024 * 1024
@@ -46,8 +51,10 @@ def display_path(path: Path) -> str:
         return str(path.resolve())
 
 
-def looks_like_path(ref: str) -> bool:
-    return "/" in ref or ref.endswith(_SUFFIXES)
+class Resolver(Protocol):
+    def __call__(
+        self, ref: ProfileRef, library: ProfileLibrary, *, partial: bool = False
+    ) -> tuple[Profile | None, list[Diagnostic]]: ...
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,23 @@ class ProfileLibrary:
 
     search_dirs: tuple[tuple[str, Path], ...]
     root: Path = Path("/")
+    # how a name becomes a Profile (``resolve.resolve``, or the CLI's lazy stand-in for it, so a
+    # profile answered from the cache never loads the parser): set by whoever builds the library
+    resolver: Resolver | None = None
 
     @classmethod
-    def for_root(cls, root: Path) -> ProfileLibrary:
+    def for_root(cls, root: Path, resolver: Resolver | None = None) -> ProfileLibrary:
         fs = RootFS(root)
         site = fs.real(fs.resolve(SITE_PROFILES))
-        return cls((("site", site), ("bundled", data_dir("profiles"))), fs.root)
+        return cls((("site", site), ("bundled", data_dir("profiles"))), fs.root, resolver)
+
+    def resolve(
+        self, ref: ProfileRef, *, partial: bool = False
+    ) -> tuple[Profile | None, list[Diagnostic]]:
+        """``ref`` resolved by this library's resolver."""
+        if self.resolver is None:
+            raise TypeError("this ProfileLibrary was built without a resolver")
+        return self.resolver(ref, self, partial=partial)
 
     def _in_root(self, path: Path) -> PurePosixPath | None:
         """``path`` as an in-root path, when it is below the root (then it is read inside it)."""
@@ -107,8 +125,10 @@ class ProfileLibrary:
             return None
         return fs.real(target)
 
-    def find(self, ref: str, near: Path | None = None) -> Path:
-        if looks_like_path(ref):
+    def find(self, wanted: ProfileRef, near: Path | None = None) -> Path:
+        """The file of a profile: a path as given, a name looked up (next to ``near`` first)."""
+        ref = wanted.text
+        if wanted.kind != "name":
             path = Path(ref)
             if not os.path.lexists(path):
                 raise NotFoundError(f"no profile file at {ref}")
@@ -122,7 +142,7 @@ class ProfileLibrary:
         dirs = [near] if near is not None and near.resolve() not in bundled else []
         dirs += searched
         for directory in dirs:
-            for suffix in _SUFFIXES:
+            for suffix in SUFFIXES:
                 candidate = self._candidate(directory, f"{ref}{suffix}")
                 if candidate is not None:
                     return candidate
@@ -147,7 +167,7 @@ class ProfileLibrary:
             )
             for file_name in names:
                 name, dot, suffix = file_name.rpartition(".")
-                if f"{dot}{suffix}" not in _SUFFIXES or not PROFILE_NAME.fullmatch(name):
+                if f"{dot}{suffix}" not in SUFFIXES or not PROFILE_NAME.fullmatch(name):
                     continue
                 if name in found:
                     if found[name].origin == "site" and origin == "bundled":

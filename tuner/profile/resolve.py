@@ -1,108 +1,24 @@
 """Resolving ``extends``: parents in order, the child on top, ``null`` removing what was inherited.
 
-The result is a flat ``Profile`` in which every value remembers the file and line it came from.
+The result is a flat ``Profile`` (``resolved``) in which every value remembers the file and line
+it came from. This module parses (pydantic, through ``document``); a profile answered from the
+cache never loads it (``cached``: the library's resolver is given by the CLI's lazy registry).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tuner.base.diagnostics import Diagnostic, Location
 from tuner.base.errors import NotFoundError
-from tuner.base.keys import SysctlKey, parse_key
-from tuner.base.services import RlimitValue, parse_value
-from tuner.profile.library import ProfileLibrary, looks_like_path
-
-if TYPE_CHECKING:  # the pydantic models load only when a profile file is parsed (see cache.py)
-    from tuner.profile.document import ProfileDoc, ProfileSource
-    from tuner.profile.yamlsrc import YamlDocument
-
-
-@dataclass(frozen=True)
-class SysctlEntry:
-    key: SysctlKey
-    value: str
-    why: str | None
-    origin: Location
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class LimitEntry:
-    domain: str
-    kind: str  # "soft" or "hard": a "-" rule becomes one of each
-    item: str
-    value: str
-    why: str | None
-    origin: Location
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class ServiceLimit:
-    unit: str
-    directive: str
-    value: str
-    why: str | None
-    origin: Location
-    source: str | None = None
-
-    @property
-    def numbers(self) -> RlimitValue:
-        """The value as systemd reads it (validated when the profile was loaded)."""
-        return parse_value(self.directive, self.value)
-
-
-@dataclass(frozen=True)
-class Intent:
-    """What the profile is for (see profile.Intent); None fields were not declared."""
-
-    role: str
-    concurrent_connections: int
-    new_connections_per_second: int | None = None
-    backends: int | None = None
-    destinations: int | None = None
-    source_ips: int = 1
-    target: str = "host"
-    memory_gib: float | None = None
-    processes: int = 1
-    user: str | None = None
-    origin: Location | None = None
-
-    def to_json(self) -> dict[str, object]:
-        """The declared intent, as JSON shows it (without where it was declared)."""
-        fields = dataclasses.fields(self)
-        return {f.name: getattr(self, f.name) for f in fields if f.name != "origin"}
-
-    @property
-    def tuples(self) -> int:
-        """(src IP, dst IP, dst port) tuples outbound connections spread over."""
-        return (self.backends or self.destinations or 1) * self.source_ips
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A profile with its ``extends`` flattened."""
-
-    name: str
-    description: str
-    path: Path
-    chain: tuple[str, ...]  # every profile file that contributed, parents first
-    sources: tuple[tuple[str, str], ...] = ()  # (path, sha256) of every file read, as read
-    sysctl: tuple[SysctlEntry, ...] = ()
-    limits: tuple[LimitEntry, ...] = ()
-    services: tuple[ServiceLimit, ...] = ()
-    intent: Intent | None = None
-
-    def sysctl_value(self, name: str) -> str | None:
-        for entry in self.sysctl:
-            if entry.key.name == name:
-                return entry.value
-        return None
+from tuner.base.keys import parse_key
+from tuner.profile.document import ProfileDoc, ProfileSource, load_profile
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef, looks_like_path
+from tuner.profile.resolved import Intent, LimitEntry, Profile, ServiceLimit, SysctlEntry
+from tuner.profile.yamlsrc import YamlDocument
 
 
 @dataclass
@@ -112,6 +28,7 @@ class _Layer:
     services: dict[tuple[str, str], ServiceLimit] = field(default_factory=dict)
     chain: list[str] = field(default_factory=list)
     intent: Intent | None = None
+    intent_origin: Location | None = None
 
 
 MAX_EXTENDS_DEPTH = 256
@@ -139,8 +56,6 @@ class _Resolver:
         return raw
 
     def load(self, path: Path) -> ProfileSource:
-        from tuner.profile.document import load_profile
-
         key = path.resolve()
         if key not in self.loaded:
             self.loaded[key] = load_profile(path, self.read)
@@ -178,7 +93,7 @@ class _Resolver:
         for index, parent in enumerate(parents):
             where = source.doc.location(("extends", index))
             try:
-                parent_path = self.library.find(parent, near=path.parent)
+                parent_path = self.library.find(ProfileRef.name(parent), near=path.parent)
             except NotFoundError as exc:
                 self.diagnostics.append(Diagnostic("error", str(exc), where, "extends"))
                 ok = False
@@ -240,11 +155,8 @@ class _Resolver:
                 merged.services[(unit, directive)] = limit
         if "intent" in model.model_fields_set:  # a child's intent replaces; null removes it
             declared = model.intent
-            merged.intent = (
-                None
-                if declared is None
-                else Intent(**declared.model_dump(), origin=doc.location(("intent",)))
-            )
+            merged.intent = None if declared is None else declared
+            merged.intent_origin = None if declared is None else doc.location(("intent",))
         merged.chain.append(model.name)
 
     def _removal(self, removed: object, where: Location, key: str) -> None:
@@ -269,11 +181,12 @@ def _overlay(base: _Layer, top: _Layer) -> None:
     base.services.update(top.services)
     known = set(base.chain)
     base.chain.extend(name for name in top.chain if name not in known)
-    base.intent = top.intent or base.intent
+    if top.intent is not None:
+        base.intent, base.intent_origin = top.intent, top.intent_origin
 
 
 def resolve(
-    ref: str, library: ProfileLibrary, *, partial: bool = False
+    ref: ProfileRef, library: ProfileLibrary, *, partial: bool = False
 ) -> tuple[Profile | None, list[Diagnostic]]:
     """Load ``ref`` and its parents; the profile is None when any file has an error.
 
@@ -299,6 +212,7 @@ def resolve(
         limits=tuple(sorted(layer.limits.values(), key=lambda e: (e.domain, e.item, e.kind))),
         services=tuple(sorted(layer.services.values(), key=lambda e: (e.unit, e.directive))),
         intent=layer.intent,
+        intent_origin=layer.intent_origin,
         sources=tuple(sorted((str(p), d) for p, d in resolver.digests.items())),
     )
     return profile, diagnostics

@@ -23,13 +23,14 @@ import base64
 import contextlib
 import datetime
 import json
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from tuner.base import services
 from tuner.base.errors import HostError
-from tuner.base.keys import MAX_VALUE_LENGTH, KeySyntaxError, parse_key
+from tuner.base.keys import MAX_VALUE_LENGTH, KeySyntaxError, normalize_live, parse_key
 from tuner.changes import render
 from tuner.machine.host import STATE_DIR, FileState, Host, file_owner
 
@@ -67,6 +68,12 @@ class Generation:
     @property
     def reverts(self) -> tuple[int, ...]:
         return self.undoes or ((self.rolls_back,) if self.rolls_back is not None else ())
+
+    @property
+    def changed_files(self) -> list[str]:
+        """The files this generation changed (created, rewrote or removed)."""
+        after, before = self.files_after, self.files_before
+        return sorted(p for p in after if before.get(p) != after[p])
 
     def finish(self, status: Status, error: str | None = None) -> Generation:
         return replace(self, status=status, finished=now(), error=error)
@@ -420,3 +427,20 @@ def incomplete_message(generation: Generation) -> str:
     else:
         fix = "Run `tuner rollback` to restore the state from before it."
     return f"{what} {cause}. {fix}"
+
+
+def replaced_values(
+    stack: Sequence[Generation], own: Collection[str]
+) -> dict[str, tuple[str, str]]:
+    """What applying a profile that sets the keys ``own`` over the applies in effect (``stack``,
+    oldest first) undoes: each key they set and the profile does not, with the value it had
+    before the first of them set it and who set it. A second profile *replaces* the first
+    (README, the recovery model): its files hold only its own keys, so the live values must
+    too, or the next boot would disagree with the running kernel."""
+    found: dict[str, tuple[str, str]] = {}
+    for generation in stack:  # oldest first: its "before" is the value from before any of them
+        for name in generation.sysctl_after:
+            if name not in own and name not in found and name in generation.sysctl_before:
+                who = f"{generation.profile} (generation {generation.number})"
+                found[name] = (normalize_live(generation.sysctl_before[name]), who)
+    return found

@@ -17,17 +17,14 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from tuner.base.envelope import FORMAT_VERSION, envelope
 from tuner.base.errors import HostError, TunerError
 from tuner.changes.plan import Plan
-from tuner.cli import report
 from tuner.machine.host import Host
 from tuner.machine.kernel import REAL_PROC_SYS
 from tuner.machine.live import LiveKernel
 from tuner.machine.rootfs import RootFS, absolute, read_path
-from tuner.profile.library import looks_like_path
-
-KIND = "tuner saved plan"
-MAX_BYTES = 16 * 1024 * 1024
+from tuner.profile.ref import MAX_PLAN_BYTES, SAVED_PLAN, ProfileRef
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class Basis:
     live: dict[str, str | None]  # key -> live value (host mode)
 
 
-def basis_of(plan: Plan, ref: str, host: Host) -> Basis:
+def basis_of(plan: Plan, ref: ProfileRef, host: Host) -> Basis:
     files: dict[str, str | None] = {}
     for path in sorted(plan.files, key=str):
         state = host.file_state(path)
@@ -50,7 +47,7 @@ def basis_of(plan: Plan, ref: str, host: Host) -> Basis:
     live = LiveKernel(host)
     values = {e.key.name: live.value(e.key) for e in plan.profile.sysctl} if live.available else {}
     return Basis(
-        ref=str(Path(ref).resolve()) if looks_like_path(ref) else ref,
+        ref=str(Path(ref.text).resolve()) if ref.kind == "path" else ref.text,
         root=str(host.root),
         proc_sys=None if host.proc_sys is None else str(host.proc_sys),
         kernel=host.kernel.available,
@@ -69,8 +66,8 @@ def save(path: Path, plan: Plan, basis: Basis, pending: list[dict[str, object]])
     """The plan's JSON, its basis and its pending changes, written whole or not at all: an
     O_EXCL temporary file beside ``path`` renamed over it (a link planted at either is refused,
     never written through)."""
-    body = plan.to_json() | {"saved": KIND, "basis": asdict(basis), "pending": pending}
-    text = json.dumps(report.envelope("plan", body), indent=2, sort_keys=False) + "\n"
+    body = plan.to_json() | {"saved": SAVED_PLAN, "basis": asdict(basis), "pending": pending}
+    text = json.dumps(envelope("plan", body), indent=2, sort_keys=False) + "\n"
     target = PurePosixPath(absolute(path))
     if not Path(target.parent).is_dir():
         raise TunerError(f"cannot write the plan to {path}: no directory {target.parent}")
@@ -95,29 +92,11 @@ def apply_command(path: Path, basis: Basis) -> str:
                     ).strip()  # fmt: skip
 
 
-def looks_saved(ref: str) -> bool:
-    """Whether apply's argument names a saved plan rather than a profile: a ``.json`` file, or a
-    JSON document that says it is one (a flow-style YAML profile ``{name: ...}`` is not)."""
-    if ref.endswith(".json"):
-        return True
-    try:
-        head = read_path(Path(ref), MAX_BYTES)
-    except (OSError, HostError):
-        return False
-    if not head.lstrip().startswith(b"{"):
-        return False
-    try:
-        document = json.loads(head)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(document, dict) and document.get("saved") == KIND
-
-
 def load(path: Path) -> tuple[Basis, list[dict[str, object]]]:
     """The basis and pending changes of a saved plan, every field checked; TunerError naming
     what is wrong when it is not one (it is untrusted input: anyone may have written it)."""
     try:
-        raw = read_path(path, MAX_BYTES)
+        raw = read_path(path, MAX_PLAN_BYTES)
     except FileNotFoundError:
         raise TunerError(f"no saved plan at {path}") from None
     except OSError as exc:
@@ -132,13 +111,13 @@ def load(path: Path) -> tuple[Basis, list[dict[str, object]]]:
         raise TunerError(f"{path}: not a saved plan (nested too deeply)") from None
     except ValueError as exc:
         raise TunerError(f"{path}: not a saved plan (not JSON: {exc})") from None
-    if not isinstance(document, dict) or document.get("saved") != KIND:
+    if not isinstance(document, dict) or document.get("saved") != SAVED_PLAN:
         raise TunerError(f"{path}: not a saved plan (make one with tuner plan PROFILE --out FILE)")
     version = document.get("format_version")
-    if version != report.FORMAT_VERSION:
+    if version != FORMAT_VERSION:
         shown = version if isinstance(version, int) and not isinstance(version, bool) else "unknown"
         raise TunerError(f"{path}: saved by another tuner (format {shown}); this one reads "
-                         f"format {report.FORMAT_VERSION}")  # fmt: skip
+                         f"format {FORMAT_VERSION}")  # fmt: skip
     problems: list[str] = []
     basis_data = _field(document, "basis", dict, "an object", problems, "")
     pending = _field(document, "pending", list, "a list", problems, "")

@@ -19,12 +19,12 @@ from typing import Any
 import yaml
 
 from tuner import __version__
-from tuner.app.vendor import vendored_text
 from tuner.base.errors import TunerError
 from tuner.changes import render
 from tuner.machine import systemd
 from tuner.profile.library import SITE_PROFILES
-from tuner.profile.resolve import Profile
+from tuner.profile.resolved import Profile
+from tuner.profile.vendored import vendored_text
 
 VENV = "/opt/tuner"
 

@@ -1,0 +1,269 @@
+"""tuner doctor: what limits this host's connections now, each finding with its fix and the
+bundled profiles that carry it; with a profile, whether that profile would fix each one."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from tuner.app.profiles import load_checked
+from tuner.base.errors import TunerError
+from tuner.knowledge import connections, diagnosis
+from tuner.machine import sockets
+from tuner.machine.host import Host
+from tuner.machine.live import LiveKernel
+from tuner.machine.processes import ProcessScan
+from tuner.model.pamlimits import accounts
+from tuner.profile.cached import resolve_cached
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef
+from tuner.profile.resolved import Profile
+
+DOCTOR_KEYS = (
+    "net.ipv4.ip_local_port_range", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.tcp_timestamps", "net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_max_orphans",
+    "net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "fs.file-nr", "fs.file-max",
+    "fs.nr_open", "net.netfilter.nf_conntrack_count", "net.netfilter.nf_conntrack_max",
+    "net.ipv4.tcp_tw_reuse_delay", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Doctor:
+    seen: diagnosis.Observation
+    findings: tuple[diagnosis.Finding, ...]
+    profile: str | None = None  # --profile: the findings carry its verdicts
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(f.severity != "info" for f in self.findings)
+
+    def to_json(self) -> dict[str, object]:
+        seen = self.seen
+        values = seen.values
+        return {
+            "namespace": {
+                "network": seen.namespace,
+                "initial": seen.initial_namespace,
+                "container": seen.container,
+            },
+            "findings": [f.to_json() for f in self.findings],
+            "profile": self.profile,
+            "census": {
+                "total": seen.census.total,
+                "states": dict(sorted(seen.census.states.items())),
+                "families": seen.census.families,
+                "inbound": seen.census.inbound,
+                "listeners": len(seen.census.listeners),
+                "tuples": diagnosis.tuple_rows(seen),
+            },
+            "time_wait": {
+                "total": seen.state("time-wait"),
+                "fin_wait_2": seen.state("fin-wait-2"),
+                "timewait_sockets": seen.counters.timewait_sockets,
+                "max_tw_buckets": connections.number(values, "net.ipv4.tcp_max_tw_buckets"),
+                "overflows": seen.counters.time_wait_overflow,
+                "reuse": values.get("net.ipv4.tcp_tw_reuse"),
+                "timestamps": values.get("net.ipv4.tcp_timestamps"),
+                "reuse_delay_ms": connections.number(values, "net.ipv4.tcp_tw_reuse_delay"),
+                "reuse_in_force": seen.reuse.describe(),
+            },
+            "ports": seen.space.to_json()
+            | {"bound_inactive": None if seen.census.bound is None else len(seen.census.bound)},
+            "sources": [diagnosis.source_json(s, seen.space) for s in seen.census.sources],
+            "descriptors": {
+                "file_nr": connections.number(values, "fs.file-nr"),
+                "file_max": connections.number(values, "fs.file-max"),
+                "processes": diagnosis.process_rows(seen.processes.closest),
+                "processes_seen": seen.processes.seen,
+                "processes_unseen": seen.processes.unseen,
+            },
+            "listen": {
+                "somaxconn": connections.number(values, "net.core.somaxconn"),
+                "listen_overflows": seen.counters.listen_overflows,
+                "listen_drops": seen.counters.listen_drops,
+            },
+            "orphans": {
+                "count": seen.counters.orphans,
+                "max": connections.number(values, "net.ipv4.tcp_max_orphans"),
+            },
+            "conntrack": {
+                "count": connections.number(values, "net.netfilter.nf_conntrack_count"),
+                "max": connections.number(values, "net.netfilter.nf_conntrack_max"),
+            },
+            "notes": list(seen.notes),
+        }
+
+
+def doctor(
+    host: Host,
+    library: ProfileLibrary,
+    profile: ProfileRef | None = None,
+    *,
+    top: int = 5,
+    progress: sockets.Progress | None = None,
+) -> Doctor:
+    """What limits this host's connections now, each finding with its fix; with ``profile``,
+    whether that profile would fix each one."""
+    if host.image_mode:
+        raise TunerError("doctor reads the running kernel: it has nothing to read in image mode")
+    notes: list[str] = []
+    live = LiveKernel(host)
+    values = {key: value for key in DOCTOR_KEYS if (value := live.value(key)) is not None}
+    if "net.netfilter.nf_conntrack_max" not in values:
+        notes.append("conntrack: not loaded in this namespace (nothing tracked, nothing to check)")
+    unread = sorted(key for key in DOCTOR_KEYS if live.error(key))
+    if unread:
+        notes.append(f"could not read {', '.join(unread)}")
+    low, high = connections.range_of(values)
+    reuse = connections.reuse_of(values)
+    census = host.kernel.census(progress, (low + high + 1) // 2, int(reuse.delay * 1000))
+    processes = host.kernel.processes(top)
+    if processes.unseen:
+        notes.append(f"could not read the descriptors of {processes.unseen} of "
+                     f"{processes.seen + processes.unseen} processes (not root)")  # fmt: skip
+    namespace, initial = host.kernel.network_namespace()
+    seen = diagnosis.Observation(
+        census, values, _counters(host, notes), processes, namespace, initial,
+        host.container(), tuple(notes), _users(host, processes),
+    )  # fmt: skip
+    listed = _list_bound(seen)
+    if listed is not False:
+        bound = host.kernel.bound_ports() if listed else ()
+        seen = dataclasses.replace(seen, census=dataclasses.replace(census, bound=bound))
+    found = diagnosis.findings(seen)
+    found = _with_profiles(found, library)
+    if profile is None:
+        return Doctor(seen, tuple(found))
+    view = _profile_view(profile, host, library, live)
+    judged = [dataclasses.replace(f, verdict=diagnosis.verdict(f, seen, view)) for f in found]
+    return Doctor(seen, tuple(judged), profile.text)
+
+
+def _list_bound(seen: diagnosis.Observation) -> bool | None:
+    """Whether to list bound, unconnected sockets: True; None when there are none; False when
+    too few could exist to change a finding. Listing them costs the kernel a walk of every bind
+    bucket, connected sockets included (~1 us a socket). There are at most sockstat's alloc
+    (every namespace's sockets) less inuse (this one's hashed sockets)."""
+    inuse, alloc = seen.counters.tcp_inuse, seen.counters.tcp_alloc
+    if inuse is None or alloc is None:
+        return True
+    unhashed = alloc - inuse
+    if unhashed <= 0:
+        return None
+    return diagnosis.pressure(seen, unhashed) >= connections.WARNING
+
+
+def _counters(host: Host, notes: list[str]) -> diagnosis.Counters:
+    sockstat = _table(host.kernel.read_proc("net/sockstat"), "TCP:")
+    netstat = _table(host.kernel.read_proc("net/netstat"), "TcpExt:")
+    if not sockstat:
+        notes.append("could not read /proc/net/sockstat (TIME_WAIT and orphan totals)")
+    if not netstat:
+        notes.append("could not read /proc/net/netstat (listen queue overflows)")
+    return diagnosis.Counters(
+        sockstat.get("tw"), sockstat.get("orphan"),
+        netstat.get("ListenOverflows"), netstat.get("ListenDrops"),
+        netstat.get("TCPTimeWaitOverflow"), sockstat.get("inuse"), sockstat.get("alloc"),
+    )  # fmt: skip
+
+
+def _users(host: Host, processes: ProcessScan) -> dict[int, str]:
+    """Names of the uids of the processes doctor lists (the host's /etc/passwd)."""
+    uids = {p.uid for p in processes.closest if p.uid is not None}
+    if not uids:
+        return {}
+    found = {uid: name for name, (uid, _gid) in accounts(host).users.items() if uid in uids}
+    return found | ({0: "root"} if 0 in uids and 0 not in found else {})
+
+
+def _table(text: str | None, prefix: str) -> dict[str, int]:
+    """ "TCP: inuse 5 orphan 0 tw 2" (sockstat) or a header line and a value line (netstat)."""
+    lines = [line.split() for line in (text or "").splitlines() if line.startswith(prefix)]
+    found: dict[str, int] = {}
+    if len(lines) == 1:  # sockstat: name value pairs
+        pairs = lines[0][1:]
+        names, numbers = pairs[0::2], pairs[1::2]
+    elif len(lines) >= 2:  # netstat: names, then values
+        names, numbers = lines[0][1:], lines[1][1:]
+    else:
+        return found
+    for name, number in zip(names, numbers, strict=False):
+        if number.isdigit():
+            found[name] = int(number)
+    return found
+
+
+def _with_profiles(
+    found: list[diagnosis.Finding], library: ProfileLibrary
+) -> list[diagnosis.Finding]:
+    """Name the bundled profiles that set each finding's fix (a value at least as large)."""
+    if not any(_fix_settings(f) for f in found):
+        return found
+    settings: dict[str, dict[str, str]] = {}
+    for entry in library.entries():
+        if entry.origin != "bundled":
+            continue
+        resolved, _problems = resolve_cached(ProfileRef.name(entry.name), library)
+        if resolved is not None:
+            settings[entry.name] = _profile_settings(resolved)
+    result = []
+    for finding in found:
+        wanted = _fix_settings(finding)
+        names = tuple(
+            name for name, values in sorted(settings.items())
+            if wanted and all(_satisfies(values.get(k), v) for k, v in wanted.items())
+        )  # fmt: skip
+        result.append(dataclasses.replace(finding, profiles=names))
+    return result
+
+
+def _fix_settings(finding: diagnosis.Finding) -> dict[str, str]:
+    """A finding's fix as flat settings: "fs.file-max", "limits * nofile",
+    "services haproxy.service LimitNOFILE" -> value."""
+    found: dict[str, str] = {}
+    sysctl, limits, services = (finding.fix.get(k) for k in ("sysctl", "limits", "services"))
+    if isinstance(sysctl, dict):
+        found |= {str(k): str(v) for k, v in sysctl.items()}
+    if isinstance(limits, list):
+        found |= {f"limits {e['domain']} {e['item']}": str(e["value"]) for e in limits}
+    if isinstance(services, dict):
+        for unit, directives in services.items():
+            found |= {f"services {unit} {k}": str(v) for k, v in directives.items()}
+    return found
+
+
+def _profile_settings(profile: Profile) -> dict[str, str]:
+    """What a profile sets, flattened as ``_fix_settings`` flattens a fix (soft limits)."""
+    found = {e.key.name: e.value for e in profile.sysctl}
+    found |= {f"limits {e.domain} {e.item}": e.value for e in profile.limits if e.kind == "soft"}
+    found |= {f"services {s.unit} {s.directive}": s.value for s in profile.services}
+    return found
+
+
+def _satisfies(have: str | None, want: str) -> bool:
+    """A profile value does what the fix asks: equal, or (one number) at least as large, or
+    (a port range) at least as wide."""
+    if have is None:
+        return False
+    if have == want:
+        return True
+    try:
+        got, need = [int(p) for p in have.split()], [int(p) for p in want.split()]
+    except ValueError:
+        return False
+    if len(got) == len(need) == 1:
+        return got[0] >= need[0]
+    if len(got) == len(need) == 2:
+        return got[0] <= need[0] and got[1] >= need[1]
+    return False
+
+
+def _profile_view(
+    ref: ProfileRef, host: Host, library: ProfileLibrary, live: LiveKernel
+) -> diagnosis.ProfileView:
+    resolved, _diagnostics = load_checked(ref, host, library, live=live, rule_errors_fail=False)
+    values = {key: value for key in DOCTOR_KEYS if (value := live.value(key)) is not None}
+    values.update({e.key.name: e.value for e in resolved.sysctl})
+    return diagnosis.ProfileView(values, resolved)

@@ -1,0 +1,33 @@
+"""tuner completion SHELL: the script that makes a shell complete tuner's commands, options,
+profile names and catalog keys (typer's; the shell calls tuner back with COMPLETE_VAR set)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import typer
+from typer.completion import get_completion_script  # type: ignore[attr-defined]
+
+from tuner.cli import report
+from tuner.cli.group import COMPLETE_VAR
+from tuner.cli.options import verb
+
+app = verb()
+
+
+class Shell(enum.StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+@app.command("completion")
+def completion(
+    shell: Annotated[Shell, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
+) -> int:
+    """Print the shell completion script: commands, options, profile names and catalog keys.
+    bash: source <(tuner completion bash); zsh and fish: see the README."""
+    script = get_completion_script(prog_name="tuner", complete_var=COMPLETE_VAR, shell=shell.value)
+    report.raw(script.rstrip("\n") + "\n")
+    return 0

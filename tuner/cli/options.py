@@ -1,0 +1,134 @@
+"""What the verbs share on the command line: the options every verb spells the same way, the
+host and profile library they describe (``HostOptions``), completion, and the one-command app
+each verb module declares (``verb``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tuner.base.errors import TunerError
+from tuner.cli import registry
+from tuner.machine.host import Host
+from tuner.machine.kernel import REAL_PROC_SYS
+from tuner.profile.library import ProfileLibrary
+from tuner.profile.ref import ProfileRef
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def verb() -> typer.Typer:
+    """The one-command app a verb module declares its command on (built only when it runs)."""
+    return typer.Typer(
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings=CONTEXT,
+    )
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """``--root``, ``--proc-sys`` and ``--no-kernel``: where tuner reads and writes."""
+
+    root: Path | None = None
+    proc_sys: Path | None = None
+    kernel: bool = True
+
+    def host(self) -> Host:
+        """A root other than / never reads the running kernel unless ``--proc-sys`` names a tree
+        explicitly; ``--no-kernel`` never reads one."""
+        root = self.root or Path("/")
+        if not root.is_dir():
+            raise TunerError(f"--root {root}: not a directory")
+        proc_sys = self.proc_sys
+        if proc_sys is not None and not proc_sys.is_dir():
+            raise TunerError(f"--proc-sys {proc_sys}: not a directory")
+        if proc_sys is None and root.resolve() == Path("/"):
+            proc_sys = REAL_PROC_SYS
+        return Host(root, proc_sys if self.kernel else None)
+
+    def library(self) -> ProfileLibrary:
+        """The profiles found by name: the root's site profiles, then the bundled ones."""
+        return ProfileLibrary.for_root(self.root or Path("/"), registry.resolve)
+
+
+def profile_ref(text: str) -> ProfileRef:
+    return ProfileRef.parse(text)
+
+
+def complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Profile names for shell completion (site profiles of --root, then bundled ones)."""
+    root = ctx.params.get("root") or Path("/")
+    names = [e.name for e in ProfileLibrary.for_root(Path(root)).entries()]
+    return [name for name in names if name.startswith(incomplete)]
+
+
+ProfileArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="PROFILE",
+        help="A profile name (site, then bundled) or a path to a .yaml file.",
+        autocompletion=complete_profiles,
+        show_default=False,
+    ),
+]
+ProfilesArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="PROFILE...",
+        help="Profile names or .yaml files.",
+        autocompletion=complete_profiles,
+        show_default=False,
+    ),
+]
+RootOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--root",
+        metavar="DIR",
+        help="Filesystem whose /etc tuner reads and writes (default /). "
+        "Any other root is an image: the running kernel is not read.",
+    ),
+]
+ProcSysOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--proc-sys", metavar="DIR", help="Use DIR as the kernel's /proc/sys, whatever the root."
+    ),
+]
+NoKernelOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-kernel",
+        help="Never read or write the running kernel: files only, even with --root / "
+        "(image builds inside a chroot, where /proc is the build host's).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document.")]
+DetailedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Exit 0 when there is nothing to report, 2 when there is (plan: changes pending; "
+        "status: drift or an unfinished run; doctor: a warning), 1 on an error.",
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Treat every warning about the profile (its files and the rules) as an error.",
+    ),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+RestartOpt = Annotated[
+    bool,
+    typer.Option(
+        "--restart-services",
+        help="After daemon-reload, try-restart the units whose limits changed.",
+    ),
+]
