@@ -139,7 +139,7 @@ def test_apply_on_the_live_root_needs_root(
     root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Host, "is_live_root", property(lambda self: True))
-    monkeypatch.setattr("tuner.cli.common.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("tuner.app.workflow.os.geteuid", lambda: 1000)
     before = snapshot(root, proc_sys, skip="nothing")
     result = tuner(root, proc_sys, "apply", "base", "--yes")
     assert result.exit_code == 1
@@ -349,10 +349,10 @@ def test_a_failing_rollback_changes_nothing_either(
 def test_apply_refuses_when_the_host_changed_after_the_plan_was_shown(
     root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def someone_else_meanwhile(yes: bool) -> None:
+    def someone_else_meanwhile(_review: object, *, yes: bool, question: str) -> None:
         (proc_sys / "net/ipv4/tcp_tw_reuse").write_text("1\n")
 
-    monkeypatch.setattr("tuner.cli.apply.confirm", someone_else_meanwhile)
+    monkeypatch.setattr("tuner.app.apply.agreed", someone_else_meanwhile)
     result = tuner(root, proc_sys, "apply", "loadgen-client", "--yes")
     assert result.exit_code == 1
     assert result.stderr == (

@@ -236,10 +236,10 @@ def test_plan_json_errors(tmp_path: Path, root: Path, monkeypatch: pytest.Monkey
 def test_internal_error_exit_3_without_traceback(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(*_args: object) -> None:
+    def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("tuner.changes.plan.make_plan", boom)
+    monkeypatch.setattr("tuner.app.plan.make_plan", boom)
     result = run("plan", "base", "--root", str(root))
     assert result.exit_code == 3
     assert "Traceback" not in result.output

@@ -355,4 +355,4 @@ def test_one_port_budget_and_one_nofile_decision() -> None:
             if needle in text:
                 offenders.append(f"{path.name}: {needle}")
     assert offenders == []
-    assert connections.port_space((40000, 40100)).usable == 100
+    assert connections.PortRange(40000, 40100).usable().usable == 100

@@ -116,9 +116,9 @@ def doctor(
     unread = sorted(key for key in DOCTOR_KEYS if live.error(key))
     if unread:
         notes.append(f"could not read {', '.join(unread)}")
-    low, high = connections.range_of(values)
+    span = connections.PortRange.of(values)
     reuse = connections.reuse_of(values)
-    census = host.kernel.census(progress, (low + high + 1) // 2, int(reuse.delay * 1000))
+    census = host.kernel.census(progress, (span.low + span.high + 1) // 2, int(reuse.delay * 1000))
     processes = host.kernel.processes(top)
     if processes.unseen:
         notes.append(f"could not read the descriptors of {processes.unseen} of "

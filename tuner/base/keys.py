@@ -150,3 +150,11 @@ def normalize_value(value: object) -> str:
 def normalize_live(text: str) -> str:
     """Normalise what the kernel prints (tabs between elements, trailing newline)."""
     return " ".join(text.split())
+
+
+def integers(text: str | None) -> list[int] | None:
+    """A sysctl value's whitespace-separated integers (None: absent, empty or not numbers)."""
+    try:
+        return [int(p) for p in (text or "").split()] or None
+    except ValueError:
+        return None

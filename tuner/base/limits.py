@@ -8,11 +8,16 @@ the login counts are C ints.
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 
 from tuner.base.safetext import check_text, is_ascii_digits
 
 UNLIMITED = "unlimited"
+# What pam_limits reads as RLIM_INFINITY (for every item but nice and priority): pam_limits.c
+# compares the value with each of these before it calls strtoull.
+UNLIMITED_WORDS = frozenset({"-1", "-", "unlimited", "infinity"})
 RLIM_MAX = 2**64 - 2
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _INT_ITEMS = {"priority", "maxlogins", "maxsyslogins"}
@@ -25,6 +30,37 @@ _GROUP = re.compile(rf"^@{_NAME}$")
 _UID_RANGE = re.compile(r"^([0-9]{0,10}):([0-9]{0,10})$")
 _GID_RANGE = re.compile(r"^@([0-9]{0,10}):([0-9]{0,10})$")
 _PERCENT = re.compile(rf"^%({_NAME})?$|^%:[0-9]{{1,10}}$")
+
+
+@dataclass(frozen=True)
+class Rlimit:
+    """A resource limit's value, wherever it is read: a limits line, a systemd ``Limit*=`` (its
+    parsed numbers) or /proc/PID/limits. ``number`` is None for unlimited (RLIM_INFINITY)."""
+
+    number: int | None
+
+    @classmethod
+    def parse(cls, text: str) -> Rlimit:
+        """``unlimited``, ``infinity``, ``-1``, ``-`` or ASCII digits; ValueError otherwise."""
+        if text in UNLIMITED_WORDS:
+            return cls(None)
+        if not is_ascii_digits(text):
+            raise ValueError(f"{text!r} is not a limit: digits or unlimited")
+        return cls(int(text))
+
+    @property
+    def unlimited(self) -> bool:
+        return self.number is None
+
+    def above(self, cap: int) -> bool:
+        """Whether this is more than ``cap`` (unlimited is more than any number)."""
+        return self.number is None or self.number > cap
+
+    def __float__(self) -> float:
+        return math.inf if self.number is None else float(self.number)
+
+    def __str__(self) -> str:
+        return UNLIMITED if self.number is None else f"{self.number:,}"
 
 
 def check_domain(domain: str) -> str:

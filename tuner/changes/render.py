@@ -15,6 +15,7 @@ from tuner import __version__
 from tuner.base import services
 from tuner.base.safetext import check_text
 from tuner.changes import order
+from tuner.machine.cache import file_key, memo
 from tuner.profile.library import data_dir
 from tuner.profile.resolved import Profile, ServiceLimit, limit_lines
 
@@ -83,8 +84,6 @@ def render_files(profile: Profile) -> dict[PurePosixPath, str]:
     """Every file the profile wants on disk, path -> text. Rendering is pure (the profile, the
     templates and the version decide it), so a repeated plan takes it from the per-user cache
     and never loads Jinja."""
-    from tuner.machine.cache import file_key, memo
-
     templates = data_dir("templates")
     key = _digest(file_key(*sorted(templates.iterdir())), _profile_key(profile))
 

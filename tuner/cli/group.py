@@ -1,5 +1,4 @@
-"""Where exceptions become messages and exit codes (the only place), and where a verb's module
-is loaded when it is run (``registry``).
+"""Where exceptions become messages and exit codes (the only place).
 
 Exit codes (documented in the README):
   0   success (plan/status with --detailed-exitcode: no changes)
@@ -24,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from tuner.base import errors
-from tuner.cli import registry, report
+from tuner.cli import report
 from tuner.machine import signals
 
 _CLICK_USAGE = 2  # the exit code click gives usage errors; tuner maps it to 64
@@ -87,24 +86,6 @@ class TunerGroup(TyperGroup):
                 report.error("set TUNER_DEBUG=1 for the traceback, and please report it")
             return errors.EXIT_INTERNAL
         return int(result or 0)
-
-
-class RootGroup(TunerGroup):
-    """tuner itself. Its commands are built when asked for, each from its own one-command Typer
-    app through typer's public ``typer.main.get_command``: typer inspects a command's signature
-    (and builds pydantic adapters for it) only for the command being run, which would otherwise
-    cost more than a plan."""
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(registry.COMMANDS))
-
-    def get_command(self, ctx: Any, name: str) -> Any:
-        built = super().get_command(ctx, name)
-        if built is None and name in registry.COMMANDS:
-            built = typer.main.get_command(registry.command(name))
-            built.name = name
-            self.add_command(built, name)
-        return built
 
 
 def pipe_closed() -> int:

@@ -10,15 +10,35 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.completion import completion_init  # type: ignore[attr-defined]
 
 from tuner import __version__
-from tuner.cli.group import COMPLETE_VAR, RootGroup, pipe_closed
+from tuner.cli import registry
+from tuner.cli.group import COMPLETE_VAR, TunerGroup, pipe_closed
 from tuner.cli.options import CONTEXT
 from tuner.machine import signals
+
+
+class RootGroup(TunerGroup):
+    """tuner itself. Its commands are built when asked for, each from its own one-command Typer
+    app through typer's public ``typer.main.get_command``: typer inspects a command's signature
+    (and builds pydantic adapters for it) only for the command being run, which would otherwise
+    cost more than a plan."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(registry.COMMANDS))
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        built = super().get_command(ctx, name)
+        if built is None and name in registry.COMMANDS:
+            built = typer.main.get_command(registry.command(name))
+            built.name = name
+            self.add_command(built, name)
+        return built
+
 
 app = typer.Typer(
     cls=RootGroup,

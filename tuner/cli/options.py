@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from tuner.base.errors import TunerError
-from tuner.cli import registry
+from tuner.cli import profiles
 from tuner.machine.host import Host
 from tuner.machine.kernel import REAL_PROC_SYS
 from tuner.profile.library import ProfileLibrary
@@ -53,7 +53,7 @@ class HostOptions:
 
     def library(self) -> ProfileLibrary:
         """The profiles found by name: the root's site profiles, then the bundled ones."""
-        return ProfileLibrary.for_root(self.root or Path("/"), registry.resolve)
+        return profiles.for_root(self.root or Path("/"))
 
 
 def profile_ref(text: str) -> ProfileRef:

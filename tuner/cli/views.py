@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from tuner.base.errors import NotFoundError
+from tuner.base.limits import Rlimit
 from tuner.base.wording import plural
 from tuner.changes.plan import Change, Plan
 from tuner.cli import report
@@ -361,7 +362,7 @@ def doctor(result: Doctor, top: int = 5) -> None:
     report.out(f"Descriptors: {_n(fds['file_nr'])} open of fs.file-max {_n(fds['file_max'])}")
     for process in seen.processes.closest[:top]:
         unit = f" ({process.unit})" if process.unit else ""
-        soft = "unlimited" if process.soft is None else f"{process.soft:,}"
+        soft = str(Rlimit(process.soft))
         report.out(f"  {process.name}[{process.pid}]{unit}: {process.open:,} of {soft} "
                    f"({process.percent:.1f}%)")  # fmt: skip
     report.out(f"Listen queues: somaxconn {_n(listen['somaxconn'])}; overflows "

@@ -85,18 +85,22 @@ def reuse(facts: Facts) -> Reuse:
     return connections.reuse_of(values(facts))
 
 
+def descriptors_per_connection(intent: Intent) -> int:
+    """A proxied connection holds two sockets (client and backend, HAProxy management guide,
+    section 5); a client's or a server's connection holds one."""
+    return 2 if intent.role == "proxy" else 1
+
+
 def descriptors_needed(intent: Intent) -> int:
-    """Descriptors of the whole workload: about 2 per proxied connection, 1 otherwise."""
-    per_connection = 2 if intent.role == "proxy" else 1
-    return per_connection * intent.concurrent_connections + FD_OVERHEAD
+    """Descriptors of the whole workload."""
+    return descriptors_per_connection(intent) * intent.concurrent_connections + FD_OVERHEAD
 
 
 def descriptors_per_process(intent: Intent) -> int:
     """What each of ``intent.processes`` processes needs: its share of the connections' descriptors
     plus its own overhead (descriptor limits are per process)."""
-    per_connection = 2 if intent.role == "proxy" else 1
     share = math.ceil(intent.concurrent_connections / intent.processes)
-    return per_connection * share + FD_OVERHEAD
+    return descriptors_per_connection(intent) * share + FD_OVERHEAD
 
 
 def nofile_limits(profile: Profile) -> list[tuple[float, str]]:

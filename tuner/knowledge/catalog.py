@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuner.base.keys import parse_key
+from tuner.machine.cache import file_key, memo
 
 CATALOG = Path(__file__).parent.parent / "data" / "catalog.yaml"
 
@@ -107,8 +108,6 @@ def _check_portlist(value: str) -> str | None:
 
 @functools.cache
 def entries() -> dict[str, Entry]:
-    from tuner.machine.cache import file_key, memo
-
     return memo("catalog", file_key(CATALOG), _parse, dict[str, Entry])
 
 

@@ -29,13 +29,13 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from tuner.base.keys import PORT_RANGE, PORT_START, integers
+
 WARNING = 70.0  # percent of a limit in use: a warning, and capacity's "not met"
 CRITICAL = 90.0
 TIME_WAIT_SECONDS = 60  # TCP_TIMEWAIT_LEN, include/net/tcp.h
 REUSE_DELAY_MS = 1000  # before tcp_tw_reuse_delay (Linux 6.13), a fixed second
 REUSE_DELAY_MAX_MS = TIME_WAIT_SECONDS * 1000  # the sysctl's maximum: never before TIME_WAIT ends
-WIDEST_RANGE = (1024, 65535)
-DEFAULT_RANGE = (32768, 60999)
 
 
 def percent(part: float, whole: float | None) -> float:
@@ -73,6 +73,82 @@ def is_loopback(address: str) -> bool:
 
 
 @dataclass(frozen=True)
+class PortRange:
+    """net.ipv4.ip_local_port_range, parsed once wherever it is read (a profile, the live value,
+    a fix): the ports connect() and bind() choose a source port from."""
+
+    low: int
+    high: int
+
+    @classmethod
+    def parse(cls, text: str | None) -> PortRange | None:
+        """Two integers, else None (the rules and the catalog report the shape)."""
+        found = integers(text)
+        return cls(found[0], found[1]) if found and len(found) == 2 else None
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> PortRange:
+        """The range sysctl values set, else the kernel's default."""
+        return cls.parse(values.get(PORT_RANGE)) or DEFAULT_RANGE
+
+    @classmethod
+    def widest(cls, values: Mapping[str, str]) -> PortRange:
+        """The widest range the kernel accepts here: from ip_unprivileged_port_start (the kernel
+        refuses a low end below it, EINVAL), at least 1024, to 65535; the low end even, so that
+        the size is even."""
+        start = numbers(values, PORT_START)
+        low = max(WIDEST_RANGE.low, start[0] if start else 0)
+        return cls(low + low % 2, WIDEST_RANGE.high)
+
+    @property
+    def size(self) -> int:
+        return max(self.high - self.low + 1, 0)
+
+    @property
+    def same_parity(self) -> bool:
+        """Low and high of the same parity (an odd size): the kernel warns, and one port of the
+        parity connect() prefers is never offered."""
+        return self.low % 2 == self.high % 2
+
+    def refusal(self, values: Mapping[str, str]) -> str | None:
+        """Why the kernel would refuse this range (EINVAL), or None."""
+        low, high = self.low, self.high
+        if not 1 <= low <= high <= 65535:
+            return f"{low} {high}: the kernel needs 1 <= low <= high <= 65535"
+        start = numbers(values, PORT_START)
+        if start and low < start[0]:
+            return f"low end {low} is below ip_unprivileged_port_start {start[0]}"
+        return None
+
+    def usable(
+        self, reserved: Iterable[int] = (), listening: Iterable[int] = (), bound: Iterable[int] = ()
+    ) -> PortSpace:
+        """The one port budget: the range less reserved, listening and otherwise bound ports
+        inside it (each port counted once), less one for an odd size."""
+        low, high = self.low, self.high
+
+        def inside(ports: Iterable[int]) -> set[int]:
+            return {p for p in ports if low <= p <= high}
+
+        held_reserved = inside(reserved)
+        held_listening = inside(listening) - held_reserved
+        held_bound = inside(bound) - held_reserved - held_listening
+        size = self.size
+        taken = held_reserved | held_listening | held_bound
+        parity = 1 if size > 1 and size % 2 and low not in taken else 0
+        return PortSpace(
+            low, high, len(held_reserved), len(held_listening), len(held_bound), parity
+        )
+
+    def __str__(self) -> str:
+        return f"{self.low} {self.high}"
+
+
+WIDEST_RANGE = PortRange(1024, 65535)
+DEFAULT_RANGE = PortRange(32768, 60999)
+
+
+@dataclass(frozen=True)
 class PortSpace:
     """The ports of ip_local_port_range a connect() may pick, and what takes the others."""
 
@@ -107,61 +183,12 @@ class PortSpace:
                 "usable": self.usable}  # fmt: skip
 
 
-def port_space(
-    port_range: tuple[int, int],
-    reserved: Iterable[int] = (),
-    listening: Iterable[int] = (),
-    bound: Iterable[int] = (),
-) -> PortSpace:
-    """The one port budget: the range less reserved, listening and otherwise bound ports inside
-    it (each port counted once), less one for an odd size."""
-    low, high = port_range
-
-    def inside(ports: Iterable[int]) -> set[int]:
-        return {p for p in ports if low <= p <= high}
-
-    held_reserved = inside(reserved)
-    held_listening = inside(listening) - held_reserved
-    held_bound = inside(bound) - held_reserved - held_listening
-    size = max(high - low + 1, 0)
-    taken = held_reserved | held_listening | held_bound
-    parity = 1 if size > 1 and size % 2 and low not in taken else 0
-    return PortSpace(low, high, len(held_reserved), len(held_listening), len(held_bound), parity)
-
-
-def range_of(values: Mapping[str, str]) -> tuple[int, int]:
-    """ip_local_port_range from sysctl values, else the kernel's default."""
-    found = numbers(values, "net.ipv4.ip_local_port_range")
-    return (found[0], found[1]) if found and len(found) == 2 else DEFAULT_RANGE
-
-
 def space_of(
     values: Mapping[str, str], listening: Iterable[int] = (), bound: Iterable[int] = ()
 ) -> PortSpace:
     """The port space sysctl values (and, live, the listeners and bound sockets) leave."""
     reserved = ports_in(values.get("net.ipv4.ip_local_reserved_ports", "") or "")
-    return port_space(range_of(values), reserved, listening, bound)
-
-
-def widest_range(values: Mapping[str, str]) -> tuple[int, int]:
-    """The widest range the kernel accepts here: from ip_unprivileged_port_start (the kernel
-    refuses a low end below it, EINVAL), at least 1024, to 65535; the low end even, so that the
-    size is even."""
-    start = numbers(values, "net.ipv4.ip_unprivileged_port_start")
-    low = max(WIDEST_RANGE[0], start[0] if start else 0)
-    low += low % 2
-    return low, WIDEST_RANGE[1]
-
-
-def range_refusal(port_range: tuple[int, int], values: Mapping[str, str]) -> str | None:
-    """Why the kernel would refuse ``port_range`` (EINVAL), or None."""
-    low, high = port_range
-    if not 1 <= low <= high <= 65535:
-        return f"{low} {high}: the kernel needs 1 <= low <= high <= 65535"
-    start = numbers(values, "net.ipv4.ip_unprivileged_port_start")
-    if start and low < start[0]:
-        return f"low end {low} is below ip_unprivileged_port_start {start[0]}"
-    return None
+    return PortRange.of(values).usable(reserved, listening, bound)
 
 
 # --- TIME_WAIT and reuse ------------------------------------------------------------------------
@@ -327,10 +354,7 @@ class SourceBudget:
 
 def numbers(values: Mapping[str, str] | Mapping[str, str | None], key: str) -> list[int] | None:
     """A sysctl value's whitespace-separated integers (None: absent, empty or not numbers)."""
-    try:
-        return [int(p) for p in (values.get(key) or "").split()] or None
-    except ValueError:
-        return None
+    return integers(values.get(key))
 
 
 def number(values: Mapping[str, str] | Mapping[str, str | None], key: str) -> int | None:

@@ -21,9 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tuner.base.keys import PORT_RANGE
+from tuner.base.limits import Rlimit
 from tuner.base.wording import plural
-from tuner.knowledge import connections
-from tuner.knowledge.connections import PortSpace, Reuse, percent, severity
+from tuner.knowledge import connections, nofile
+from tuner.knowledge.connections import PortRange, PortSpace, Reuse, percent, severity
 from tuner.machine.processes import ProcessFds, ProcessScan
 from tuner.machine.sockets import Census, Listener, SourceUse, TupleUse
 
@@ -165,10 +167,9 @@ def tuple_json(use: TupleUse, found: connections.TupleBudget) -> dict[str, objec
 
 def _range_fix(seen: Observation) -> dict[str, str]:
     """The widest range the kernel accepts here, when it is wider than this one."""
-    low, high = connections.widest_range(seen.values)
-    now = connections.range_of(seen.values)
-    if high - low > now[1] - now[0]:
-        return {"net.ipv4.ip_local_port_range": f"{low} {high}"}
+    widest = PortRange.widest(seen.values)
+    if widest.size > PortRange.of(seen.values).size:
+        return {PORT_RANGE: str(widest)}
     return {}
 
 
@@ -391,8 +392,6 @@ def file_max(seen: Observation) -> list[Finding]:
 
 
 def process_nofile(seen: Observation) -> list[Finding]:
-    from tuner.knowledge import nofile
-
     found: list[Finding] = []
     nr_open = connections.number(seen.values, "fs.nr_open")
     for process in seen.processes.closest:
@@ -404,7 +403,7 @@ def process_nofile(seen: Observation) -> list[Finding]:
         fix = nofile.fix(user=user, unit=process.unit, want=want, hard=process.hard,
                          nr_open=nr_open)  # fmt: skip
         where = f" ({process.unit})" if process.unit else f" (user {user})" if user else ""
-        hard = "unlimited" if process.hard is None else f"{process.hard:,}"
+        hard = str(Rlimit(process.hard))
         found.append(
             Finding(
                 "process-nofile",
@@ -522,13 +521,13 @@ def verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
 
 
 def _refused_range(seen: Observation, view: ProfileView) -> str | None:
-    wanted = view.values.get("net.ipv4.ip_local_port_range")
-    if wanted is None or wanted == seen.values.get("net.ipv4.ip_local_port_range"):
+    wanted = view.values.get(PORT_RANGE)
+    if wanted is None or wanted == seen.values.get(PORT_RANGE):
         return None
-    numbers = connections.numbers(view.values, "net.ipv4.ip_local_port_range")
-    if not numbers or len(numbers) != 2:
+    span = PortRange.parse(wanted)
+    if span is None:
         return f"ip_local_port_range {wanted!r} is not two numbers"
-    return connections.range_refusal((numbers[0], numbers[1]), view.values)
+    return span.refusal(view.values)
 
 
 def _ports_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
@@ -562,8 +561,6 @@ def _ports_verdict(finding: Finding, seen: Observation, view: ProfileView) -> st
 
 
 def _nofile_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
-    from tuner.knowledge import nofile
-
     evidence = finding.evidence
     unit = evidence.get("unit")
     user = evidence.get("user")

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tuner.base.limits import Rlimit
 from tuner.model import pamlimits
 from tuner.model.pamlimits import ConfLine, Identity
 
@@ -60,12 +61,12 @@ def settings(profile: Profile) -> list[tuple[str, float, Location]]:
     found = []
     for entry in profile.limits:
         if entry.item == "nofile":
-            value = math.inf if entry.value == "unlimited" else float(entry.value)
+            value = float(Rlimit.parse(entry.value))
             found.append((f"{entry.domain} {entry.kind} nofile {entry.value}", value, entry.origin))
     for limit in profile.services:
         if limit.directive == "LimitNOFILE":
             for number in {limit.numbers.soft, limit.numbers.hard}:
-                value = math.inf if number is None else float(number)
+                value = float(Rlimit(number))
                 found.append((f"{limit.unit} LimitNOFILE={limit.value}", value, limit.origin))
     return found
 

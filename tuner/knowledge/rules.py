@@ -20,6 +20,7 @@ from tuner.base.keys import PORT_RANGE, PORT_START, check_value_text
 from tuner.knowledge import capacity, catalog, connections, nofile
 from tuner.knowledge.facts import Facts
 from tuner.machine.live import LiveKernel
+from tuner.machine.sessions import capped, nofile_cap
 from tuner.profile.resolved import Profile
 
 NR_OPEN_MAX = 2147483584
@@ -733,8 +734,6 @@ def _unknown_key(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     "docs/kernel-facts.md (resource limits)",
 )
 def _limit_capped(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
-    from tuner.machine.sessions import capped, nofile_cap
-
     cap = nofile_cap(ctx.live.host.kernel) if ctx.live.available else None
     if cap is None:
         return

@@ -8,15 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from tuner.base.errors import HostError, Unreadable
 from tuner.base.keys import SysctlKey, normalize_live
+from tuner.machine import sockets
+from tuner.machine.processes import ProcessScan, scan
 from tuner.machine.rootfs import Refused, read_path, read_small
-
-if TYPE_CHECKING:
-    from tuner.machine.processes import ProcessScan
-    from tuner.machine.sockets import Census, Progress
+from tuner.machine.sockets import Census, Progress, listening_tcp_ports
 
 REAL_PROC_SYS = Path("/proc/sys")
 MAX_VALUE_BYTES = 1024 * 1024  # a sysctl value is a page at most; a fake tree's file may not be
@@ -176,8 +175,6 @@ class ProcKernel:
         """Asked of the kernel through netlink for the real /proc/sys (this process's network
         namespace), read from DIR/../net/tcp{,6} for a fake --proc-sys DIR."""
         if self.is_real:
-            from tuner.machine.sockets import listening_tcp_ports
-
             try:
                 return listening_tcp_ports()
             except OSError as exc:
@@ -196,8 +193,6 @@ class ProcKernel:
     ) -> Census:
         """Through netlink sock_diag for the real /proc/sys; from DIR/../net/tcp{,6} text for a
         fake --proc-sys DIR."""
-        from tuner.machine import sockets
-
         if not self.is_real:
             tables = (self.read_proc(name) or "" for name in ("net/tcp", "net/tcp6"))
             return sockets.census_from_text(tables)
@@ -208,8 +203,6 @@ class ProcKernel:
 
     def bound_ports(self) -> tuple[int, ...]:
         """Through sock_diag for the real /proc/sys; a fake tree's text tables have none."""
-        from tuner.machine import sockets
-
         if not self.is_real:
             return ()
         try:
@@ -219,8 +212,6 @@ class ProcKernel:
 
     def processes(self, top: int) -> ProcessScan:
         """/proc/PID of every process (DIR/../PID for a fake --proc-sys DIR)."""
-        from tuner.machine.processes import scan
-
         return scan(self.proc_sys.parent, top, fd_count_in_size=self.is_real)
 
     def network_namespace(self) -> tuple[str | None, bool | None]:

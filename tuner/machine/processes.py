@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuner.base.limits import Rlimit
+
 
 @dataclass(frozen=True)
 class ProcessFds:
@@ -90,7 +92,7 @@ def nofile_of(limits: str) -> tuple[int | None, int | None]:
 
 
 def _limit(text: str) -> int | None:
-    return None if text == "unlimited" else int(text)
+    return Rlimit.parse(text).number
 
 
 PF_KTHREAD = 0x00200000

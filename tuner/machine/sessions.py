@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuner.base.limits import Rlimit
 from tuner.machine.kernel import Kernel
 from tuner.machine.processes import nofile_of
 
@@ -56,6 +57,7 @@ def nofile_cap(kernel: Kernel) -> SessionCap | None:
 
 def capped(value: str, cap: SessionCap) -> bool:
     """Whether a nofile value (a number or unlimited) is more than a session can get."""
-    if value in ("unlimited", "infinity", "-1"):
-        return True
-    return value.isdigit() and int(value) > cap.hard
+    try:
+        return Rlimit.parse(value).above(cap.hard)
+    except ValueError:
+        return False

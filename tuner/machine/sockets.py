@@ -19,7 +19,6 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 NETLINK_SOCK_DIAG = 4
@@ -144,6 +143,8 @@ def census(
     keep = 60_000 - reuse_after_ms
     halves = [_Tally(wire_ports, (middle, False), keep), _Tally(wire_ports, (middle, True), keep)]
     seen = _Seen(progress)
+    from concurrent.futures import ThreadPoolExecutor  # only doctor counts; plan never does
+
     interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:

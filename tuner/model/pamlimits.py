@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from tuner.base.errors import Unreadable
+from tuner.base.limits import UNLIMITED_WORDS
 from tuner.base.safetext import is_ascii_digits
 from tuner.machine.host import Host
 
@@ -126,7 +127,7 @@ def _pam_rank(domain: str, who: Identity) -> int | None:
 def _number(line: ConfLine, nr_open: int | None) -> int | None:
     """The rlimit value of ``line`` as pam_limits computes it; None when it ignores the line."""
     text = line.value
-    if line.item not in ("nice", "priority") and text in ("-1", "-", "unlimited", "infinity"):
+    if line.item not in ("nice", "priority") and text in UNLIMITED_WORDS:
         number = RLIM_INFINITY
     else:
         match = re.match(r"[ \t]*([+-]?)([0-9]+)", text)
