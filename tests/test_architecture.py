@@ -243,3 +243,44 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
         if name not in state and (found := visit(name, [])):
             return found
     return []
+
+
+# --- one implementation per domain fact ------------------------------------------------------
+
+ONE_HOME = {
+    # what: (regular expression over tuner's source, the files allowed to hold it)
+    "the word unlimited, parsed or printed": (r'"unlimited"', {"tuner/base/limits.py"}),
+    "systemd's infinity": (r'"infinity"', {"tuner/base/limits.py", "tuner/base/services.py"}),
+    "the integers of a sysctl value": (
+        r"int\(\w+\) for \w+ in .*\.split\(\)",
+        {"tuner/base/keys.py"},
+    ),
+    "descriptors per proxied connection": (
+        r"2 if .*role == \"proxy\"",
+        {"tuner/knowledge/capacity.py"},
+    ),
+    "what a profile argument names": (
+        r"looks_like_path\(|def _saved_plan",
+        {"tuner/profile/ref.py", "tuner/profile/resolve.py"},
+    ),
+    "the extends lookup": (r"\.find\(ProfileRef", {"tuner/profile/resolve.py"}),
+    "a saved plan's marker": (r'"tuner saved plan"', {"tuner/profile/ref.py"}),
+    "the kernel's default port range": (r"32768, 60999", {"tuner/knowledge/connections.py"}),
+}
+ONE_DEFINITION = ("Intent", "Profile", "PortRange", "PortSpace", "Rlimit", "ProfileRef", "Plan")
+
+
+def test_each_domain_fact_has_one_home() -> None:
+    """The facts once written several times (and disagreeing) have one implementation each."""
+    sources = {str(p.relative_to(REPO)): p.read_text() for p in sorted(PACKAGE.rglob("*.py"))}
+    wrong = []
+    for what, (pattern, homes) in ONE_HOME.items():
+        found = {name for name, text in sources.items() if re.search(pattern, text)}
+        assert found, f"{what}: the check finds nothing ({pattern}); update it with the code"
+        if found - homes:
+            wrong.append(f"{what}: also in {sorted(found - homes)} (its home: {sorted(homes)})")
+    for name in ONE_DEFINITION:
+        defined = [f for f, text in sources.items() if re.search(rf"^class {name}\b", text, re.M)]
+        if len(defined) != 1:
+            wrong.append(f"class {name} is defined in {defined}")
+    assert not wrong, "\n".join(wrong)

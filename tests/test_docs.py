@@ -1,4 +1,4 @@
-"""The README's image and first-boot examples are the ones tested here, not separate copies.
+"""The documentation's examples (README.md and docs/*.md) are the ones tested here, not copies.
 
 Each example sits in a fenced block after a `<!-- tested: ... -->` marker. The Packer template
 passes `packer validate`, and its commands are run against a scratch image root. Each cloud-init
@@ -23,10 +23,20 @@ runner = CliRunner()
 SPEC = "tuner-sysctl==0.2.0"  # as in the README
 
 
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
 def examples() -> dict[str, str]:
-    text = (REPO / "README.md").read_text()
-    found = re.findall(r"<!-- tested: (.+?) -->\n```\w*\n(.*?)\n```", text, re.DOTALL)
-    return {marker: body + "\n" for marker, body in found}
+    """Every tested example, wherever it is in the documentation."""
+    found: dict[str, str] = {}
+    for path in DOCS:
+        text = path.read_text()
+        for marker, body in re.findall(
+            r"<!-- tested: (.+?) -->\n```\w*\n(.*?)\n```", text, re.DOTALL
+        ):
+            assert marker not in found, f"{path.name}: a second example {marker!r}"
+            found[marker] = body + "\n"
+    return found
 
 
 def test_the_readme_has_the_examples() -> None:
@@ -52,7 +62,7 @@ def test_cloud_init_example_is_what_export_prints_and_is_valid(marker: str, tmp_
     exported = runner.invoke(app, ["export", "cloud-init", profile, "--mode", mode,
                                    "--root", str(tmp_path), *spec])  # fmt: skip
     assert exported.exit_code == 0
-    assert examples()[marker] == exported.output, "regenerate the README example"
+    assert examples()[marker] == exported.output, "regenerate the example in the docs"
     path = tmp_path / "user-data"
     path.write_text(examples()[marker])
     checked = subprocess.run(["cloud-init", "schema", "--config-file", str(path)],
@@ -122,7 +132,7 @@ def test_kernel_facts_name_only_catalog_keys_and_nothing_cites_outside_files() -
     missing = sorted(k for k in keys if k not in entries and not k.startswith("net.ipv4.conf."))
     assert not missing, f"docs/kernel-facts.md names keys the catalog lacks: {missing}"
     assert len(keys) > 20
-    for path in [REPO / "README.md", *(REPO / "tuner").rglob("*.py")]:
+    for path in [*DOCS, *(REPO / "tuner").rglob("*.py")]:
         assert "KERNEL-FACTS" not in path.read_text(), f"{path} cites a file users never have"
 
 
@@ -137,5 +147,5 @@ def capacity_example(root: Path, proc_sys: Path) -> str:
 
 def test_readme_capacity_example_is_real_output(root: Path, proc_sys: Path, cwd_repo: Path) -> None:
     assert examples()["capacity loadgen-client"] == capacity_example(root, proc_sys), (
-        "regenerate the README example"
+        "regenerate the example in the docs"
     )

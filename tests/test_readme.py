@@ -27,3 +27,24 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_changelog_has_unreleased_section() -> None:
     assert "## [Unreleased]" in (REPO / "CHANGELOG.md").read_text()
+
+
+def test_readme_is_a_start_and_the_docs_it_links_exist() -> None:
+    """The README starts a newcomer (at most 250 lines); the manual lives in docs/, and every
+    link between the two leads to a file that exists, at a heading that exists."""
+    readme = REPO / "README.md"
+    assert len(readme.read_text().splitlines()) <= 250
+    pages = [readme, *sorted((REPO / "docs").glob("*.md"))]
+    checked = 0
+    for page in pages:
+        for target, anchor in re.findall(r"\]\(([\w./-]+\.md)(?:#([\w-]+))?\)", page.read_text()):
+            path = (page.parent / target).resolve()
+            assert path.is_file(), f"{page.name} links to {target}, which does not exist"
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", path.read_text(), re.MULTILINE)
+                slugs = {
+                    re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings
+                }
+                assert anchor in slugs, f"{page.name} links to {target}#{anchor}: no such heading"
+            checked += 1
+    assert checked >= 10

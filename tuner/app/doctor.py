@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from tuner.app.profiles import load_checked
 from tuner.base.errors import TunerError
+from tuner.base.keys import integers
 from tuner.knowledge import connections, diagnosis
 from tuner.machine import sockets
 from tuner.machine.host import Host
@@ -249,9 +250,8 @@ def _satisfies(have: str | None, want: str) -> bool:
         return False
     if have == want:
         return True
-    try:
-        got, need = [int(p) for p in have.split()], [int(p) for p in want.split()]
-    except ValueError:
+    got, need = integers(have), integers(want)
+    if got is None or need is None:
         return False
     if len(got) == len(need) == 1:
         return got[0] >= need[0]

@@ -27,7 +27,7 @@ def completion(
     shell: Annotated[Shell, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
 ) -> int:
     """Print the shell completion script: commands, options, profile names and catalog keys.
-    bash: source <(tuner completion bash); zsh and fish: see the README."""
+    bash: source <(tuner completion bash); zsh and fish: see docs/profiles.md."""
     script = get_completion_script(prog_name="tuner", complete_var=COMPLETE_VAR, shell=shell.value)
     report.raw(script.rstrip("\n") + "\n")
     return 0

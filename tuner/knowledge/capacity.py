@@ -85,22 +85,22 @@ def reuse(facts: Facts) -> Reuse:
     return connections.reuse_of(values(facts))
 
 
-def descriptors_per_connection(intent: Intent) -> int:
-    """A proxied connection holds two sockets (client and backend, HAProxy management guide,
-    section 5); a client's or a server's connection holds one."""
+def sockets_per_connection(intent: Intent) -> int:
+    """A proxied connection holds two sockets, so two descriptors and two conntrack flows (client
+    and backend, HAProxy management guide, section 5); a client's or a server's holds one."""
     return 2 if intent.role == "proxy" else 1
 
 
 def descriptors_needed(intent: Intent) -> int:
     """Descriptors of the whole workload."""
-    return descriptors_per_connection(intent) * intent.concurrent_connections + FD_OVERHEAD
+    return sockets_per_connection(intent) * intent.concurrent_connections + FD_OVERHEAD
 
 
 def descriptors_per_process(intent: Intent) -> int:
     """What each of ``intent.processes`` processes needs: its share of the connections' descriptors
     plus its own overhead (descriptor limits are per process)."""
     share = math.ceil(intent.concurrent_connections / intent.processes)
-    return descriptors_per_connection(intent) * share + FD_OVERHEAD
+    return sockets_per_connection(intent) * share + FD_OVERHEAD
 
 
 def nofile_limits(profile: Profile) -> list[tuple[float, str]]:
@@ -193,7 +193,7 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
         least = math.ceil(need * 100 / connections.WARNING) if headroom else need
         found.append(Check(f"descriptors vs {key}", need, setting, f"{text}; {key} = {shown}",
                            f"raise {key} to at least {least:,}", headroom=headroom))  # fmt: skip
-    sockets = intent.concurrent_connections * (2 if intent.role == "proxy" else 1)
+    sockets = intent.concurrent_connections * sockets_per_connection(intent)
     found += memory_checks(sockets, facts, intent)
     return found
 

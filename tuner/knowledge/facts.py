@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 
 from tuner.base.diagnostics import Location
+from tuner.base.keys import integers
 from tuner.knowledge import catalog
 from tuner.machine.live import LiveKernel
 from tuner.profile.resolved import Profile
@@ -20,10 +21,7 @@ class Value:
     location: Location | None = None
 
     def ints(self) -> list[int] | None:
-        try:
-            return [int(p) for p in self.text.split()]
-        except ValueError:
-            return None
+        return integers(self.text)
 
 
 class Facts:

@@ -617,7 +617,7 @@ def _conntrack(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
             )
         intent = ctx.profile.intent
         if entry.key.name == "net.netfilter.nf_conntrack_max" and intent and entry.value.isdigit():
-            flows = intent.concurrent_connections * (2 if intent.role == "proxy" else 1)
+            flows = intent.concurrent_connections * capacity.sockets_per_connection(intent)
             if int(entry.value) < flows:
                 yield self.found(
                     f"{int(entry.value):,} is below the {flows:,} flows this profile "

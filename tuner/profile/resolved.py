@@ -88,9 +88,10 @@ class ServiceLimit:
 
 @dataclass(frozen=True)
 class Intent:
-    """The workload a profile is for; the capacity model and the rules check it. Validated by
-    pydantic when a profile file is parsed (``document``): the types and bounds below are the
-    schema, so the same class serves a parsed, a cached and a saved profile."""
+    """The workload a profile is for; the capacity model and the rules check it."""
+
+    # Validated by pydantic when a profile file is parsed (``document``): the types and bounds
+    # below are the schema, so the same class serves a parsed, a cached and a saved profile.
 
     __pydantic_config__: ClassVar[dict[str, object]] = {"extra": "forbid", "strict": False}
 

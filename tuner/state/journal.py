@@ -435,8 +435,8 @@ def replaced_values(
     """What applying a profile that sets the keys ``own`` over the applies in effect (``stack``,
     oldest first) undoes: each key they set and the profile does not, with the value it had
     before the first of them set it and who set it. A second profile *replaces* the first
-    (README, the recovery model): its files hold only its own keys, so the live values must
-    too, or the next boot would disagree with the running kernel."""
+    (docs/recovery.md): its files hold only its own keys, so the live values must too, or the
+    next boot would disagree with the running kernel."""
     found: dict[str, tuple[str, str]] = {}
     for generation in stack:  # oldest first: its "before" is the value from before any of them
         for name in generation.sysctl_after:
