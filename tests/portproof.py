@@ -37,7 +37,7 @@ def listener(port: int, backlog: int = 1 << 20) -> socket.socket:
     return server
 
 
-def connect(port: int, bind_first: bool = False) -> tuple[socket.socket | None, str | None]:
+def connect(port: int, *, bind_first: bool = False) -> tuple[socket.socket | None, str | None]:
     """A connection to ADDRESS:port from a port the kernel picks from ip_local_port_range:
     in connect() (which prefers ports of the range's low parity), or with ``bind_first`` in
     bind() to port 0 (which prefers the other parity)."""
@@ -52,13 +52,13 @@ def connect(port: int, bind_first: bool = False) -> tuple[socket.socket | None, 
     return client, None
 
 
-def worker(port: int, bind_first: bool) -> None:
+def worker(port: int, *, bind_first: bool) -> None:
     """Connect up to PER_PROCESS times; report; hold the sockets until stdin closes."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     held, error = [], None
     for _ in range(min(PER_PROCESS, hard - 50)):
-        client, error = connect(port, bind_first)
+        client, error = connect(port, bind_first=bind_first)
         if client is None:
             break
         held.append(client)
@@ -173,7 +173,7 @@ def idle(port: int, count: int) -> None:
 if __name__ == "__main__":
     command, port = sys.argv[1], int(sys.argv[2])
     if command == "worker":
-        worker(port, sys.argv[3] == "bind")
+        worker(port, bind_first=sys.argv[3] == "bind")
     elif command == "exhaust":
         exhaust(port)
     elif command == "timewait":

@@ -34,7 +34,7 @@ def load_checked(
     of the profile that is valid. ``strict`` makes every warning an error."""
     profile, checked, diagnostics = resolve_for_check(ref, library)
     if checked is not None:
-        ctx = rules.Context(checked, live or LiveKernel(host), strict)
+        ctx = rules.Context(checked, live or LiveKernel(host), strict=strict)
         diagnostics = diagnostics + rules.check(ctx)
     if strict:
         diagnostics = [_strict(d) for d in diagnostics]

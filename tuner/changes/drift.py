@@ -43,7 +43,7 @@ class Difference:
         }
 
 
-def _file(state: FileState | None, owners: bool) -> dict[str, Any] | None:
+def _file(state: FileState | None, *, owners: bool) -> dict[str, Any] | None:
     if state is None:
         return None
     view: dict[str, Any] = {
@@ -75,11 +75,11 @@ def differences(
 
     owners = os.geteuid() == 0
     expected = {
-        "files": {p: _file(s, owners) for p, s in expected_files.items()},
+        "files": {p: _file(s, owners=owners) for p, s in expected_files.items()},
         "values": {k: normalize_live(v) for k, v in expected_values.items()},
     }
     found = {
-        "files": {p: _file(found_files.get(p), owners) for p in expected_files},
+        "files": {p: _file(found_files.get(p), owners=owners) for p in expected_files},
         "values": {k: found_values.get(k) for k in expected_values},
     }
     diff = DeepDiff(expected, found, verbose_level=2, view="tree")

@@ -38,7 +38,7 @@ class TunerGroup(TyperGroup):
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
         complete_var: str | None = None,
-        standalone_mode: bool = True,
+        standalone_mode: bool = True,  # noqa: FBT001, FBT002 - click.Command.main's signature
         **extra: Any,
     ) -> Any:
         code = self._run(args, prog_name, complete_var, **extra)
@@ -49,7 +49,8 @@ class TunerGroup(TyperGroup):
     def _run(self, args: Sequence[str] | None, prog_name: str | None, complete_var: str | None,
              **extra: Any) -> int:  # fmt: skip
         try:
-            result = super().main(args, prog_name or "tuner", complete_var, False, **extra)
+            name = prog_name or "tuner"
+            result = super().main(args, name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # typer's (vendored click) usage and parameter errors
             show = getattr(exc, "show", None)
             if show is not None:

@@ -51,7 +51,7 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
+def _version(value: bool) -> None:  # noqa: FBT001 - typer calls it with the value
     if value:
         typer.echo(f"tuner {__version__}")
         raise typer.Exit()

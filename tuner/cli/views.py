@@ -71,8 +71,8 @@ def plan(plan: Plan, *, full: bool = False, ref: str | None = None) -> None:
         release = f" (Linux {plan.kernel_release})" if plan.kernel_release else ""
         report.out(f"host mode: root {plan.root}, kernel {plan.proc_sys}{release}")
 
-    _kernel_changes(plan, style, full)
-    _file_changes(plan, style, full)
+    _kernel_changes(plan, style, full=full)
+    _file_changes(plan, style, full=full)
 
     boot = [c for c in plan.changes if c.layer == "boot"]
     if boot:
@@ -98,12 +98,12 @@ def plan(plan: Plan, *, full: bool = False, ref: str | None = None) -> None:
         report.diagnostics(plan.diagnostics)
     report.out()
     report.out(summary(plan))
-    step = next_step(plan, ref, full) if ref is not None else None
+    step = next_step(plan, ref, full=full) if ref is not None else None
     if step:
         report.out(step)
 
 
-def _kernel_changes(plan: Plan, style: report.Style, full: bool) -> None:
+def _kernel_changes(plan: Plan, style: report.Style, *, full: bool) -> None:
     kernel = [c for c in plan.changes if c.layer == "kernel"]
     if plan.mode == "host":
         total = len(plan.profile.sysctl)
@@ -124,7 +124,7 @@ def _kernel_changes(plan: Plan, style: report.Style, full: bool) -> None:
                     report.out(style(report.wrap(change.why, "        "), "dim"))
 
 
-def _file_changes(plan: Plan, style: report.Style, full: bool) -> None:
+def _file_changes(plan: Plan, style: report.Style, *, full: bool) -> None:
     files = [c for c in plan.changes if c.layer == "file"]
     report.out(style(f"\nFiles: {len(files)} to write or remove", "bold"))
     for change in files:
@@ -175,7 +175,7 @@ def _capacity_verdict(checks: list[capacity_model.Check], profile: Profile) -> s
     return f"Capacity ({what}): met ({met} pass{shown}). {more}."
 
 
-def next_step(plan: Plan, ref: str, full: bool) -> str | None:
+def next_step(plan: Plan, ref: str, *, full: bool) -> str | None:
     """What was not done, and what to run next (nothing to say when nothing would change)."""
     where = "" if plan.root == "/" else f" --root {plan.root}"
     if plan.proc_sys is not None and plan.proc_sys != "/proc/sys":

@@ -155,7 +155,8 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
         per_tuple_rate = math.ceil(rate / tuples)
         policy = reuse(facts)
         applies = policy.applies()  # a remote destination
-        limit = connections.sustainable_rate(span.usable, per_tuple, applies, policy.delay)
+        after = policy.delay if applies else None
+        limit = connections.sustainable_rate(span.usable, per_tuple, after)
         more_tuples = "add destinations or source IPs, or widen ip_local_port_range"
         why = "" if applies else f" ({policy.blocker()})"
         fix = more_tuples if applies else f"{_reuse_fix(policy)}, or {more_tuples}"
@@ -165,7 +166,7 @@ def checks(profile: Profile, facts: Facts) -> list[Check]:
                 per_tuple_rate,
                 limit,
                 f"{rate:,}/s / {plural(tuples, 'tuple')} = {per_tuple_rate:,}/s; "
-                f"{connections.rate_arithmetic(span.usable, per_tuple, applies, policy.delay)}"
+                f"{connections.rate_arithmetic(span.usable, per_tuple, after)}"
                 f"{why}",
                 fix,
             )
@@ -301,14 +302,13 @@ class Ceiling:
 
     @property
     def rate_without_reuse(self) -> int:
-        return connections.sustainable_rate(self.ports.usable, self.held, False, 0)
+        return connections.sustainable_rate(self.ports.usable, self.held)
 
     @property
     def rate(self) -> int:
         """New connections/s per tuple to a remote destination with the reuse in force."""
-        return connections.sustainable_rate(
-            self.ports.usable, self.held, self.reuse.applies(), self.reuse.delay
-        )
+        after = self.reuse.delay if self.reuse.applies() else None
+        return connections.sustainable_rate(self.ports.usable, self.held, after)
 
     def lines(self) -> list[str]:
         held = f", {self.held:,} of them held by the intent's connections" if self.held else ""
@@ -318,15 +318,15 @@ class Ceiling:
             f"concurrent outbound: {self.ports.usable:,} per tuple x "
             f"{plural(self.tuples, 'tuple')} = {self.max_outbound:,}{held}",
             "new connections/s per tuple when this side closes first, without reuse: "
-            + connections.rate_arithmetic(self.ports.usable, self.held, False, 0),
+            + connections.rate_arithmetic(self.ports.usable, self.held),
             self.reuse.describe(),
         ]
         if self.reuse.applies():
             lines.append("with reuse, to any destination: " + connections.rate_arithmetic(
-                self.ports.usable, self.held, True, self.reuse.delay))  # fmt: skip
+                self.ports.usable, self.held, self.reuse.delay))  # fmt: skip
         elif self.reuse.applies("127.0.0.1", "127.0.0.1"):
             lines.append("with reuse, to a loopback address: " + connections.rate_arithmetic(
-                self.ports.usable, self.held, True, self.reuse.delay))  # fmt: skip
+                self.ports.usable, self.held, self.reuse.delay))  # fmt: skip
         return lines
 
     def to_json(self) -> dict[str, object]:

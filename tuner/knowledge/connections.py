@@ -317,18 +317,23 @@ def tuple_budget(
     return TupleBudget(space.usable, in_use, time_wait, reusable)
 
 
-def sustainable_rate(usable: int, held: int, reuse: bool, delay: float) -> int:
+def sustainable_rate(usable: int, held: int, reuse_after: float | None = None) -> int:
     """New connections per second one tuple sustains when this side closes first: the ports
-    live connections leave free, each taken again after TIME_WAIT (or, with reuse, the delay)."""
-    life = min(delay, TIME_WAIT_SECONDS) if reuse else TIME_WAIT_SECONDS
+    live connections leave free, each taken again after TIME_WAIT (or, when reuse applies,
+    ``reuse_after`` seconds)."""
+    life = TIME_WAIT_SECONDS if reuse_after is None else min(reuse_after, TIME_WAIT_SECONDS)
     return math.floor(max(usable - held, 0) / life)
 
 
-def rate_arithmetic(usable: int, held: int, reuse: bool, delay: float) -> str:
-    life = min(delay, TIME_WAIT_SECONDS) if reuse else TIME_WAIT_SECONDS
-    why = f"reuse after {life:g} s" if reuse else f"{TIME_WAIT_SECONDS} s TIME_WAIT, no reuse"
+def rate_arithmetic(usable: int, held: int, reuse_after: float | None = None) -> str:
+    life = TIME_WAIT_SECONDS if reuse_after is None else min(reuse_after, TIME_WAIT_SECONDS)
+    why = (
+        f"{TIME_WAIT_SECONDS} s TIME_WAIT, no reuse"
+        if reuse_after is None
+        else (f"reuse after {life:g} s")
+    )
     held_text = f" - {held:,} held by live connections" if held else ""
-    rate = sustainable_rate(usable, held, reuse, delay)
+    rate = sustainable_rate(usable, held, reuse_after)
     return f"({usable:,} usable{held_text}) / {life:g} s ({why}) = {rate:,}/s"
 
 

@@ -115,7 +115,7 @@ def check(ctx: Context) -> list[Diagnostic]:
     bad = {d.key for d in found if d.severity == "error"}
     if bad:
         kept = tuple(e for e in ctx.profile.sysctl if e.key.name not in bad)
-        ctx = Context(dataclasses.replace(ctx.profile, sysctl=kept), ctx.live, ctx.strict)
+        ctx = Context(dataclasses.replace(ctx.profile, sysctl=kept), ctx.live, strict=ctx.strict)
     for entry in RULES:
         if entry.id not in _SHAPE_RULES:
             found.extend(entry.check(entry, ctx))

@@ -72,7 +72,7 @@ class Host:
         self.kernel: Kernel = kernel or (
             ProcKernel(proc_sys) if proc_sys is not None else NoKernel()
         )
-        self.systemd: Systemd = systemd or SystemdManager(self.is_live_root)
+        self.systemd: Systemd = systemd or SystemdManager(live_root=self.is_live_root)
 
     @property
     def image_mode(self) -> bool:

@@ -55,7 +55,7 @@ def scan(proc: Path, top: int, *, fd_count_in_size: bool = True) -> ProcessScan:
         if _kernel_thread(base):
             continue
         try:
-            count = _open_count(base / "fd", fd_count_in_size)
+            count = _open_count(base / "fd", trust_size=fd_count_in_size)
             soft, hard = nofile_of((base / "limits").read_text())
         except (FileNotFoundError, ProcessLookupError):
             continue  # it exited meanwhile
@@ -73,7 +73,7 @@ def scan(proc: Path, top: int, *, fd_count_in_size: bool = True) -> ProcessScan:
     return ProcessScan(tuple(_with_unit(proc, p) for p in closest), seen, unseen)
 
 
-def _open_count(fd_dir: Path, trust_size: bool) -> int:
+def _open_count(fd_dir: Path, *, trust_size: bool) -> int:
     if trust_size:
         size = fd_dir.stat().st_size
         if size > 0:

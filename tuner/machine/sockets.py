@@ -322,13 +322,13 @@ def _wire_port(port: int) -> int:
 def _request(family: int, states: int, half: tuple[int, bool] | None = None) -> bytes:
     request = _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, states)
     if half is not None:
-        request += _half_filter(*half)
+        request += _half_filter(half[0], upper=half[1])
     header = _HEADER.pack(_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY,
                           NLM_F_REQUEST | NLM_F_DUMP, 1, 0)  # fmt: skip
     return header + request
 
 
-def _half_filter(middle: int, upper: bool) -> bytes:
+def _half_filter(middle: int, *, upper: bool) -> bytes:
     """An INET_DIAG_REQ_BYTECODE attribute for one half of the sockets: local and remote port on
     the same side of ``middle`` (or, ``upper``, on different sides). Connections out have a
     spread local port and a service's remote port, connections in the reverse, so both halves

@@ -28,7 +28,7 @@ class Systemd(Protocol):
 class SystemdManager:
     """The real one, for the running system's own root (never for an image)."""
 
-    def __init__(self, live_root: bool) -> None:
+    def __init__(self, *, live_root: bool) -> None:
         self.live_root = live_root
 
     def booted(self) -> bool:

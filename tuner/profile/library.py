@@ -172,7 +172,9 @@ class ProfileLibrary:
                 if name in found:
                     if found[name].origin == "site" and origin == "bundled":
                         first = found[name]
-                        found[name] = ProfileEntry(first.name, first.path, first.origin, True)
+                        found[name] = ProfileEntry(
+                            first.name, first.path, first.origin, shadows_bundled=True
+                        )
                     continue
                 path = self._candidate(directory, file_name)
                 if path is not None:

@@ -39,7 +39,7 @@ class _Resolver:
     """Loads each file once and resolves each profile's layer once (a diamond of any depth is
     linear); ``partial`` resolves from what is valid in files with errors (for validate)."""
 
-    def __init__(self, library: ProfileLibrary, partial: bool = False) -> None:
+    def __init__(self, library: ProfileLibrary, *, partial: bool = False) -> None:
         self.library = library
         self.partial = partial
         self.loaded: dict[Path, tuple[ProfileSource, list[Diagnostic]]] = {}
@@ -192,7 +192,7 @@ def resolve(
 
     With ``partial``, a profile is still built from whatever is valid, for reporting only:
     the diagnostics then hold errors and the profile must never be applied."""
-    resolver = _Resolver(library, partial)
+    resolver = _Resolver(library, partial=partial)
     try:
         path = library.find(ref)
     except NotFoundError as exc:
