@@ -249,8 +249,11 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
 
 ONE_HOME = {
     # what: (regular expression over tuner's source, the files allowed to hold it)
-    "the word unlimited, parsed or printed": (r'"unlimited"', {"tuner/base/limits.py"}),
-    "systemd's infinity": (r'"infinity"', {"tuner/base/limits.py", "tuner/base/services.py"}),
+    "the word unlimited, parsed or printed": (r"[\"']unlimited[\"']", {"tuner/base/limits.py"}),
+    "systemd's infinity": (
+        r"[\"']infinity[\"']",
+        {"tuner/base/limits.py", "tuner/base/services.py"},
+    ),
     "the integers of a sysctl value": (
         r"int\(\w+\) for \w+ in .*\.split\(\)",
         {"tuner/base/keys.py"},

@@ -212,16 +212,16 @@ def test_port_thresholds_and_reserved_and_listening_ports() -> None:
     reserved = observe((use,), {"net.ipv4.ip_local_reserved_ports": "33000-40000"})
     found = diagnosis.findings(reserved)
     assert ids(found) == [("port-exhaustion", "critical")]
-    assert found[0].evidence["usable"] == 28232 - 7001
+    assert found[0].evidence.to_json()["usable"] == 28232 - 7001
     listening = observe((use,), listeners=(sockets.Listener("0.0.0.0", 40000, 0, 128),))
-    assert diagnosis.findings(listening)[0].evidence["usable"] == 28231
+    assert diagnosis.findings(listening)[0].evidence.to_json()["usable"] == 28231
 
 
 def test_pileup_relief_depends_on_destination_and_timestamps() -> None:
     remote = sockets.TupleUse("10.0.0.1", "10.0.0.2", 80, 5000, 4000)
     loop = sockets.TupleUse("127.0.0.1", "127.0.0.1", 80, 5000, 4000)
     found = diagnosis.findings(observe((remote, loop)))
-    pileups = {f.evidence["dst"]: f for f in found if f.id == "time-wait-pileup"}
+    pileups = {f.evidence.to_json()["dst"]: f for f in found if f.id == "time-wait-pileup"}
     assert pileups["10.0.0.2"].severity == "warning"  # tcp_tw_reuse=2 covers loopback only
     assert pileups["127.0.0.1"].severity == "info"
     no_stamps = diagnosis.findings(observe((loop,), {"net.ipv4.tcp_timestamps": "0"}))
@@ -237,8 +237,10 @@ def test_limit_findings_each_with_a_roomier_value() -> None:
     )  # fmt: skip
     found = {f.id: f for f in diagnosis.findings(seen)}
     assert found["file-max"].severity == "critical"
-    assert found["file-max"].fix == {"sysctl": {"fs.file-max": "262144"}}
-    assert found["conntrack"].fix == {"sysctl": {"net.netfilter.nf_conntrack_max": "131072"}}
+    assert found["file-max"].fix.to_json() == {"sysctl": {"fs.file-max": "262144"}}
+    assert found["conntrack"].fix.to_json() == {
+        "sysctl": {"net.netfilter.nf_conntrack_max": "131072"}
+    }
     assert found["time-wait-buckets"].severity == "critical"  # 120,000 of 131,072
     assert found["orphans"].severity == "warning"
 
@@ -250,7 +252,9 @@ def test_process_near_its_limit_fix_names_its_service() -> None:
     seen = diagnosis.Observation(seen.census, seen.values, seen.counters, seen.processes,
                                  users={1000: "load"})  # fmt: skip
     fixes = {
-        f.evidence["name"]: f.fix for f in diagnosis.findings(seen) if f.id == "process-nofile"
+        f.evidence.to_json()["name"]: f.fix.to_json()
+        for f in diagnosis.findings(seen)
+        if f.id == "process-nofile"
     }
     assert fixes["haproxy"] == {"services": {"haproxy.service": {"LimitNOFILE": "8192"}}}
     # the user's own lines, soft raised, hard kept (never lowered): not '*'
@@ -265,14 +269,17 @@ def test_listen_queue_now_and_since_boot() -> None:
     now = diagnosis.findings(observe(listeners=(full,)))
     assert ids(now) == [("listen-queue", "critical")]
     # somaxconn caps it; syncookies (default on) make tcp_max_syn_backlog irrelevant
-    assert now[0].fix["sysctl"] == {"net.core.somaxconn": "8192"}
+    assert now[0].fix.to_json()["sysctl"] == {"net.core.somaxconn": "8192"}
     app = diagnosis.findings(observe(listeners=(sockets.Listener("0.0.0.0", 443, 8, 8),)))
-    assert "sysctl" not in app[0].fix
-    assert app[0].fix["application"] == {"listener": "0.0.0.0:443", "listen_backlog": 1024}
+    assert "sysctl" not in app[0].fix.to_json()
+    assert app[0].fix.to_json()["application"] == {
+        "listener": "0.0.0.0:443",
+        "listen_backlog": 1024,
+    }
     no_cookies = diagnosis.findings(
         observe(values={"net.ipv4.tcp_syncookies": "0"}, listeners=(full,))
     )
-    assert no_cookies[0].fix["sysctl"] == {"net.core.somaxconn": "8192",
+    assert no_cookies[0].fix.to_json()["sysctl"] == {"net.core.somaxconn": "8192",
                                            "net.ipv4.tcp_max_syn_backlog": "8192"}  # fmt: skip
     past = diagnosis.findings(observe(counters=diagnosis.Counters(0, 0, 12, 12)))
     assert ids(past) == [("listen-queue", "info")]

@@ -318,7 +318,7 @@ def _profile(tmp_path: Path, body: str) -> Any:
 def test_a_service_takes_limitnofile_never_limits_d(tmp_path: Path) -> None:
     seen = _service_seen("haproxy.service")
     finding = diagnosis.findings(seen)[0]
-    assert finding.fix == {"services": {"haproxy.service": {"LimitNOFILE": "2048:4096"}}}
+    assert finding.fix.to_json() == {"services": {"haproxy.service": {"LimitNOFILE": "2048:4096"}}}
     lines_only = _profile(tmp_path, "limits:\n  - {domain: '*', type: '-', item: nofile, "
                                     "value: 65536}\n")  # fmt: skip
     view = diagnosis.ProfileView(seen.values, lines_only)
@@ -332,7 +332,7 @@ def test_a_service_takes_limitnofile_never_limits_d(tmp_path: Path) -> None:
 def test_root_is_not_fixed_by_a_wildcard_line(tmp_path: Path) -> None:
     seen = _service_seen(None)
     finding = diagnosis.findings(seen)[0]
-    assert finding.fix["limits"] == [
+    assert finding.fix.to_json()["limits"] == [
         {"domain": "root", "type": "soft", "item": "nofile", "value": 2048},
         {"domain": "root", "type": "hard", "item": "nofile", "value": 4096},
     ]

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 from tuner.app.profiles import load_checked
 from tuner.base.errors import TunerError
-from tuner.base.keys import integers
-from tuner.knowledge import connections, diagnosis
+from tuner.knowledge import connections, diagnosis, fixes
 from tuner.machine import sockets
 from tuner.machine.host import Host
 from tuner.machine.live import LiveKernel
@@ -18,7 +17,6 @@ from tuner.model.pamlimits import accounts
 from tuner.profile.cached import resolve_cached
 from tuner.profile.library import ProfileLibrary
 from tuner.profile.ref import ProfileRef
-from tuner.profile.resolved import Profile
 
 DOCTOR_KEYS = (
     "net.ipv4.ip_local_port_range", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_tw_reuse",
@@ -200,7 +198,7 @@ def _with_profiles(
     found: list[diagnosis.Finding], library: ProfileLibrary
 ) -> list[diagnosis.Finding]:
     """Name the bundled profiles that set each finding's fix (a value at least as large)."""
-    if not any(_fix_settings(f) for f in found):
+    if not any(f.fix.settings() for f in found):
         return found
     settings: dict[str, dict[str, str]] = {}
     for entry in library.entries():
@@ -208,56 +206,16 @@ def _with_profiles(
             continue
         resolved, _problems = resolve_cached(ProfileRef.name(entry.name), library)
         if resolved is not None:
-            settings[entry.name] = _profile_settings(resolved)
-    result = []
-    for finding in found:
-        wanted = _fix_settings(finding)
-        names = tuple(
-            name for name, values in sorted(settings.items())
-            if wanted and all(_satisfies(values.get(k), v) for k, v in wanted.items())
-        )  # fmt: skip
-        result.append(dataclasses.replace(finding, profiles=names))
-    return result
-
-
-def _fix_settings(finding: diagnosis.Finding) -> dict[str, str]:
-    """A finding's fix as flat settings: "fs.file-max", "limits * nofile",
-    "services haproxy.service LimitNOFILE" -> value."""
-    found: dict[str, str] = {}
-    sysctl, limits, services = (finding.fix.get(k) for k in ("sysctl", "limits", "services"))
-    if isinstance(sysctl, dict):
-        found |= {str(k): str(v) for k, v in sysctl.items()}
-    if isinstance(limits, list):
-        found |= {f"limits {e['domain']} {e['item']}": str(e["value"]) for e in limits}
-    if isinstance(services, dict):
-        for unit, directives in services.items():
-            found |= {f"services {unit} {k}": str(v) for k, v in directives.items()}
-    return found
-
-
-def _profile_settings(profile: Profile) -> dict[str, str]:
-    """What a profile sets, flattened as ``_fix_settings`` flattens a fix (soft limits)."""
-    found = {e.key.name: e.value for e in profile.sysctl}
-    found |= {f"limits {e.domain} {e.item}": e.value for e in profile.limits if e.kind == "soft"}
-    found |= {f"services {s.unit} {s.directive}": s.value for s in profile.services}
-    return found
-
-
-def _satisfies(have: str | None, want: str) -> bool:
-    """A profile value does what the fix asks: equal, or (one number) at least as large, or
-    (a port range) at least as wide."""
-    if have is None:
-        return False
-    if have == want:
-        return True
-    got, need = integers(have), integers(want)
-    if got is None or need is None:
-        return False
-    if len(got) == len(need) == 1:
-        return got[0] >= need[0]
-    if len(got) == len(need) == 2:
-        return got[0] <= need[0] and got[1] >= need[1]
-    return False
+            settings[entry.name] = fixes.profile_settings(resolved)
+    return [
+        dataclasses.replace(
+            finding,
+            profiles=tuple(
+                n for n, values in sorted(settings.items()) if fixes.sets(values, finding.fix)
+            ),
+        )
+        for finding in found
+    ]
 
 
 def _profile_view(

@@ -393,7 +393,7 @@ def _findings(result: Doctor, style: report.Style) -> None:
     for finding in result.findings:
         mark = style(finding.severity.upper(), colour[finding.severity])
         report.out(f"{mark} {finding.id}: {finding.summary}")
-        for line in fix_lines(finding.fix):
+        for line in finding.fix.lines():
             report.out(f"    fix: {line}")
         if finding.advice:
             report.out(report.wrap(finding.advice, "    "))
@@ -403,24 +403,6 @@ def _findings(result: Doctor, style: report.Style) -> None:
             report.out(f"    with {result.profile}: {finding.verdict}")
     counts = {s: sum(f.severity == s for f in result.findings) for s in diagnosis.SEVERITIES}
     report.out("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".")
-
-
-def fix_lines(fix: dict[str, object]) -> list[str]:
-    """A finding's fix as the lines a profile would carry."""
-    lines: list[str] = []
-    sysctl, limits, services = fix.get("sysctl"), fix.get("limits"), fix.get("services")
-    if isinstance(sysctl, dict):
-        lines += [f"sysctl {key} = {value}" for key, value in sysctl.items()]
-    if isinstance(limits, list):
-        lines += [f"limits {e['domain']} {e['type']} {e['item']} {e['value']}" for e in limits]
-    if isinstance(services, dict):
-        for unit, directives in services.items():
-            lines += [f"services {unit} {k}={v}" for k, v in directives.items()]
-    application = fix.get("application")
-    if isinstance(application, dict):
-        lines.append(f"the application's listen() backlog on {application['listener']}: at least "
-                     f"{application['listen_backlog']:,} (no sysctl raises it)")  # fmt: skip
-    return lines
 
 
 def _n(number: object) -> str:

@@ -26,6 +26,7 @@ from tuner.base.limits import Rlimit
 from tuner.base.wording import plural
 from tuner.knowledge import connections, nofile
 from tuner.knowledge.connections import PortRange, PortSpace, Reuse, percent, severity
+from tuner.knowledge.fixes import Backlog, Fix
 from tuner.machine.processes import ProcessFds, ProcessScan
 from tuner.machine.sockets import Census, Listener, SourceUse, TupleUse
 
@@ -79,13 +80,122 @@ class Observation:
         return self.census.states.get(name, 0)
 
 
+# --- what each finding saw ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TupleEvidence:
+    """port-exhaustion: one tuple's ports against the port space."""
+
+    use: TupleUse
+    budget: connections.TupleBudget
+    space: PortSpace
+
+    def to_json(self) -> dict[str, object]:
+        return tuple_json(self.use, self.budget) | {
+            "space": self.space.to_json(),
+            "arithmetic": self.budget.arithmetic,
+        }
+
+
+@dataclass(frozen=True)
+class PileupEvidence:
+    """time-wait-pileup: one tuple's TIME_WAIT, and what blocks its reuse."""
+
+    use: TupleUse
+    budget: connections.TupleBudget
+    time_wait_percent: float
+    blocker: str | None
+
+    def to_json(self) -> dict[str, object]:
+        relieves = 0 if self.blocker is None else self.use.time_wait
+        return tuple_json(self.use, self.budget) | {
+            "time_wait_percent": self.time_wait_percent,
+            "reuse_relieves": relieves,
+            "blocker": self.blocker,
+        }
+
+
+@dataclass(frozen=True)
+class SourceEvidence:
+    """source-ports: the local ports of one source address over every tuple."""
+
+    source: SourceUse
+    space: PortSpace
+
+    def to_json(self) -> dict[str, object]:
+        return source_json(self.source, self.space)
+
+
+@dataclass(frozen=True)
+class LimitEvidence:
+    """A count against a sysctl limit (file-max, orphans, conntrack, time-wait-buckets)."""
+
+    key: str
+    used: int | None
+    limit: int
+    percent: float | None = None  # None: the finding is about a counter, not the share now
+    counts: tuple[tuple[str, int | None], ...] = ()  # what ``used`` is made of
+
+    def to_json(self) -> dict[str, object]:
+        found: dict[str, object] = {"used": self.used, "limit": self.limit}
+        if self.percent is not None:
+            found["percent"] = self.percent
+        return found | {"key": self.key} | dict(self.counts)
+
+
+@dataclass(frozen=True)
+class ProcessEvidence:
+    """process-nofile: a process's descriptors against its own limit."""
+
+    process: ProcessFds
+    user: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return process_json(self.process) | {"user": self.user}
+
+
+@dataclass(frozen=True)
+class ListenerEvidence:
+    """listen-queue: an accept queue against its backlog (None: only the counters say so)."""
+
+    listener: Listener | None
+    somaxconn: int | None
+    syncookies: int | None = None
+    overflows: int = 0
+    drops: int = 0
+
+    @property
+    def capped_by_somaxconn(self) -> bool:
+        listener = self.listener
+        if listener is None or listener.backlog is None or self.somaxconn is None:
+            return False
+        return listener.backlog >= self.somaxconn
+
+    def to_json(self) -> dict[str, object]:
+        if self.listener is None:
+            return {"listen_overflows": self.overflows, "listen_drops": self.drops,
+                    "somaxconn": self.somaxconn}  # fmt: skip
+        return _listener_json(self.listener) | {
+            "somaxconn": self.somaxconn,
+            "capped_by_somaxconn": self.capped_by_somaxconn,
+            "syncookies": self.syncookies,
+        }
+
+
+Evidence = (
+    TupleEvidence | PileupEvidence | SourceEvidence | LimitEvidence | ProcessEvidence
+    | ListenerEvidence
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str
     severity: str  # critical, warning or info
     summary: str
-    evidence: dict[str, object]
-    fix: dict[str, object]  # profile settings: {"sysctl": {...}, "limits": [...], "services": {}}
+    evidence: Evidence
+    fix: Fix  # what a profile would set, and what only the application can change
     advice: str = ""
     profiles: tuple[str, ...] = ()  # bundled profiles that set the fix
     verdict: str | None = None  # with --profile: whether that profile fixes it
@@ -95,8 +205,8 @@ class Finding:
             "id": self.id,
             "severity": self.severity,
             "summary": self.summary,
-            "evidence": self.evidence,
-            "fix": self.fix,
+            "evidence": self.evidence.to_json(),
+            "fix": self.fix.to_json(),
             "advice": self.advice,
             "profiles": list(self.profiles),
             "verdict": self.verdict,
@@ -210,9 +320,8 @@ def port_exhaustion(seen: Observation) -> list[Finding]:
                 level,
                 f"ephemeral ports to {endpoint(use.dst, use.dport)} from {use.src}: {state} "
                 f"({ports.held:,} held of {ports.usable:,} usable{relief})",
-                tuple_json(use, ports)
-                | {"space": seen.space.to_json(), "arithmetic": ports.arithmetic},
-                {"sysctl": fix} if fix else {},
+                TupleEvidence(use, ports, seen.space),
+                Fix(fix),
                 "each (src IP, dst IP, dst port) has its own ports: spread the connections over "
                 "more destination ports or IPs, or more source IPs"
                 + ("" if fix else "; the range is already the widest the kernel accepts here"),
@@ -255,8 +364,8 @@ def source_ports(seen: Observation) -> list[Finding]:
                 )
                 + "): a client that binds before connect() gets a port only from the rest, and "
                 "connect() never takes a port bound that way",
-                source_json(source, space),
-                {"sysctl": fix} if fix else {},
+                SourceEvidence(source, space),
+                Fix(fix),
                 "clients that bind() a source address first (Go Dialer.LocalAddr, vegeta -laddr, "
                 "HAProxy 'source') take a port from every destination at once: let connect() "
                 "choose the port (no bind, or IP_BIND_ADDRESS_NO_PORT), or add source IPs",
@@ -291,13 +400,8 @@ def time_wait_pileup(seen: Observation) -> list[Finding]:
                 "info" if blocker is None else "warning",
                 f"{plural(use.time_wait, 'connection')} to {endpoint(use.dst, use.dport)} "
                 f"in TIME_WAIT hold {tw_share:g}% of its {ports.usable:,} usable ports: {relief}",
-                tuple_json(use, ports)
-                | {
-                    "time_wait_percent": tw_share,
-                    "reuse_relieves": 0 if blocker is None else use.time_wait,
-                    "blocker": blocker,
-                },
-                {"sysctl": fix} if fix else {},
+                PileupEvidence(use, ports, tw_share, blocker),
+                Fix(fix),
                 "this side closes first, so its ports wait 60 s; reuse helps outgoing "
                 "connections only (an inbound server's TIME_WAIT holds no ephemeral port); "
                 "a change of tcp_timestamps applies to connections made after it",
@@ -308,7 +412,7 @@ def time_wait_pileup(seen: Observation) -> list[Finding]:
 
 def _limit_finding(
     id: str, key: str, used: int | None, limit: int | None, what: str, advice: str = "",
-    evidence: dict[str, object] | None = None,
+    counts: tuple[tuple[str, int | None], ...] = (),
 ) -> list[Finding]:  # fmt: skip
     if used is None or not limit:
         return []
@@ -321,8 +425,8 @@ def _limit_finding(
             id,
             level,
             f"{what}: {used:,} of {key} {limit:,} ({share:g}%)",
-            {"used": used, "limit": limit, "percent": share, "key": key} | (evidence or {}),
-            {"sysctl": {key: str(max(roomy(used), limit))}},
+            LimitEvidence(key, used, limit, share, counts),
+            Fix({key: str(max(roomy(used), limit))}),
             advice,
         )
     ]
@@ -331,15 +435,15 @@ def _limit_finding(
 def time_wait_buckets(seen: Observation) -> list[Finding]:
     total = seen.counters.timewait_sockets
     limit = connections.number(seen.values, "net.ipv4.tcp_max_tw_buckets")
-    split: dict[str, object] = {
-        "time_wait": seen.state("time-wait"),
-        "fin_wait_2": seen.state("fin-wait-2"),
-        "overflows": seen.counters.time_wait_overflow,
-    }
+    time_wait, fin_wait_2 = seen.state("time-wait"), seen.state("fin-wait-2")
+    split = (
+        ("time_wait", time_wait),
+        ("fin_wait_2", fin_wait_2),
+        ("overflows", seen.counters.time_wait_overflow),
+    )
     found = _limit_finding(
         "time-wait-buckets", "net.ipv4.tcp_max_tw_buckets", total, limit,
-        f"timewait sockets (TIME-WAIT {split['time_wait']:,}, closed FIN-WAIT-2 "
-        f"{split['fin_wait_2']:,})",
+        f"timewait sockets (TIME-WAIT {time_wait:,}, closed FIN-WAIT-2 {fin_wait_2:,})",
         "beyond the limit the kernel destroys new timewait sockets at once and counts them in "
         "TcpExt TCPTimeWaitOverflow (/proc/net/netstat); nothing is logged",
         split,
@@ -354,8 +458,8 @@ def time_wait_buckets(seen: Observation) -> list[Finding]:
             f"the kernel destroyed {overflows:,} timewait sockets early since this network "
             f"namespace began (TCPTimeWaitOverflow): tcp_max_tw_buckets {limit:,} was reached; "
             f"{total or 0:,} now",
-            {"used": total, "limit": limit, "key": "net.ipv4.tcp_max_tw_buckets"} | split,
-            {"sysctl": {"net.ipv4.tcp_max_tw_buckets": str(max(roomy(total or 0), limit * 2))}},
+            LimitEvidence("net.ipv4.tcp_max_tw_buckets", total, limit, None, split),
+            Fix({"net.ipv4.tcp_max_tw_buckets": str(max(roomy(total or 0), limit * 2))}),
             "a destroyed TIME_WAIT socket frees its port early; old duplicates may then reach "
             "a new connection",
         )
@@ -410,7 +514,7 @@ def process_nofile(seen: Observation) -> list[Finding]:
                 level,
                 f"{process.name}[{process.pid}]{where}: {process.open:,} descriptors open of its "
                 f"soft limit {process.soft:,} ({process.percent:.1f}%; hard {hard})",
-                process_json(process) | {"user": user},
+                ProcessEvidence(process, user),
                 fix,
                 "at its limit every accept(), connect() and open() fails with EMFILE; a new "
                 "limit applies when the process starts again. "
@@ -437,29 +541,28 @@ def listen_queues(seen: Observation) -> list[Finding]:
         if level is None:
             continue
         want = roomy(listener.backlog)
-        capped = somaxconn is not None and listener.backlog >= somaxconn
-        fix: dict[str, object] = {"application": {"listener": endpoint(listener.address,
-                                                                       listener.port),
-                                                  "listen_backlog": want}}  # fmt: skip
+        evidence = ListenerEvidence(listener, somaxconn, syncookies)
+        capped = evidence.capped_by_somaxconn
+        sysctl: dict[str, str] = {}
         if capped:
             sysctl = {"net.core.somaxconn": str(max(want, somaxconn or 0))}
             if syncookies == 0:
                 sysctl["net.ipv4.tcp_max_syn_backlog"] = str(want)
-            fix["sysctl"] = sysctl
             cap = (f"somaxconn {somaxconn:,} caps it: raise somaxconn and the application's "
                    "backlog, then listen() again")  # fmt: skip
         else:
             cap = (f"the application asked listen() for {listener.backlog:,} (below somaxconn "
                    f"{somaxconn if somaxconn is not None else 'unknown'}): only the "
                    "application's backlog raises it, no sysctl does")  # fmt: skip
+        backlog = Backlog(endpoint(listener.address, listener.port), want)
+        fix = Fix(sysctl, application=backlog)
         found.append(
             Finding(
                 "listen-queue",
                 level,
                 f"accept queue of {endpoint(listener.address, listener.port)}: {listener.queue:,} "
                 f"waiting of {listener.backlog:,} ({share:g}%): {cap}",
-                _listener_json(listener)
-                | {"somaxconn": somaxconn, "capped_by_somaxconn": capped, "syncookies": syncookies},
+                evidence,
                 fix,
                 "the queue holds min(listen() backlog, somaxconn); set the backlog in the "
                 "application (HAProxy: backlog, nginx: listen ... backlog=, or listen(fd, N))"
@@ -480,8 +583,8 @@ def listen_queues(seen: Observation) -> list[Finding]:
                 f"listen queue overflows: {overflows:,}, drops: {drops:,} (counted since the "
                 "network namespace began; no accept queue is full now: run doctor again to see "
                 "if they grow)",
-                {"listen_overflows": overflows, "listen_drops": drops, "somaxconn": somaxconn},
-                {},
+                ListenerEvidence(None, somaxconn, overflows=overflows, drops=drops),
+                Fix(),
             )
         )
     return found
@@ -536,15 +639,16 @@ def _ports_verdict(finding: Finding, seen: Observation, view: ProfileView) -> st
         return f"not fixed: the kernel refuses the profile's ip_local_port_range ({refused})"
     evidence = finding.evidence
     after = connections.space_of(view.values, seen.census.listening_ports, seen.census.bound or ())
-    if finding.id == "source-ports":
-        used = int(str(evidence["ports"]))
+    if isinstance(evidence, SourceEvidence):
+        used = evidence.source.ports
         share = min(percent(used, after.usable), 100.0)
         how = f"{used:,} ports of {after.usable:,} usable = {share:g}%"
         return f"fixed: {how}" if share < connections.WARNING else f"not fixed: {how}"
-    use = TupleUse(str(evidence["src"]), str(evidence["dst"]), int(str(evidence["dport"])),
-                   int(str(evidence["in_use"])), int(str(evidence["time_wait"])))  # fmt: skip
+    if not isinstance(evidence, TupleEvidence | PileupEvidence):
+        return "not addressed"
+    use = evidence.use
     reuse = connections.reuse_of(view.values)
-    if finding.id == "time-wait-pileup":
+    if isinstance(evidence, PileupEvidence):
         blocker = reuse.blocker(use.src, use.dst)
         if blocker is None:
             return (f"fixed: {reuse.describe()} (for connections made after it; TIME_WAIT "
@@ -562,14 +666,14 @@ def _ports_verdict(finding: Finding, seen: Observation, view: ProfileView) -> st
 
 def _nofile_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
     evidence = finding.evidence
-    unit = evidence.get("unit")
-    user = evidence.get("user")
-    uid = evidence.get("uid")
+    if not isinstance(evidence, ProcessEvidence):
+        return "not addressed"
+    unit, user, uid = evidence.process.unit, evidence.user, evidence.process.uid
     if view.profile is None:
         return "not addressed: no profile"
     nr_open = connections.number(view.values, "fs.nr_open")
-    who = nofile.identity(str(user), uid if isinstance(uid, int) else None) if user else None
-    granted = nofile.of_profile(view.profile, who, str(unit) if unit else None, nr_open)
+    who = nofile.identity(user, uid) if user else None
+    granted = nofile.of_profile(view.profile, who, unit, nr_open)
     if granted is None:
         if unit:
             lines = any(e.item == "nofile" for e in view.profile.limits)
@@ -580,7 +684,7 @@ def _nofile_verdict(finding: Finding, seen: Observation, view: ProfileView) -> s
         return f"not addressed: no limits line of the profile applies to {who.name}" + (
             " ('*' and group lines do not apply to root)" if who.name == "root" else ""
         )
-    opened = int(str(evidence["open"]))
+    opened = evidence.process.open
     if granted.hard is not None and nr_open is not None and granted.hard > nr_open:
         return f"not fixed: {granted.source} is above fs.nr_open {nr_open:,} (EPERM)"
     if granted.soft is None:
@@ -594,9 +698,9 @@ def _nofile_verdict(finding: Finding, seen: Observation, view: ProfileView) -> s
 
 def _listen_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
     evidence = finding.evidence
-    if "backlog" not in evidence:
+    if not isinstance(evidence, ListenerEvidence) or evidence.listener is None:
         return "not addressed: no accept queue is full now"
-    if not evidence.get("capped_by_somaxconn"):
+    if not evidence.capped_by_somaxconn:
         return ("not addressed: the application's listen() backlog is the cap; no sysctl "
                 "raises it")  # fmt: skip
     before, now = (
@@ -605,16 +709,18 @@ def _listen_verdict(finding: Finding, seen: Observation, view: ProfileView) -> s
     )
     if before == now or now is None:
         return "not fixed: the profile leaves net.core.somaxconn as it is"
+    asked = evidence.listener.backlog
     return (f"raises the accept-queue cap from {before} to {now}: fixed once the application "
-            f"asks listen() for more than {evidence['backlog']} and listens again")  # fmt: skip
+            f"asks listen() for more than {asked} and listens again")  # fmt: skip
 
 
 def _limit_verdict(finding: Finding, seen: Observation, view: ProfileView) -> str:
     evidence = finding.evidence
-    key = str(evidence.get("key", ""))
-    used = int(str(evidence.get("used") or 0))
+    if not isinstance(evidence, LimitEvidence):
+        return "not addressed"
+    key, used = evidence.key, evidence.used or 0
     limit = connections.number(view.values, key)
-    if not key or limit is None:
+    if limit is None:
         return "not addressed"
     if view.values.get(key) == seen.values.get(key):
         return f"not addressed: the profile leaves {key} at {limit:,}"

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tuner.base.limits import Rlimit
+from tuner.base.services import INFINITY
+from tuner.knowledge.fixes import Fix, LimitsLine
 from tuner.model import pamlimits
 from tuner.model.pamlimits import ConfLine, Identity
 
@@ -122,28 +124,27 @@ def identity(name: str, uid: int | None = None) -> Identity:
 
 def fix(
     *, user: str | None, unit: str | None, want: int, hard: int | None, nr_open: int | None
-) -> dict[str, object]:
+) -> Fix:
     """Settings that give a process ``want`` descriptors at start: its unit's LimitNOFILE, or
     pam_limits lines for its own user; the hard limit never below the one it has now (None:
     unlimited, left as it is)."""
     top = None if hard is None else max(want, hard)
-    found: dict[str, object] = {}
+    services: dict[str, dict[str, str]] = {}
+    lines: tuple[LimitsLine, ...] = ()
     if unit is not None:
-        value = str(want) if top == want else f"{want}:{'infinity' if top is None else top}"
-        found["services"] = {unit: {"LimitNOFILE": value}}
+        value = str(want) if top == want else f"{want}:{INFINITY if top is None else top}"
+        services = {unit: {"LimitNOFILE": value}}
     elif user is not None:
-        lines: list[dict[str, object]] = [
-            {"domain": user, "type": "soft", "item": "nofile", "value": want}
-        ]
+        lines = (LimitsLine(user, "soft", "nofile", want),)
         if top is not None and top == want:
-            lines = [{"domain": user, "type": "-", "item": "nofile", "value": want}]
+            lines = (LimitsLine(user, "-", "nofile", want),)
         elif top is not None:
-            lines.append({"domain": user, "type": "hard", "item": "nofile", "value": top})
-        found["limits"] = lines
+            lines += (LimitsLine(user, "hard", "nofile", top),)
     ceiling = want if top is None else top
-    if nr_open is not None and ceiling > nr_open:
-        found["sysctl"] = {"fs.nr_open": str(_round_up(ceiling))}
-    return found
+    sysctl = (
+        {"fs.nr_open": str(_round_up(ceiling))} if nr_open is not None and ceiling > nr_open else {}
+    )
+    return Fix(sysctl, lines, services)
 
 
 def _round_up(number: int) -> int:
