@@ -15,7 +15,7 @@ from tuner.app import units
 from tuner.app.plan import blockers, prepare, replaced, summary_of
 from tuner.app.workflow import Review, agreed, require_root, warn_chroot
 from tuner.base.errors import TunerError
-from tuner.changes.plan import Plan, make_plan
+from tuner.changes.plan import FileChange, KernelChange, Plan, make_plan
 from tuner.machine import systemd
 from tuner.machine.host import MANAGED_MODE, FileState, Host, LockHeld, file_owner
 from tuner.profile.library import ProfileLibrary
@@ -107,7 +107,7 @@ def commit(shown: Plan, host: Host) -> tuple[Generation, tuple[str, ...]]:
             host, journal, target_of(now), kind="apply", profile=now.profile.name,
             plan=summary_of(now),
         )  # fmt: skip
-    changed = [c.path for c in now.pending if c.layer == "file" and c.path]
+    changed = [c.path for c in now.pending if isinstance(c, FileChange)]
     return generation, tuple(systemd.units_of(changed))
 
 
@@ -125,9 +125,9 @@ def target_of(plan: Plan) -> Target:
     files = {
         path: None if text is None else FileState(text.encode(), MANAGED_MODE, *owner)
         for path, text in plan.files.items()
-        if any(c.layer == "file" and c.path == str(path) for c in plan.pending)
+        if any(isinstance(c, FileChange) and c.path == str(path) for c in plan.pending)
     }
-    values = {c.key: c.desired for c in plan.pending if c.layer == "kernel" and c.key and c.desired}
+    values = {c.key: c.desired for c in plan.pending if isinstance(c, KernelChange)}
     return Target(files, values)
 
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import ClassVar, Literal
 
 from tuner.base.diagnostics import Diagnostic
 from tuner.base.errors import HostError
@@ -30,43 +30,87 @@ from tuner.model import pamlimits, sysctld
 from tuner.profile.resolved import Profile
 
 Layer = Literal["kernel", "file", "boot"]
-PENDING = frozenset({"set", "create", "update", "delete"})
 
 
 @dataclass(frozen=True)
-class Change:
-    layer: Layer
-    action: str  # kernel: set|missing|unreadable; file: create|update|delete; boot: shadowed
-    key: str | None = None
-    path: str | None = None
-    current: str | None = None
-    desired: str | None = None
+class KernelChange:
+    """A live value to set (``missing``: the running kernel has no such key; ``unreadable``)."""
+
+    action: KernelAction
+    key: str
+    current: str | None
+    desired: str
     why: str | None = None
     source: str | None = None  # where the profile sets it
-    diff: str | None = None
-    shadowed_by: str | None = None
-    tools: tuple[str, ...] = ()
     unit: str | None = None
-    note: str | None = None  # a file whose mode or owner apply will repair
+    layer: ClassVar[Literal["kernel"]] = "kernel"
 
     @property
     def pending(self) -> bool:
-        return self.action in PENDING
+        return self.action == "set"
 
     def to_json(self) -> dict[str, object]:
-        data: dict[str, object] = {"layer": self.layer, "action": self.action}
-        data["key" if self.layer != "file" else "path"] = self.key or self.path
-        data |= {"current": self.current, "desired": self.desired}
-        extra = {
-            "why": self.why,
-            "source": self.source,
-            "diff": self.diff,
-            "shadowed_by": self.shadowed_by,
-            "tools": list(self.tools) or None,
-            "unit": self.unit,
-            "note": self.note,
-        }
-        return data | {k: v for k, v in extra.items() if v is not None}
+        return _json(self.layer, self.action, "key", self.key, self.current, self.desired,
+                     why=self.why, source=self.source, unit=self.unit)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A file tuner renders, to create, rewrite or delete."""
+
+    action: FileAction
+    path: str
+    current: str | None  # the text on disk now (None: absent)
+    desired: str | None  # None: delete
+    diff: str | None = None
+    note: str | None = None  # a file whose mode or owner apply will repair
+    layer: ClassVar[Literal["file"]] = "file"
+
+    @property
+    def pending(self) -> bool:
+        return True
+
+    def to_json(self) -> dict[str, object]:
+        return _json(self.layer, self.action, "path", self.path, self.current, self.desired,
+                     diff=self.diff, note=self.note)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BootShadow:
+    """A setting another file would decide at the next boot (sysctl.d) or login (pam_limits)."""
+
+    key: str  # a sysctl key, or "DOMAIN TYPE ITEM" for a limits line
+    current: str  # what the other file sets
+    desired: str
+    shadowed_by: str | None  # FILE:LINE of what wins
+    tools: tuple[str, ...]  # the consumers that read it so: systemd-sysctl, sysctl, pam_limits
+    why: str | None = None
+    source: str | None = None
+    layer: ClassVar[Literal["boot"]] = "boot"
+    action: ClassVar[Literal["shadowed"]] = "shadowed"
+
+    @property
+    def pending(self) -> bool:
+        return False  # apply cannot change another file: a warning says so
+
+    def to_json(self) -> dict[str, object]:
+        return _json(self.layer, self.action, "key", self.key, self.current, self.desired,
+                     why=self.why, source=self.source, shadowed_by=self.shadowed_by,
+                     tools=list(self.tools) or None)  # fmt: skip
+
+
+Change = KernelChange | FileChange | BootShadow
+KernelAction = Literal["set", "missing", "unreadable"]
+FileAction = Literal["create", "update", "delete"]
+
+
+def _json(layer: str, action: str, name: str, what: str, current: str | None,
+          desired: str | None, **extra: object) -> dict[str, object]:  # fmt: skip
+    """A change as ``plan --json`` shows it: what every change has, then what is set of the
+    rest."""
+    data: dict[str, object] = {"layer": layer, "action": action, name: what}
+    data |= {"current": current, "desired": desired}
+    return data | {k: v for k, v in extra.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -167,7 +211,7 @@ def observe(
 
 def _file_changes(
     desired: Mapping[PurePosixPath, str | None], states: Mapping[str, FileState | None]
-) -> tuple[list[Change], list[str]]:
+) -> tuple[list[FileChange], list[str]]:
     desired = {p: t for p, t in desired.items() if str(p) in states}
     observed = {p: None if s is None else s.content.decode("utf-8", "surrogateescape")
                 for p, s in states.items()}  # fmt: skip
@@ -180,12 +224,10 @@ def _file_changes(
             same.append(path)
             continue
         current, text = observed[path], wanted[path]
-        action = "create" if current is None else "delete" if text is None else "update"
+        action: FileAction = "create" if current is None else "delete" if text is None else "update"
         diff = _diff(path, current, text)
         note = notes.get(path) if action == "update" else None
-        changes.append(
-            Change("file", action, path=path, current=current, desired=text, diff=diff, note=note)
-        )
+        changes.append(FileChange(action, path, current, text, diff=diff, note=note))
     return changes, same
 
 
@@ -225,7 +267,7 @@ def _lines(text: str) -> list[str]:
     return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
-def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], list[str]]:
+def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[KernelChange], list[str]]:
     observed = {e.key.name: live.value(e.key) for e in profile.sysctl}
     wanted = {e.key.name: e.value for e in profile.sysctl}
     differ = {k for k in wanted if observed.get(k) != wanted[k]}
@@ -235,16 +277,15 @@ def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], l
         if name not in differ:
             same.append(name)
             continue
-        action = "set"
+        action: KernelAction = "set"
         if observed[name] is None:
             action = "unreadable" if live.error(name) else "missing"
         changes.append(
-            Change(
-                "kernel",
+            KernelChange(
                 action,
-                key=name,
-                current=observed[name],
-                desired=entry.value,
+                name,
+                observed[name],
+                entry.value,
                 why=entry.why,
                 source=str(entry.origin),
                 unit=known.unit if (known := catalog.lookup(name)) else None,
@@ -255,7 +296,7 @@ def _kernel_changes(profile: Profile, live: LiveKernel) -> tuple[list[Change], l
 
 def _replaced_changes(
     profile: Profile, replaced: Mapping[str, tuple[str, str]], live: LiveKernel
-) -> list[Change]:
+) -> list[KernelChange]:
     changes = []
     for name, (before, who) in sorted(replaced.items()):
         current = live.value(name)
@@ -263,14 +304,13 @@ def _replaced_changes(
             continue
         why = f"set by {who}, which {profile.name} replaces: back to its value from before"
         unit = known.unit if (known := catalog.lookup(name)) else None
-        changes.append(Change("kernel", "set", key=name, current=current, desired=before,
-                              why=why, unit=unit))  # fmt: skip
+        changes.append(KernelChange("set", name, current, before, why=why, unit=unit))
     return changes
 
 
 def _boot_changes(
     profile: Profile, desired: Mapping[PurePosixPath, str | None], host: Host
-) -> list[Change]:
+) -> list[BootShadow]:
     """Keys whose value at the next boot would come from some other file than tuner's."""
     files = sysctld.boot_files(host, desired)
     changes = []
@@ -287,16 +327,14 @@ def _boot_changes(
             winners.setdefault(winner, []).append(tool)
         for winner, tools in winners.items():
             changes.append(
-                Change(
-                    "boot",
-                    "shadowed",
-                    key=entry.key.name,
-                    current=winner.value,
-                    desired=entry.value,
+                BootShadow(
+                    entry.key.name,
+                    winner.value,
+                    entry.value,
+                    winner.where,
+                    tuple(tools),
                     why=entry.why,
                     source=str(entry.origin),
-                    shadowed_by=winner.where,
-                    tools=tuple(tools),
                 )
             )
     return changes
@@ -304,7 +342,7 @@ def _boot_changes(
 
 def _login_changes(
     profile: Profile, desired: Mapping[PurePosixPath, str | None], host: Host
-) -> list[Change]:
+) -> list[BootShadow]:
     """Limits whose value at the next login would come from some other line than tuner's."""
     if not profile.limits:
         return []
@@ -328,16 +366,14 @@ def _login_changes(
             continue
         blocker = winner or _no_limits_line(index.lines_for(who), who)
         changes.append(
-            Change(
-                "boot",
-                "shadowed",
-                key=f"{entry.domain} {entry.kind} {entry.item}",
-                current=blocker.value if blocker and blocker.item else "(not set)",
-                desired=entry.value,
+            BootShadow(
+                f"{entry.domain} {entry.kind} {entry.item}",
+                blocker.value if blocker and blocker.item else "(not set)",
+                entry.value,
+                blocker.where if blocker else None,
+                ("pam_limits",),
                 why=entry.why,
                 source=str(entry.origin),
-                shadowed_by=blocker.where if blocker else None,
-                tools=("pam_limits",),
             )
         )
     return changes
@@ -380,13 +416,13 @@ def make_plan(
     changes += _login_changes(profile, desired, host)
     notes = list(diagnostics) + refused
     for change in changes:
-        if change.layer == "boot" and change.tools == ("pam_limits",):
+        if isinstance(change, BootShadow) and change.tools == ("pam_limits",):
             message = (
                 f"at login {change.shadowed_by} decides this limit ({change.current}, "
                 f"pam_limits); the profile's {change.desired} would not apply"
             )
             notes.append(Diagnostic("warning", message, None, change.key, "login-shadowed"))
-        elif change.layer == "boot":
+        elif isinstance(change, BootShadow):
             message = (
                 f"at boot {change.shadowed_by} sets {change.current} after tuner's file "
                 f"({', '.join(change.tools)}); the profile's {change.desired} would be lost"
