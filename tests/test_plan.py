@@ -6,7 +6,7 @@ import pytest
 from conftest import library, write_proc_sys
 
 from tuner.app.profiles import load_checked
-from tuner.changes.plan import make_plan
+from tuner.changes.plan import BootShadow, make_plan
 from tuner.changes.render import render_files
 from tuner.machine.host import Host
 from tuner.profile.ref import ProfileRef
@@ -142,11 +142,19 @@ def test_limits_another_file_decides_at_login(root: Path, host: Host) -> None:
     )
     (root / "x.yaml").write_text(profile)
     plan = plan_for(str(root / "x.yaml"), host)
-    login = {c.key: (c.current, c.shadowed_by) for c in plan.changes if c.tools == ("pam_limits",)}
+    login = {
+        c.key: (c.current, c.shadowed_by)
+        for c in plan.changes
+        if isinstance(c, BootShadow) and c.tools == ("pam_limits",)
+    }
     assert login == {"* soft nofile": ("1024", "/etc/security/limits.d/zz-late.conf:1")}
     (root / "etc/security/limits.d/zz-late.conf").write_text("haproxy  -  nofile  2048\n")
     plan = plan_for(str(root / "x.yaml"), host)
-    login = {c.key: (c.current, c.shadowed_by) for c in plan.changes if c.tools == ("pam_limits",)}
+    login = {
+        c.key: (c.current, c.shadowed_by)
+        for c in plan.changes
+        if isinstance(c, BootShadow) and c.tools == ("pam_limits",)
+    }
     assert login == {"haproxy soft nofile": ("2048", "/etc/security/limits.d/zz-late.conf:1")}
     warnings = [str(d) for d in plan.warnings if d.rule == "login-shadowed"]
     assert warnings == [
