@@ -168,6 +168,9 @@ class FakeKernel:
     def release(self) -> str | None:
         return "6.1.0-fake"
 
+    def page_size(self) -> int | None:
+        return 4096
+
     # doctor's view: an empty namespace unless a test sets these
     sockets: Census = Census({}, {}, (), (), 0)
     scanned: ProcessScan = ProcessScan((), 0, 0)

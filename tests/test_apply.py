@@ -16,7 +16,7 @@ from tuner.app import apply, plan
 from tuner.base.errors import HostError, TunerError
 from tuner.base.keys import SysctlKey
 from tuner.cli.main import app
-from tuner.machine.host import Host
+from tuner.machine.host import Caller, Host
 from tuner.machine.kernel import ProcKernel
 from tuner.profile.ref import ProfileRef
 from tuner.state.journal import Journal
@@ -139,7 +139,7 @@ def test_apply_on_the_live_root_needs_root(
     root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Host, "is_live_root", property(lambda self: True))
-    monkeypatch.setattr("tuner.app.workflow.os.geteuid", lambda: 1000)
+    monkeypatch.setattr(Caller, "current", classmethod(lambda cls: Caller(1000, 1000)))
     before = snapshot(root, proc_sys, skip="nothing")
     result = tuner(root, proc_sys, "apply", "base", "--yes")
     assert result.exit_code == 1

@@ -236,3 +236,31 @@ def test_a_swapper_owning_the_parent_never_gets_its_entry_served(
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     assert seen == {first.description}
+
+
+def test_a_cached_plan_loads_neither_yaml_the_profile_models_nor_jinja(
+    tmp_path: Path, root: Path
+) -> None:
+    """The whole command, in a fresh interpreter each time: the first plan parses and fills the
+    cache, the second is answered from it without importing YAML, tuner's pydantic models of a
+    profile file or Jinja (pydantic itself is typer's: it builds the command's parameters)."""
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from tuner.cli.main import main\n"
+        f"code = main(['plan', 'haproxy-2m-conns', '--root', {str(root)!r}])\n"
+        "loaded = sorted(m for m in ('yaml', 'jinja2', 'tuner.profile.document') "
+        "if m in sys.modules)\n"
+        "print('LOADED:' + ','.join(loaded))\n"
+    )
+    env = os.environ | {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("TUNER_NO_CACHE", None)
+    command = [sys.executable, "-c", script]
+    runs = [
+        subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        for _ in range(2)
+    ]
+    first, second = (run.stdout.splitlines()[-1] for run in runs)
+    assert first == "LOADED:jinja2,tuner.profile.document,yaml", runs[0].stderr
+    assert second == "LOADED:", runs[1].stderr

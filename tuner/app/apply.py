@@ -17,7 +17,7 @@ from tuner.app.workflow import Review, agreed, require_root, warn_chroot
 from tuner.base.errors import TunerError
 from tuner.changes.plan import FileChange, KernelChange, Plan, make_plan
 from tuner.machine import systemd
-from tuner.machine.host import MANAGED_MODE, FileState, Host, LockHeld, file_owner
+from tuner.machine.host import MANAGED_MODE, FileState, Host, LockHeld
 from tuner.profile.library import ProfileLibrary
 from tuner.profile.ref import ProfileRef
 from tuner.state import savedplan
@@ -104,7 +104,7 @@ def commit(shown: Plan, host: Host) -> tuple[Generation, tuple[str, ...]]:
                 "the host changed since the plan was shown: nothing was changed, run again"
             )
         generation = run(
-            host, journal, target_of(now), kind="apply", profile=now.profile.name,
+            host, journal, target_of(now, host), kind="apply", profile=now.profile.name,
             plan=summary_of(now),
         )  # fmt: skip
     changed = [c.path for c in now.pending if isinstance(c, FileChange)]
@@ -120,8 +120,8 @@ def refuse_unsettled(journal: Journal, *, locked: bool = False) -> None:
         raise LockHeld(f"another tuner run holds the lock (pid {journal.host.lock_holder()})")
 
 
-def target_of(plan: Plan) -> Target:
-    owner = file_owner()
+def target_of(plan: Plan, host: Host) -> Target:
+    owner = host.caller.owner
     files = {
         path: None if text is None else FileState(text.encode(), MANAGED_MODE, *owner)
         for path, text in plan.files.items()

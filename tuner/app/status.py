@@ -82,7 +82,8 @@ def status(host: Host) -> Status:
         files, values = expected_state(stack)
         values = {} if host.image_mode else values
     if stack and not unsettled and not running:
-        differences = drift.differences(files, values, *drift.observe(host, files, values))
+        found = drift.observe(host, files, values)
+        differences = drift.differences(files, values, *found, owners=host.caller.privileged)
     mode = "image" if host.image_mode else "host"
     ineffective = _ineffective(files, host)
     return Status(mode, stack, applied, unsettled, tuple(differences), tuple(ineffective),

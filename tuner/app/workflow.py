@@ -3,7 +3,6 @@ and the checks made before anything is touched."""
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
 from tuner.base.errors import TunerError
@@ -26,7 +25,7 @@ class Review(Protocol):
 
 
 def require_root(host: Host, verb: str) -> None:
-    if host.is_live_root and os.geteuid() != 0:
+    if host.is_live_root and not host.caller.privileged:
         raise TunerError(f"{verb} on / needs root: nothing was changed (try sudo)")
 
 

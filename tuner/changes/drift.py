@@ -10,7 +10,6 @@ only when tuner runs as root (a user cannot chown, so an unprivileged run never 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -69,11 +68,13 @@ def differences(
     expected_values: Mapping[str, str],
     found_files: Mapping[str, FileState | None],
     found_values: Mapping[str, str | None],
+    *,
+    owners: bool,
 ) -> list[Difference]:
-    """Every difference between the expected and the found state, in path and key order."""
+    """Every difference between the expected and the found state, in path and key order;
+    owners only with ``owners`` (a user cannot chown, so an unprivileged run never sets them)."""
     from deepdiff import DeepDiff  # only where a comparison is made: never on a plain plan
 
-    owners = os.geteuid() == 0
     expected = {
         "files": {p: _file(s, owners=owners) for p, s in expected_files.items()},
         "values": {k: normalize_live(v) for k, v in expected_values.items()},

@@ -24,7 +24,7 @@ from tuner.base.errors import HostError
 from tuner.changes import render
 from tuner.knowledge import capacity, catalog
 from tuner.knowledge.facts import Facts
-from tuner.machine.host import MANAGED_MODE, FileState, Host, file_owner
+from tuner.machine.host import MANAGED_MODE, FileState, Host
 from tuner.machine.live import LiveKernel
 from tuner.model import pamlimits, sysctld
 from tuner.profile.resolved import Profile
@@ -210,13 +210,15 @@ def observe(
 
 
 def _file_changes(
-    desired: Mapping[PurePosixPath, str | None], states: Mapping[str, FileState | None]
+    desired: Mapping[PurePosixPath, str | None],
+    states: Mapping[str, FileState | None],
+    owner: tuple[int, int],
 ) -> tuple[list[FileChange], list[str]]:
     desired = {p: t for p, t in desired.items() if str(p) in states}
     observed = {p: None if s is None else s.content.decode("utf-8", "surrogateescape")
                 for p, s in states.items()}  # fmt: skip
     wanted = {str(p): text for p, text in desired.items()}
-    notes = {p: _permissions(states[p]) for p in wanted if wanted[p] is not None}
+    notes = {p: _permissions(states[p], owner) for p in wanted if wanted[p] is not None}
     differ = {k for k in wanted if observed.get(k) != wanted[k] or notes.get(k)}
     changes, same = [], []
     for path in sorted(wanted):
@@ -248,11 +250,10 @@ def _diff(path: str, current: str | None, text: str | None) -> str:
     return f"--- {path} (on disk)\n+++ {tail}\n@@ -{span} +0,0 @@\n" + "".join(f"-{x}" for x in old)
 
 
-def _permissions(state: FileState | None) -> str | None:
+def _permissions(state: FileState | None, owner: tuple[int, int]) -> str | None:
     """How a managed file's mode and owner differ from what apply writes (apply repairs it)."""
     if state is None:
         return None
-    owner = file_owner()
     found = []
     if state.mode != MANAGED_MODE:
         found.append(f"mode {state.mode:o} -> {MANAGED_MODE:o}")
@@ -409,7 +410,7 @@ def make_plan(
         changes += kernel + _replaced_changes(profile, replaced or {}, live)
         in_sync += same
     states, refused = observe(desired, host)
-    files, same = _file_changes(desired, states)
+    files, same = _file_changes(desired, states, host.caller.owner)
     changes += files
     in_sync += same
     changes += _boot_changes(profile, desired, host)

@@ -4,7 +4,6 @@ kernel's defaults; its memory, page size and listening ports. Rules and capacity
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 
 from tuner.base.diagnostics import Location
@@ -12,6 +11,8 @@ from tuner.base.keys import integers
 from tuner.knowledge import catalog
 from tuner.machine.live import LiveKernel
 from tuner.profile.resolved import Profile
+
+DEFAULT_PAGE_SIZE = 4096  # an image's machine is not this one: x86-64 and most arm64 kernels
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class Facts:
 
     @property
     def page_size(self) -> int:
-        return os.sysconf("SC_PAGESIZE")
+        """The target's page size (tcp_mem counts pages): the running kernel's, else 4096."""
+        return self.live.host.kernel.page_size() or DEFAULT_PAGE_SIZE
 
     @functools.cached_property
     def listening_ports(self) -> set[int]:

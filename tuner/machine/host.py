@@ -13,11 +13,12 @@ followed as a chroot would follow them: an absolute link target is taken relativ
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -34,10 +35,31 @@ READER_GRACE = 2.0  # seconds a writer waits for readers (each holds the lock fo
 MANAGED_MODE = 0o644  # every file tuner writes: read by everyone, written by its owner
 
 
-def file_owner() -> tuple[int, int]:
-    """Who owns what tuner writes: root, or when tuner runs unprivileged (an image tree of the
-    user's own), that user."""
-    return (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+@dataclass(frozen=True)
+class Caller:
+    """Who tuner runs as (a door of its own: tests inject one instead of patching os)."""
+
+    uid: int
+    gid: int
+
+    @classmethod
+    def current(cls) -> Caller:
+        return cls(os.geteuid(), os.getegid())
+
+    @property
+    def privileged(self) -> bool:
+        return self.uid == 0
+
+    @property
+    def owner(self) -> tuple[int, int]:
+        """Who owns what tuner writes: root, or when tuner runs unprivileged (an image tree of
+        the user's own), that user."""
+        return (0, 0) if self.privileged else (self.uid, self.gid)
+
+
+def utc_now() -> str:
+    """The clock the journal's times come from: UTC, to the second."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 class LockHeld(HostError):
@@ -65,6 +87,8 @@ class Host:
         *,
         kernel: Kernel | None = None,
         systemd: Systemd | None = None,
+        caller: Caller | None = None,
+        clock: Callable[[], str] = utc_now,
     ) -> None:
         self.root = absolute(root)
         self.proc_sys = None if proc_sys is None else absolute(proc_sys)
@@ -73,6 +97,8 @@ class Host:
             ProcKernel(proc_sys) if proc_sys is not None else NoKernel()
         )
         self.systemd: Systemd = systemd or SystemdManager(live_root=self.is_live_root)
+        self.caller = caller or Caller.current()
+        self.now = clock
 
     @property
     def image_mode(self) -> bool:
@@ -110,7 +136,7 @@ class Host:
     def write_file(self, path: PurePosixPath, state: FileState) -> None:
         """Atomically replace ``path``: an O_EXCL temporary file in the same directory, fsync,
         rename, fsync the directory. Missing parent directories are created (0755)."""
-        owner = (state.uid, state.gid) if os.geteuid() == 0 else None
+        owner = (state.uid, state.gid) if self.caller.privileged else None
         self.fs.write(path, state.content, state.mode, owner)
 
     def remove_file(self, path: PurePosixPath) -> None:

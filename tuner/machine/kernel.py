@@ -48,6 +48,9 @@ class Kernel(Protocol):
     def release(self) -> str | None:
         """The kernel's release (uname -r)."""
 
+    def page_size(self) -> int | None:
+        """The kernel's page size in bytes (tcp_mem counts pages); None in image mode."""
+
     def census(
         self, progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000
     ) -> Census:
@@ -91,6 +94,9 @@ class NoKernel:
         return set()
 
     def release(self) -> str | None:
+        return None
+
+    def page_size(self) -> int | None:
         return None
 
     def census(
@@ -187,6 +193,9 @@ class ProcKernel:
         except (OSError, HostError):
             return None
         return raw.decode("utf-8", "replace").strip() or None
+
+    def page_size(self) -> int | None:
+        return os.sysconf("SC_PAGESIZE")
 
     def census(
         self, progress: Progress | None = None, split: int | None = None, reuse_after_ms: int = 1000

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -32,17 +31,13 @@ from tuner.base import services
 from tuner.base.errors import HostError
 from tuner.base.keys import MAX_VALUE_LENGTH, KeySyntaxError, normalize_live, parse_key
 from tuner.changes import render
-from tuner.machine.host import STATE_DIR, FileState, Host, file_owner
+from tuner.machine.host import STATE_DIR, FileState, Host
 
 GENERATIONS = STATE_DIR / "generations"
 FORMAT_VERSION = 1
 Status = Literal["pending", "complete", "failed", "needs-recovery"]
 UNSETTLED = ("pending", "needs-recovery")
 Kind = Literal["apply", "rollback"]
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -75,8 +70,8 @@ class Generation:
         after, before = self.files_after, self.files_before
         return sorted(p for p in after if before.get(p) != after[p])
 
-    def finish(self, status: Status, error: str | None = None) -> Generation:
-        return replace(self, status=status, finished=now(), error=error)
+    def finish(self, status: Status, at: str, error: str | None = None) -> Generation:
+        return replace(self, status=status, finished=at, error=error)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -319,7 +314,7 @@ class Journal:
             known = ", ".join(str(d.number or d.name) for d in self.damaged) or "none"
             raise HostError(f"no damaged journal entry {ref!r} (damaged: {known})")
         entry = matches[0]
-        target = QUARANTINE / f"{entry.name}.{now().replace(':', '')}"
+        target = QUARANTINE / f"{entry.name}.{self.host.now().replace(':', '')}"
         self.host.fs.rename(GENERATIONS / entry.name, target, dir_mode=0o700)
         return str(self.host.real_path(target))
 
@@ -333,7 +328,7 @@ class Journal:
         self.host.make_dirs(STATE_DIR, mode=0o700)
         self.host.make_dirs(GENERATIONS, mode=0o700)
         self.sweep()
-        self.host.write_file(_path(generation), _file(generation))
+        self.host.write_file(_path(generation), _file(generation, self.host.caller.owner))
 
     def sweep(self) -> None:
         """Remove temporary files a killed save left in the journal (only under the lock)."""
@@ -342,7 +337,7 @@ class Journal:
     def reserve(self, generation: Generation) -> None:
         """Set aside the space the final save of ``generation`` needs, so that a full disk fails
         before the first change rather than after the last; ``release`` frees it for that save."""
-        size = len(_file(generation).content) + RESERVE_MARGIN
+        size = len(_file(generation, self.host.caller.owner).content) + RESERVE_MARGIN
         self.host.reserve_space(RESERVATION, size)
 
     def release(self) -> None:
@@ -403,9 +398,9 @@ RESERVATION = GENERATIONS / ".reserved-space"
 RESERVE_MARGIN = 64 * 1024
 
 
-def _file(generation: Generation) -> FileState:
+def _file(generation: Generation, owner: tuple[int, int]) -> FileState:
     text = json.dumps(generation.to_json(), indent=1, sort_keys=True) + "\n"
-    return FileState(text.encode(), 0o600, *file_owner())
+    return FileState(text.encode(), 0o600, *owner)
 
 
 def _path(generation: Generation) -> PurePosixPath:

@@ -32,7 +32,7 @@ from tuner.base.keys import SysctlKey, normalize_live, parse_key
 from tuner.changes import drift, order
 from tuner.machine import signals
 from tuner.machine.host import FileState, Host
-from tuner.state.journal import Generation, Journal, Kind, Status, now
+from tuner.state.journal import Generation, Journal, Kind, Status
 
 
 class TransactionFailed(TunerError):
@@ -88,7 +88,7 @@ def run(
         profile=profile,
         mode="image" if host.image_mode else "host",
         status="pending",
-        created=now(),
+        created=host.now(),
         files_before=files_before,
         files_after={str(p): s for p, s in sorted(target.files.items())},
         sysctl_before=sysctl_before,
@@ -173,14 +173,15 @@ def _withdraw(journal: Journal, generation: Generation, *, fresh: bool) -> None:
 def _complete(
     journal: Journal, generation: Generation, undo: list[Callable[[], None]]
 ) -> Generation:
-    done = generation.finish("complete")
+    done = generation.finish("complete", journal.host.now())
     try:
         journal.release()
         journal.save(done)
     except HostError as exc:  # every change is made, but the journal cannot say so: undo them
         problems = _undo(undo)
         with contextlib.suppress(HostError):
-            journal.save(generation.finish("needs-recovery" if problems else "failed", str(exc)))
+            status: Status = "needs-recovery" if problems else "failed"
+            journal.save(generation.finish(status, journal.host.now(), str(exc)))
         if problems:
             raise TransactionFailed(
                 f"every change was made, but recording it failed ({exc}), and undoing the "
@@ -217,7 +218,7 @@ def _fail(
     try:
         with contextlib.suppress(HostError):
             journal.release()
-        journal.save(generation.finish(status, error))
+        journal.save(generation.finish(status, journal.host.now(), error))
     except HostError:
         recorded = False  # the entry stays pending: as unsettled as needs-recovery
     if problems:
@@ -275,6 +276,6 @@ def _verify(host: Host, target: Target) -> None:
     """Read everything back: the same comparison as status's drift (drift.py)."""
     files = {str(p): s for p, s in target.files.items()}
     found = drift.observe(host, files, target.sysctl)
-    problems = drift.differences(files, target.sysctl, *found)
+    problems = drift.differences(files, target.sysctl, *found, owners=host.caller.privileged)
     if problems:
         raise HostError(f"read back differs: {'; '.join(map(str, problems))}")
