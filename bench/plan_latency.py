@@ -3,7 +3,10 @@
 The floor is `python -c "import pydantic, yaml, jinja2, typer, deepdiff"`. Both run interleaved in
 the same process, so a noisy machine affects them alike; the ratio is what counts (target <= 1.0).
 
-    python bench/plan_latency.py [--runs N] [--root DIR --proc-sys DIR]
+    python bench/plan_latency.py [--runs N] [--root DIR --proc-sys DIR] [--also PYTHON]
+
+``--also PYTHON`` times the tuner installed beside another interpreter in the same run (another
+version of tuner, say), so that two versions are compared on the same noise.
 
 plan is read-only: by default it reads this host's /proc/sys and /etc, as a user would run it.
 """
@@ -62,18 +65,32 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--root")
     parser.add_argument("--proc-sys")
+    parser.add_argument("--also", metavar="PYTHON", help="time this interpreter's tuner too")
     args = parser.parse_args()
-    script = Path(sys.executable).with_name("tuner")  # the console script, as a user runs it
-    tuner = [str(script)] if script.exists() else [sys.executable, "-m", "tuner"]
-    plan = [*tuner, "plan", "haproxy-2m-conns"]
-    if args.root:
-        plan += ["--root", args.root]
-    if args.proc_sys:
-        plan += ["--proc-sys", args.proc_sys]
-    commands = {"import floor (5 dependencies)": FLOOR, "tuner plan haproxy-2m-conns": plan}
+    where = ["--root", args.root] if args.root else []
+    where += ["--proc-sys", args.proc_sys] if args.proc_sys else []
+    commands = {
+        "import floor (5 dependencies)": FLOOR,
+        "tuner plan haproxy-2m-conns": [
+            *console(sys.executable),
+            "plan",
+            "haproxy-2m-conns",
+            *where,
+        ],
+    }
+    if args.also:
+        also = [*console(args.also), "plan", "haproxy-2m-conns", *where]
+        commands[f"tuner plan ({args.also})"] = also
     samples = measure(commands, args.runs)
     print(f"{args.runs} runs each, interleaved, {sys.executable}")
-    print(table(samples, "import floor (5 dependencies)", {"tuner plan haproxy-2m-conns": 1.0}))
+    targets = dict.fromkeys((name for name in commands if name.startswith("tuner")), 1.0)
+    print(table(samples, "import floor (5 dependencies)", targets))
+
+
+def console(python: str) -> list[str]:
+    """The console script beside ``python``, as a user runs it."""
+    script = Path(python).with_name("tuner")
+    return [str(script)] if script.exists() else [python, "-m", "tuner"]
 
 
 if __name__ == "__main__":

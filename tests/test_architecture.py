@@ -287,3 +287,15 @@ def test_each_domain_fact_has_one_home() -> None:
         if len(defined) != 1:
             wrong.append(f"class {name} is defined in {defined}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_docs_name_only_modules_that_exist() -> None:
+    """A module named in the docs (`tuner/cli/group.py`, or `cli/group.py` in architecture.md)
+    is where the docs say: moving one means updating them."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    packages = "|".join(documented_arrows())
+    pattern = re.compile(rf"`(?:tuner/)?((?:{packages})/\w+\.py)`")
+    named = {(page.name, found) for page in pages for found in pattern.findall(page.read_text())}
+    missing = sorted(f"{page}: {path}" for page, path in named if not (PACKAGE / path).is_file())
+    assert len(named) >= 20
+    assert not missing, "\n".join(missing)
