@@ -269,6 +269,10 @@ ONE_HOME = {
     "the extends lookup": (r"\.find\(ProfileRef", {"tuner/profile/resolve.py"}),
     "a saved plan's marker": (r'"tuner saved plan"', {"tuner/profile/ref.py"}),
     "the kernel's default port range": (r"32768, 60999", {"tuner/knowledge/connections.py"}),
+    "a profile's nofile numbers": (
+        r'directive == "LimitNOFILE"',
+        {"tuner/knowledge/nofile.py", "tuner/knowledge/capacity.py"},
+    ),
 }
 ONE_DEFINITION = ("Intent", "Profile", "PortRange", "PortSpace", "Rlimit", "ProfileRef", "Plan")
 

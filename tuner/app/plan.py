@@ -51,6 +51,23 @@ def replaced(profile: Profile, host: Host) -> dict[str, tuple[str, str]]:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A plan that could not be made: the profile has errors (``--json`` still answers)."""
+
+    ref: ProfileRef
+    diagnostics: tuple[Diagnostic, ...]
+
+    def to_json(self) -> dict[str, object]:
+        found = self.diagnostics
+        return {
+            "profile": self.ref.text,
+            "changes": [],
+            "warnings": [d.to_json() for d in found if d.severity != "error"],
+            "errors": [d.to_json() for d in found if d.severity == "error"],
+        }
+
+
+@dataclass(frozen=True)
 class Saved:
     path: Path
     apply_command: str  # the command that applies exactly this plan

@@ -62,16 +62,7 @@ def plan(
     except ProfileError as exc:
         if not json:
             raise
-        found = exc.diagnostics
-        report.emit_json(
-            "plan",
-            {
-                "profile": profile,
-                "changes": [],
-                "warnings": [d.to_json() for d in found if d.severity != "error"],
-                "errors": [d.to_json() for d in found if d.severity == "error"],
-            },
-        )
+        report.emit_json("plan", planning.Refused(ref, tuple(exc.diagnostics)).to_json())
         return errors.EXIT_ERROR
     saved = None
     if out is not None and not result.errors:

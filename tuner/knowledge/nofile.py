@@ -57,19 +57,34 @@ def for_unit(unit: str, services: Iterable[ServiceLimit]) -> Granted | None:
     return Granted(numbers.soft, numbers.hard, f"{found.unit} LimitNOFILE={found.value}")
 
 
-def settings(profile: Profile) -> list[tuple[str, float, Location]]:
-    """Every nofile number a profile sets (limits lines, LimitNOFILE soft and hard), labelled,
-    with where it is; unlimited and infinity as math.inf."""
+@dataclass(frozen=True)
+class Setting:
+    """A nofile number a profile sets: a limits line's, or a unit's LimitNOFILE soft or hard."""
+
+    value: Rlimit
+    where: Location
+    label: str  # "* soft nofile 65536", "haproxy.service LimitNOFILE=65536"
+    subject: str  # what a message says sets it: "nofile 65536 for *"
+    key: str  # a diagnostic's key: "* nofile", "haproxy.service.LimitNOFILE"
+    unit: str | None = None  # a service's (its limits come from the unit, not pam_limits)
+
+
+def settings(profile: Profile) -> list[Setting]:
+    """Every nofile number a profile sets (limits lines, LimitNOFILE soft and hard)."""
     found = []
     for entry in profile.limits:
         if entry.item == "nofile":
-            value = float(Rlimit.parse(entry.value))
-            found.append((f"{entry.domain} {entry.kind} nofile {entry.value}", value, entry.origin))
+            found.append(Setting(
+                Rlimit.parse(entry.value), entry.origin,
+                f"{entry.domain} {entry.kind} nofile {entry.value}",
+                f"nofile {entry.value} for {entry.domain}", f"{entry.domain} nofile",
+            ))  # fmt: skip
     for limit in profile.services:
         if limit.directive == "LimitNOFILE":
+            said = f"{limit.unit} LimitNOFILE={limit.value}"
             for number in {limit.numbers.soft, limit.numbers.hard}:
-                value = float(Rlimit(number))
-                found.append((f"{limit.unit} LimitNOFILE={limit.value}", value, limit.origin))
+                found.append(Setting(Rlimit(number), limit.origin, said, said,
+                                     f"{limit.unit}.LimitNOFILE", limit.unit))  # fmt: skip
     return found
 
 

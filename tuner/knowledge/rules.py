@@ -20,7 +20,7 @@ from tuner.base.keys import PORT_RANGE, PORT_START, check_value_text
 from tuner.knowledge import capacity, catalog, connections, nofile
 from tuner.knowledge.facts import Facts
 from tuner.machine.live import LiveKernel
-from tuner.machine.sessions import capped, nofile_cap
+from tuner.machine.sessions import nofile_cap
 from tuner.profile.resolved import Profile
 
 NR_OPEN_MAX = 2147483584
@@ -416,10 +416,6 @@ def _calls_it_time_wait(why: str) -> bool:
     return False
 
 
-def _nofile(ctx: Context) -> list[tuple[str, float, Location]]:
-    return nofile.settings(ctx.profile)
-
-
 @rule(
     "nofile-above-nr-open",
     "error",
@@ -437,10 +433,11 @@ def _nofile_above_nr_open(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
             ctx.where("fs.nr_open"),
             "fs.nr_open",
         )
-    for label, value, where in _nofile(ctx):
+    for setting in nofile.settings(ctx.profile):
         # unlimited (pam_limits) and infinity (systemd) become fs.nr_open: limits.conf(5),
         # systemd.exec(5); they can never be above it
-        if value != float("inf") and value > ceiling[0]:
+        label, where = setting.label, setting.where
+        if not setting.value.unlimited and setting.value.above(ceiling[0]):
             origin = (
                 "this profile"
                 if nr_open and nr_open.origin == "profile"
@@ -738,21 +735,13 @@ def _limit_capped(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     if cap is None:
         return
     said = set()
-    for entry in ctx.profile.limits:
-        if entry.item == "nofile" and capped(entry.value, cap) and entry.origin not in said:
-            said.add(entry.origin)  # a "-" line is a soft and a hard limit: one warning
+    for setting in nofile.settings(ctx.profile):
+        if setting.value.above(cap.hard) and setting.where not in said:
+            said.add(setting.where)  # a "-" line, soft:hard: one warning
+            who = "the service gets" if setting.unit else "a new session gets"
             yield self.found(
-                f"nofile {entry.value} for {entry.domain} cannot take effect here: a new "
-                f"session gets at most {cap.hard:,} ({cap.reason})",
-                entry.origin,
-                f"{entry.domain} nofile",
-            )
-    for limit in ctx.profile.services:
-        hard = limit.numbers.hard if limit.directive == "LimitNOFILE" else 0
-        if limit.directive == "LimitNOFILE" and (hard is None or hard > cap.hard):
-            yield self.found(
-                f"{limit.unit} LimitNOFILE={limit.value} cannot take effect here: the service "
-                f"gets at most {cap.hard:,} ({cap.reason})",
-                limit.origin,
-                f"{limit.unit}.LimitNOFILE",
+                f"{setting.subject} cannot take effect here: {who} at most {cap.hard:,} "
+                f"({cap.reason})",
+                setting.where,
+                setting.key,
             )
