@@ -82,13 +82,11 @@ CASES = {
         "name: x\nextends: base\n",
         ["x.yaml:2:10: extends: Input should be a valid list"],
     ),
-    "missing name": (
-        "sysctl: {}\n",
-        ["x.yaml:1:1: name: required field 'name' is missing"],
-    ),
     "name does not match the file": (
         "name: y\n",
-        ["x.yaml:1:7: name: profile name 'y' does not match its file name 'x.yaml'"],
+        ["x.yaml:1:7: name: profile name 'y' does not match its file name 'x.yaml'; profiles "
+         "are found by file name: rename the file to y.yaml, or set name: x (or leave name out: "
+         "it defaults to the file name)"],
     ),
     "limits: unknown item": (
         "name: x\nlimits:\n  - {domain: '*', type: soft, item: nofiles, value: 5}\n",
@@ -166,6 +164,20 @@ def test_bad_input(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     source, problems = load_profile(Path("x.yaml"))
     assert [str(p) for p in problems] == expected
     assert source.model is None
+
+
+def test_name_defaults_to_the_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profiles are found by file name, so a profile need not repeat it; a file whose name is no
+    profile name still needs one (and then fails the file-name check, saying how to fix it)."""
+    (tmp_path / "my-proxy.yaml").write_text("sysctl: {net.core.somaxconn: 4096}\n")
+    (tmp_path / "no name.yaml").write_text("sysctl: {net.core.somaxconn: 4096}\n")
+    monkeypatch.chdir(tmp_path)
+    source, problems = load_profile(Path("my-proxy.yaml"))
+    assert (problems, source.model.name if source.model else None) == ([], "my-proxy")
+    _source, problems = load_profile(Path("no name.yaml"))
+    assert [str(p) for p in problems] == [
+        "no name.yaml:1:1: name: required field 'name' is missing"
+    ]
 
 
 def test_every_error_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,10 @@ VALUE: dict[str, Any] = {"anyOf": [SCALAR, {"type": "array", "items": SCALAR, "m
 
 def profile_schema() -> dict[str, Any]:
     schema = ProfileDoc.model_json_schema()
+    schema.pop("required", None)  # name defaults to the file name (profiles are found by it)
+    schema["properties"]["name"]["description"] = (
+        "The profile's name; it must be the file name without .yaml, which is its default."
+    )
     defs = schema["$defs"]
     defs["SysctlSetting"]["properties"]["value"] = VALUE | {"description": "The value to set."}
     defs["ServiceSetting"]["properties"]["value"] = SCALAR | {

@@ -219,6 +219,9 @@ def load_profile(
         return ProfileSource(path, display, YamlDocument(display, None), None), [
             Diagnostic("error", message, Location(display, 1, 1))
         ]
+    stem = path.name.rsplit(".", 1)[0]
+    if "name" not in data and path.suffix in (".yaml", ".yml") and _NAME.fullmatch(stem):
+        data = {"name": stem, **data}  # profiles are found by file name: that is the default
     try:
         model = ProfileDoc.model_validate(data)
     except ValidationError as exc:
@@ -383,7 +386,10 @@ def _file_checks(
         problems.append(
             Diagnostic(
                 "error",
-                f"profile name {model.name!r} does not match its file name {path.name!r}",
+                f"profile name {model.name!r} does not match its file name {path.name!r}; "
+                f"profiles are found by file name: rename the file to {model.name}"
+                f"{path.suffix}, or set name: {stem} (or leave name out: it defaults to the "
+                "file name)",
                 doc.location(("name",)),
                 "name",
             )
