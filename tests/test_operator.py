@@ -257,3 +257,29 @@ def test_status_agrees_with_a_real_login_about_ineffective_limits(tmp_path: Path
         assert ineffective and "for * does not take effect" in " ".join(ineffective)
     else:
         assert ineffective == []
+
+
+@pytest.mark.sandbox
+@needs_sandbox
+def test_validate_judges_the_profile_alone_unless_asked_for_the_host(tmp_path: Path) -> None:
+    """The four bundled profiles pass `validate --strict` whatever the host listens on or
+    allows; `--host` adds this host's facts (here a listener inside loadgen-client's range)."""
+    run = f"{shlex.quote(sys.executable)} -m tuner"
+    bundled = "base haproxy-2m-conns loadgen-client backend-server"
+    script = (
+        "ip link set lo up\n"
+        f"cd {shlex.quote(str(tmp_path))}\n"
+        f"{shlex.quote(sys.executable)} -c 'import socket, time; s = socket.create_server("
+        '("127.0.0.1", 2024)); time.sleep(60)\' &\n'
+        "listener=$!; sleep 0.5\n"
+        f"{run} validate --strict {bundled} > alone.txt && echo alone=0 || echo alone=$?\n"
+        f"{run} validate --strict --host loadgen-client > host.txt && echo host=0 || echo host=$?\n"
+        "kill $listener\n"
+    )
+    result = sandbox(script)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split() == ["alone=0", "host=1"], result.stdout
+    assert (tmp_path / "alone.txt").read_text() == "ok: 4 profiles valid\n"
+    assert (
+        "listening port 2024 lies inside ip_local_port_range" in (tmp_path / "host.txt").read_text()
+    )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from tuner.app.validate import validate as validate_profiles
 from tuner.base.wording import plural
 from tuner.cli import report
@@ -26,10 +30,19 @@ def validate(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     strict: StrictOpt = False,
+    host: Annotated[
+        bool,
+        typer.Option(
+            "--host",
+            help="Also judge the profile against this host (its live values, listeners and "
+            "limits); without it, the result is the same on every machine.",
+        ),
+    ] = False,
     json: JsonOpt = False,
 ) -> int:
     """Check profiles: every error at once, as FILE:LINE:COL: key: message."""
-    where = HostOptions(root, proc_sys)
+    # the profile alone, unless asked: --host, or a /proc/sys tree named explicitly
+    where = HostOptions(root, proc_sys, kernel=host or proc_sys is not None)
     refs = [profile_ref(p) for p in profiles]
     result = validate_profiles(refs, where.host(), where.library(), strict=strict)
     if json:
