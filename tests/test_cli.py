@@ -99,7 +99,7 @@ def test_validate_unknown_key_warns_then_strict_fails(
     assert warn.exit_code == 0
     assert warn.output.splitlines() == [
         "t.yaml:3:26: net.ipv4.tcp_tw_reuze: warning: the running kernel (6.1.0-test) has no "
-        "such key; did you mean net.ipv4.tcp_tw_reuse?",
+        "such key; did you mean net.ipv4.tcp_tw_reuse? [unknown-key]",
         "ok: 1 profile valid, 1 warning",
     ]
     strict = run(*args, "--strict")
@@ -316,3 +316,39 @@ def test_every_json_output_has_one_envelope(args: tuple[str, ...], root: Path) -
         __version__,
         args[0],
     )
+
+
+def test_an_acknowledged_warning_passes_strict_and_survives_vendoring(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    body = (
+        "sysctl:\n  net.ipv4.ip_local_port_range:\n    value: 1024 65534\n"
+        "    acknowledge: {port-range-parity: matches the old fleet}\n"
+    )
+    Path("t.yaml").write_text(body)
+    Path("u.yaml").write_text(body.split("    acknowledge", maxsplit=1)[0])
+    failed = run("validate", "u.yaml", "--strict", "--root", str(root))
+    assert failed.exit_code == 1
+    assert "[port-range-parity]" in failed.output
+    result = run("validate", "t.yaml", "--strict", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "t.yaml:3:12: net.ipv4.ip_local_port_range: info: low 1024 and high 65534 have the same "
+        "parity; use an even low and an odd high (e.g. 1024 65535) (acknowledged: matches the old "
+        "fleet) [port-range-parity]",
+        "ok: 1 profile valid, 1 acknowledged",
+    ]
+    assert run("vendor", "t.yaml", "--root", str(root)).exit_code == 0
+    vendored = run("validate", "t", "--root", str(root), "--strict")
+    assert vendored.exit_code == 0, vendored.output
+    assert "(acknowledged: matches the old fleet) [port-range-parity]" in vendored.output
+
+
+def test_explain_says_how_to_acknowledge_a_rule(root: Path) -> None:
+    told = run("explain", "port-range-parity", "--root", str(root))
+    assert 'acknowledge: {port-range-parity: "REASON"}' in " ".join(told.output.split())
+    refused = run("explain", "port-range-order", "--json", "--root", str(root))
+    body = json.loads(refused.output)["rule"]
+    assert body["acknowledgeable"] is False
+    assert body["acknowledge"].startswith("cannot be acknowledged: the kernel refuses")

@@ -16,11 +16,12 @@ CASES = {
     "unknown top-level field, with a suggestion": (
         "name: x\ndescripton: typo\n",
         ["x.yaml:2:1: descripton: unknown field 'descripton'; did you mean 'description'? "
-         "allowed here: name, description, extends, intent, vendored, sysctl, limits, services"],
+         "allowed here: name, description, extends, intent, vendored, sysctl, limits, services, acknowledge"],
     ),
     "unknown field in a setting": (
         "name: x\nsysctl:\n  fs.nr_open: {value: 5, reason: r}\n",
-        ["x.yaml:3:26: fs.nr_open: unknown field 'reason'; allowed here: value, why, source"],
+        ["x.yaml:3:26: fs.nr_open: unknown field 'reason'; allowed here: value, why, source, "
+         "acknowledge"],
     ),
     "duplicate key": (
         "name: x\nsysctl:\n  fs.nr_open: 1\n  fs.nr_open: 2\n",

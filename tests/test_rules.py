@@ -248,3 +248,81 @@ def test_rules_say_what_the_kernel_does(
         assert [str(d) for d in found if d.severity != "info"] == []
     else:
         assert any(fragment in d.message for d in found), [d.message for d in found]
+
+
+# --- acknowledged rules (issue 22) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule_id", [r for r in TRIGGERS if r != "value-syntax"])
+def test_a_profile_acknowledges_a_rule_or_is_told_why_it_cannot(
+    rule_id: str, tmp_path: Path, proc_sys: Path, root: Path
+) -> None:
+    body, live, _fragment = TRIGGERS[rule_id]
+    plain = findings(tmp_path, proc_sys, root, body, live)
+    acked = findings(
+        tmp_path, proc_sys, root, body + f"acknowledge:\n  {rule_id}: 'decided in RFC-7'\n", live
+    )
+    others = [str(d) for d in plain if d.rule != rule_id]
+    moved = [str(d) for d in acked if d.rule != rule_id and d.key != f"acknowledge.{rule_id}"]
+    assert moved == others  # no other rule moves
+    mine = [d for d in plain if d.rule == rule_id]
+    rule = rules.by_id(rule_id)
+    assert rule is not None and mine
+    if rule.binding is None:
+        assert [(d.severity, d.message, d.location) for d in acked if d.rule == rule_id] == [
+            ("info", f"{d.message} (acknowledged: decided in RFC-7)", d.location) for d in mine
+        ]
+        assert not [d for d in acked if d.key == f"acknowledge.{rule_id}"]
+    else:
+        assert [d for d in acked if d.rule == rule_id] == mine  # only a fix answers it
+        refused = [d for d in acked if d.key == f"acknowledge.{rule_id}"]
+        assert [d.severity for d in refused] == ["error"]
+        assert "cannot be acknowledged" in refused[0].message
+        assert refused[0].location is not None and refused[0].location.line > 1
+
+
+def test_a_settings_acknowledgement_covers_only_that_setting(
+    tmp_path: Path, proc_sys: Path, root: Path
+) -> None:
+    body = (
+        "limits:\n"
+        "  - {domain: '*', type: soft, item: nofile, value: 4096,\n"
+        "     acknowledge: {limits-root-wildcard: root runs nothing here}}\n"
+        "  - {domain: '*', type: soft, item: nproc, value: 4096}\n"
+    )
+    found = [d for d in findings(tmp_path, proc_sys, root, body, {}) if d.rule]
+    by_key = {d.key: d for d in found if d.rule == "limits-root-wildcard"}
+    assert by_key["* nofile"].severity == "info"
+    assert by_key["* nofile"].message.endswith("(acknowledged: root runs nothing here)")
+    assert by_key["* nproc"].severity == "warning"
+    assert str(by_key["* nproc"]).endswith("[limits-root-wildcard]")
+
+
+def test_an_unknown_rule_id_is_an_error_with_a_suggestion(
+    tmp_path: Path, proc_sys: Path, root: Path
+) -> None:
+    body = "acknowledge:\n  port-range-parityy: typo\n"
+    found = findings(tmp_path, proc_sys, root, body, {})
+    said = [d for d in found if d.key and d.key.startswith("acknowledge")]
+    assert [(d.severity, d.key, d.location and d.location.line, d.message) for d in said] == [
+        ("error", "acknowledge.port-range-parityy", 3, "no rule 'port-range-parityy'; did you "
+         "mean 'port-range-parity'? `tuner explain RULE-ID` shows a rule")
+    ]  # fmt: skip
+
+
+def test_acknowledgements_follow_extends_and_null_withdraws_them(
+    tmp_path: Path, proc_sys: Path, root: Path
+) -> None:
+    site = root / "etc/tuner/profiles"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "parent.yaml").write_text(
+        "sysctl:\n  net.ipv4.ip_local_port_range: 1024 65534\n"
+        "acknowledge: {port-range-parity: fleet decision}\n"
+    )
+    body = "extends: [parent]\n"
+    inherited = findings(tmp_path, proc_sys, root, body, {})
+    assert [d.severity for d in inherited if d.rule == "port-range-parity"] == ["info"]
+    withdrawn = findings(
+        tmp_path, proc_sys, root, body + "acknowledge: {port-range-parity: null}\n", {}
+    )
+    assert [d.severity for d in withdrawn if d.rule == "port-range-parity"] == ["warning"]

@@ -23,7 +23,20 @@ class RuleExplained:
     def to_json(self) -> dict[str, object]:
         rule = self.rule
         return {"rule": {"id": rule.id, "severity": rule.severity, "summary": rule.summary,
-                         "source": rule.source}}  # fmt: skip
+                         "source": rule.source, "acknowledgeable": rule.binding is None,
+                         "acknowledge": self.how}}  # fmt: skip
+
+    @property
+    def how(self) -> str:
+        """How a profile acknowledges this rule, or why it cannot."""
+        rule = self.rule
+        if rule.binding is not None:
+            return f"cannot be acknowledged: {rule.binding}"
+        return (
+            f'a profile acknowledges it with `acknowledge: {{{rule.id}: "REASON"}}`, at the top '
+            "(every finding of the profile) or under one setting (that setting's findings); its "
+            "findings then print as info lines naming the reason, and pass --strict"
+        )
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,11 @@ class Validation:
 
     @property
     def warnings(self) -> int:
-        return len(self.found) - self.errors
+        return sum(1 for d in self.found if d.severity == "warning")
+
+    @property
+    def acknowledged(self) -> int:
+        return sum(1 for d in self.found if d.severity == "info" and d.rule)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -34,7 +34,8 @@ class Diagnostic:
             parts.append(self.key)
         prefix = ": ".join(parts)
         label = "" if self.severity == "error" else f"{self.severity}: "
-        text = f"{label}{self.message}"
+        rule = f" [{self.rule}]" if self.rule else ""  # the id a profile can acknowledge
+        text = f"{label}{self.message}{rule}"
         return f"{prefix}: {text}" if prefix else text
 
     def to_json(self) -> dict[str, object]:

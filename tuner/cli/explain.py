@@ -54,6 +54,7 @@ def render_rule(result: RuleExplained) -> None:
     report.out(f"rule {found.id} ({found.severity})")
     report.out(report.wrap(found.summary, "  "))
     report.out(f"  source: {found.source}")
+    report.out(report.wrap(f"acknowledge: {result.how}", "  "))
 
 
 def render_key(result: KeyExplained) -> None:

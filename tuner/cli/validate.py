@@ -55,5 +55,6 @@ def validate(
                    f"{counted}")  # fmt: skip
         return 1
     warned = f", {plural(result.warnings, 'warning')}" if result.warnings else ""
-    report.out(f"ok: {counted} valid{warned}")
+    acked = f", {result.acknowledged} acknowledged" if result.acknowledged else ""
+    report.out(f"ok: {counted} valid{warned}{acked}")
     return 0

@@ -9,6 +9,7 @@ prints a rule.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -75,6 +76,9 @@ class Rule:
     summary: str
     source: str
     check: Callable[[Rule, Context], Iterator[Diagnostic]]
+    # why this rule's findings cannot be acknowledged (a value the kernel or a login refuses:
+    # only fixing it helps); None: a team may acknowledge it
+    binding: str | None = None
 
     def found(
         self,
@@ -90,9 +94,11 @@ RULES: list[Rule] = []
 Check = Callable[[Rule, Context], Iterator[Diagnostic]]
 
 
-def rule(rule_id: str, severity: Severity, summary: str, source: str) -> Callable[[Check], Check]:
+def rule(
+    rule_id: str, severity: Severity, summary: str, source: str, binding: str | None = None
+) -> Callable[[Check], Check]:
     def register(fn: Check) -> Check:
-        RULES.append(Rule(rule_id, severity, summary, source, fn))
+        RULES.append(Rule(rule_id, severity, summary, source, fn, binding))
         return fn
 
     return register
@@ -119,7 +125,39 @@ def check(ctx: Context) -> list[Diagnostic]:
     for entry in RULES:
         if entry.id not in _SHAPE_RULES:
             found.extend(entry.check(entry, ctx))
-    return found
+    return acknowledge(found, ctx.profile)
+
+
+def acknowledge(found: list[Diagnostic], profile: Profile) -> list[Diagnostic]:
+    """The findings with the profile's acknowledgements applied: an acknowledged finding is an
+    info line that names the team's reason. An acknowledgement of no known rule, or of a rule
+    whose findings only a fix can answer, is an error at the acknowledgement."""
+    given = profile.acknowledgements()
+    problems = []
+    usable = []
+    for ack in given:
+        known = by_id(ack.rule)
+        key = f"acknowledge.{ack.rule}"
+        if known is None:
+            ids = [r.id for r in RULES]
+            guess = difflib.get_close_matches(ack.rule, ids, n=1)
+            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            message = f"no rule {ack.rule!r}; {hint}`tuner explain RULE-ID` shows a rule"
+            problems.append(Diagnostic("error", message, ack.origin, key))
+        elif known.binding is not None:
+            message = f"{ack.rule} cannot be acknowledged: {known.binding}"
+            problems.append(Diagnostic("error", message, ack.origin, key))
+        else:
+            usable.append(ack)
+    out = []
+    for finding in found:
+        covering = next((a for a in usable if a.covers(finding.rule, finding.location)), None)
+        if covering is None:
+            out.append(finding)
+            continue
+        message = f"{finding.message} (acknowledged: {covering.reason})"
+        out.append(dataclasses.replace(finding, severity="info", message=message))
+    return problems + out
 
 
 @rule(
@@ -127,6 +165,7 @@ def check(ctx: Context) -> list[Diagnostic]:
     "error",
     "A value of the wrong shape or outside the bounds the catalog gives for its key.",
     "tuner's key catalog (tuner/data/catalog.yaml), from the kernel sources it names",
+    "the value is outside what the kernel accepts; only a valid value helps",
 )
 def _catalog_value(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     for entry in ctx.profile.sysctl:
@@ -141,6 +180,7 @@ def _catalog_value(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     "error",
     "A value with a newline, '=', '#', ';' or a control character: it would inject lines.",
     "sysctl.d(5) line syntax; docs/kernel-facts.md (where settings live)",
+    "the value would inject lines into the files tuner writes",
 )
 def _value_syntax(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     values = [(e.key.name, e.value, e.origin) for e in ctx.profile.sysctl]
@@ -158,6 +198,7 @@ def _value_syntax(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     "error",
     "ip_local_port_range must be 1 <= low <= high <= 65535, and low >= ip_unprivileged_port_start.",
     "net/ipv4/sysctl_net_ipv4.c: ipv4_local_port_range and ipv4_privileged_ports return EINVAL",
+    "the kernel refuses the value (EINVAL); only a valid value helps",
 )
 def _port_range_order(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     facts = ctx.facts
@@ -337,6 +378,7 @@ def _tw_reuse(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     "error",
     "A key the running kernel's version no longer has (tcp_tw_recycle: gone since 4.12).",
     "the catalog's removed field; commit 4396e46187ca removed tcp_tw_recycle",
+    "the kernel no longer has the key: writing it fails; remove it",
 )
 def _key_removed(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     kernel = ctx.kernel()
@@ -421,6 +463,7 @@ def _calls_it_time_wait(why: str) -> bool:
     "error",
     "nofile soft <= hard <= fs.nr_open (the profile's, else live); nr_open <= 2147483584.",
     "kernel/sys.c: setrlimit(RLIMIT_NOFILE) above fs.nr_open fails with EPERM; fs/file.c",
+    "setrlimit fails with EPERM above fs.nr_open: the limit never takes effect",
 )
 def _nofile_above_nr_open(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     nr_open = ctx.facts.value("fs.nr_open")
@@ -665,6 +708,7 @@ def _container_target(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     "error",
     "A soft limit above the hard limit for the same domain and item.",
     "setrlimit(2): EINVAL when rlim_cur > rlim_max (kernel/sys.c); limits.conf(5)",
+    "setrlimit fails with EINVAL: pam_limits never applies it",
 )
 def _soft_above_hard(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
     by_ident = {(e.domain, e.item, e.kind): e for e in ctx.profile.limits}

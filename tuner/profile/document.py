@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,18 @@ def _check_line(text: str) -> str:
     return check_text(text)
 
 
+_RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def _check_rule_id(text: str) -> str:
+    if not _RULE_ID.fullmatch(text):
+        raise ValueError(
+            f"{text[:80]!r} is not a rule id (lowercase letters, digits and '-', as "
+            "`tuner explain` and every finding line print it)"
+        )
+    return text
+
+
 def _short_form(data: Any) -> Any:
     return data if isinstance(data, dict) else {"value": data}
 
@@ -77,6 +90,10 @@ Text = Annotated[str, AfterValidator(_check_text)]
 Line = Annotated[str, AfterValidator(_check_line)]
 Why = Text
 UnitName = Annotated[str, AfterValidator(services.check_unit)]
+RuleId = Annotated[str, AfterValidator(_check_rule_id)]
+Reason = Annotated[str, AfterValidator(_check_text)]
+# a rule acknowledged, with the team's reason: its findings become info lines naming the reason
+Acknowledge = dict[RuleId, Reason]
 LimitItem = Literal[
     "core", "data", "fsize", "memlock", "nofile", "rss", "stack", "cpu", "nproc", "as",
     "maxlogins", "maxsyslogins", "nonewprivs", "priority", "locks", "sigpending", "msgqueue",
@@ -97,6 +114,7 @@ class SysctlSetting(_Model):
     value: SysctlValue
     why: Why | None = None
     source: Why | None = None
+    acknowledge: Acknowledge = {}
 
     _short = model_validator(mode="before")(_short_form)
 
@@ -105,6 +123,7 @@ class ServiceSetting(_Model):
     value: ServiceValue
     why: Why | None = None
     source: Why | None = None
+    acknowledge: Acknowledge = {}
 
     _short = model_validator(mode="before")(_short_form)
 
@@ -116,6 +135,7 @@ class LimitRule(_Model):
     value: LimitValue | None = Field(description="null removes an inherited rule")
     why: Why | None = None
     source: Why | None = None
+    acknowledge: Acknowledge = {}
 
     @field_validator("value", mode="after")
     @classmethod
@@ -148,6 +168,7 @@ class ProfileDoc(_Model):
     sysctl: dict[SysctlKeyName, SysctlSetting | None] = {}
     limits: list[LimitRule] = []
     services: dict[UnitName, dict[ServiceDirective, ServiceSetting | None] | None] = {}
+    acknowledge: dict[RuleId, Reason | None] = {}  # null withdraws an inherited one
 
 
 FIELDS = tuple(ProfileDoc.model_fields)
@@ -334,7 +355,7 @@ def _allowed(path: tuple[Any, ...]) -> list[str]:
         return [f.name for f in dataclasses.fields(Intent)]
     if path[0] == "vendored":
         return list(Vendored.model_fields)
-    return ["value", "why", "source"]
+    return ["value", "why", "source", "acknowledge"]
 
 
 def _label(loc: tuple[Any, ...]) -> str:

@@ -17,7 +17,15 @@ from tuner.base.keys import parse_key
 from tuner.profile.document import ProfileDoc, ProfileSource, load_profile
 from tuner.profile.library import ProfileLibrary
 from tuner.profile.ref import ProfileRef, looks_like_path
-from tuner.profile.resolved import Intent, LimitEntry, Profile, ServiceLimit, SysctlEntry
+from tuner.profile.resolved import (
+    Acknowledged,
+    Acknowledgement,
+    Intent,
+    LimitEntry,
+    Profile,
+    ServiceLimit,
+    SysctlEntry,
+)
 from tuner.profile.yamlsrc import YamlDocument
 
 
@@ -29,6 +37,7 @@ class _Layer:
     chain: list[str] = field(default_factory=list)
     intent: Intent | None = None
     intent_origin: Location | None = None
+    acknowledged: dict[str, Acknowledgement] = field(default_factory=dict)
 
 
 MAX_EXTENDS_DEPTH = 256
@@ -121,8 +130,9 @@ class _Resolver:
                 self._removal(merged.sysctl.pop(key.name, None), doc.location(("sysctl", raw)), raw)
                 continue
             where = doc.location(("sysctl", raw, "value"))
+            acked = _acknowledged(setting.acknowledge, doc, ("sysctl", raw), where)
             merged.sysctl[key.name] = SysctlEntry(
-                key, setting.value, setting.why, where, setting.source
+                key, setting.value, setting.why, where, setting.source, acked
             )
         for index, rule in enumerate(model.limits):
             where = doc.location(("limits", index, "value"))
@@ -132,8 +142,9 @@ class _Resolver:
                     label = f"limits[{index}]"
                     self._removal(merged.limits.pop(ident, None), where, label)
                     continue
+                acked = _acknowledged(rule.acknowledge, doc, ("limits", index), where)
                 entry = LimitEntry(
-                    rule.domain, kind, rule.item, rule.value, rule.why, where, rule.source
+                    rule.domain, kind, rule.item, rule.value, rule.why, where, rule.source, acked
                 )
                 merged.limits[ident] = entry
         for unit, directives in model.services.items():
@@ -151,18 +162,39 @@ class _Resolver:
                     continue
                 where = doc.location((*path, "value"))
                 value, why = service_setting.value, service_setting.why
-                limit = ServiceLimit(unit, directive, value, why, where, service_setting.source)
+                acked = _acknowledged(service_setting.acknowledge, doc, path, where)
+                limit = ServiceLimit(
+                    unit, directive, value, why, where, service_setting.source, acked
+                )
                 merged.services[(unit, directive)] = limit
         if "intent" in model.model_fields_set:  # a child's intent replaces; null removes it
             declared = model.intent
             merged.intent = None if declared is None else declared
             merged.intent_origin = None if declared is None else doc.location(("intent",))
+        for rule_id, reason in model.acknowledge.items():
+            here = doc.location(("acknowledge", rule_id), key=True)
+            if reason is None:  # a child withdraws an inherited acknowledgement
+                self._removal(merged.acknowledged.pop(rule_id, None), here, "acknowledge")
+                continue
+            merged.acknowledged[rule_id] = Acknowledgement(rule_id, reason, here)
         merged.chain.append(model.name)
 
     def _removal(self, removed: object, where: Location, key: str) -> None:
         if removed is None:
             message = "null removes an inherited setting, but no parent sets this"
             self.diagnostics.append(Diagnostic("warning", message, where, key))
+
+
+def _acknowledged(
+    given: dict[str, str], doc: YamlDocument, path: tuple[str | int, ...], at: Location
+) -> Acknowledged:
+    """A setting's acknowledgements: each covers the findings at that setting's value."""
+    return tuple(
+        Acknowledgement(
+            rule_id, reason, doc.location((*path, "acknowledge", rule_id), key=True), at
+        )
+        for rule_id, reason in given.items()
+    )
 
 
 def _extends(source: ProfileSource) -> list[str]:
@@ -179,6 +211,7 @@ def _overlay(base: _Layer, top: _Layer) -> None:
     base.sysctl.update(top.sysctl)
     base.limits.update(top.limits)
     base.services.update(top.services)
+    base.acknowledged.update(top.acknowledged)
     known = set(base.chain)
     base.chain.extend(name for name in top.chain if name not in known)
     if top.intent is not None:
@@ -213,6 +246,7 @@ def resolve(
         services=tuple(sorted(layer.services.values(), key=lambda e: (e.unit, e.directive))),
         intent=layer.intent,
         intent_origin=layer.intent_origin,
+        acknowledged=tuple(layer.acknowledged.values()),
         sources=tuple(sorted((str(p), d) for p, d in resolver.digests.items())),
     )
     return profile, diagnostics

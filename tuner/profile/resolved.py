@@ -52,12 +52,32 @@ class Checked:
 
 
 @dataclass(frozen=True)
+class Acknowledgement:
+    """A rule a team has decided about, with its reason: the rule's findings become info lines.
+
+    ``at`` is the value of the setting it is attached to (None: the whole profile); ``origin`` is
+    where the acknowledgement itself is written."""
+
+    rule: str
+    reason: str
+    origin: Location
+    at: Location | None = None
+
+    def covers(self, rule: str | None, where: Location | None) -> bool:
+        return rule == self.rule and (self.at is None or self.at == where)
+
+
+Acknowledged = tuple[Acknowledgement, ...]
+
+
+@dataclass(frozen=True)
 class SysctlEntry:
     key: SysctlKey
     value: str
     why: str | None
     origin: Location
     source: str | None = None
+    acknowledged: Acknowledged = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,7 @@ class LimitEntry:
     why: str | None
     origin: Location
     source: str | None = None
+    acknowledged: Acknowledged = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,7 @@ class ServiceLimit:
     why: str | None
     origin: Location
     source: str | None = None
+    acknowledged: Acknowledged = ()
 
     @property
     def numbers(self) -> RlimitValue:
@@ -134,6 +156,16 @@ class Profile:
     services: tuple[ServiceLimit, ...] = ()
     intent: Intent | None = None
     intent_origin: Location | None = None  # where the intent in force was declared
+    acknowledged: Acknowledged = ()  # for the whole profile (each setting carries its own)
+
+    def acknowledgements(self) -> Acknowledged:
+        """Every acknowledgement in force: the profile's and those of the settings in force."""
+        entries: list[SysctlEntry | LimitEntry | ServiceLimit] = [
+            *self.sysctl,
+            *self.limits,
+            *self.services,
+        ]
+        return self.acknowledged + tuple(a for e in entries for a in e.acknowledged)
 
     def sysctl_value(self, name: str) -> str | None:
         for entry in self.sysctl:
@@ -150,6 +182,7 @@ class LimitLine:
     value: str
     why: str | None
     source: str | None
+    acknowledged: dict[str, str] = dataclasses.field(default_factory=dict)  # rule -> reason
 
 
 def limit_lines(entries: tuple[LimitEntry, ...]) -> list[LimitLine]:
@@ -160,12 +193,22 @@ def limit_lines(entries: tuple[LimitEntry, ...]) -> list[LimitLine]:
     lines = []
     for (domain, item), kinds in sorted(by_ident.items()):
         soft, hard = kinds.get("soft"), kinds.get("hard")
-        if soft and hard and (soft.value, soft.why) == (hard.value, hard.why):
-            lines.append(LimitLine(domain, "-", item, soft.value, soft.why, soft.source))
+        if soft and hard and _same_rule(soft, hard):
+            lines.append(
+                LimitLine(domain, "-", item, soft.value, soft.why, soft.source, _reasons(soft))
+            )
             continue
         lines += [
-            LimitLine(domain, e.kind, item, e.value, e.why, e.source)
+            LimitLine(domain, e.kind, item, e.value, e.why, e.source, _reasons(e))
             for e in (hard, soft)
             if e is not None
         ]
     return lines
+
+
+def _same_rule(soft: LimitEntry, hard: LimitEntry) -> bool:
+    return (soft.value, soft.why, _reasons(soft)) == (hard.value, hard.why, _reasons(hard))
+
+
+def _reasons(entry: LimitEntry) -> dict[str, str]:
+    return {a.rule: a.reason for a in entry.acknowledged}

@@ -13,16 +13,24 @@ from typing import Any
 import yaml
 
 from tuner import __version__
-from tuner.profile.resolved import Profile, limit_lines
+from tuner.profile.resolved import Acknowledged, Profile, limit_lines
 
 
-def _setting(value: str, why: str | None, source: str | None) -> dict[str, str]:
-    out = {"value": value}
+def _setting(
+    value: str, why: str | None, source: str | None, acknowledged: dict[str, str] | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": value}
     if why:
         out["why"] = why
     if source:
         out["source"] = source
+    if acknowledged:
+        out["acknowledge"] = acknowledged
     return out
+
+
+def _reasons(acknowledged: Acknowledged) -> dict[str, str]:
+    return {a.rule: a.reason for a in acknowledged}
 
 
 def flatten(profile: Profile) -> dict[str, Any]:
@@ -31,20 +39,25 @@ def flatten(profile: Profile) -> dict[str, Any]:
     if profile.intent is not None:
         doc["intent"] = {k: v for k, v in profile.intent.to_json().items() if v is not None}
     if profile.sysctl:
-        doc["sysctl"] = {e.key.name: _setting(e.value, e.why, e.source) for e in profile.sysctl}
+        doc["sysctl"] = {
+            e.key.name: _setting(e.value, e.why, e.source, _reasons(e.acknowledged))
+            for e in profile.sysctl
+        }
     if profile.limits:
         doc["limits"] = [
             {"domain": line.domain, "type": line.type, "item": line.item}
-            | _setting(line.value, line.why, line.source)
+            | _setting(line.value, line.why, line.source, line.acknowledged)
             for line in limit_lines(profile.limits)
         ]
     if profile.services:
-        services: dict[str, dict[str, dict[str, str]]] = {}
+        services: dict[str, dict[str, dict[str, Any]]] = {}
         for limit in profile.services:
             services.setdefault(limit.unit, {})[limit.directive] = _setting(
-                limit.value, limit.why, limit.source
+                limit.value, limit.why, limit.source, _reasons(limit.acknowledged)
             )
         doc["services"] = services
+    if profile.acknowledged:
+        doc["acknowledge"] = _reasons(profile.acknowledged)
     return doc
 
 
