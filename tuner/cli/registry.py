@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 COMMANDS = {
     "list": "listing", "show": "show", "validate": "validate", "plan": "plan",
     "capacity": "capacity", "explain": "explain", "vendor": "vendor", "export": "export",
+    "import": "importing",
     "apply": "apply", "rollback": "rollback", "history": "history", "status": "status",
     "doctor": "doctor", "schema": "schema", "completion": "completion",
 }  # fmt: skip
