@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,17 @@ def test_the_readme_has_the_examples() -> None:
         "cloud-init loadgen-client files",
         "cloud-init base apply",
         "capacity loadgen-client",
+        "import tuned throughput-performance",
     }
+
+
+def test_the_tuned_import_example_is_what_tuner_prints(root: Path) -> None:
+    assert Path("/usr/lib/tuned/throughput-performance").is_dir(), "apt-get install tuned"
+    shutil.copytree("/usr/lib/tuned", root / "usr/lib/tuned", symlinks=True)  # the host's, copied
+    argv = ["import", "--tuned", "throughput-performance", "--out", "-", "--root", str(root)]
+    printed = runner.invoke(app, argv)
+    assert printed.exit_code == 0, printed.output
+    assert printed.output == examples()["import tuned throughput-performance"]
 
 
 needs = pytest.mark.skipif(

@@ -607,8 +607,9 @@ def write(
             "letter or digit"
         )
     text, acknowledged = finish(draft, name, library, host)
-    counts = {"sysctl": len(draft.sysctl), "limits": len(draft.limits),
-              "services": len(draft.services)}  # fmt: skip
+    body = yaml.safe_load(text)
+    counts = {section: len(body.get(section) or ()) for section in ("sysctl", "limits")}
+    counts["services"] = len(draft.services)
     written: Path | None = None
     if out is None:
         path = SITE_PROFILES / f"{name}.yaml"
