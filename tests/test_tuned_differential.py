@@ -12,6 +12,7 @@ reports the include and does not follow it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -181,3 +182,37 @@ def test_a_tuned_directory_and_the_command_line(tree: Path, tmp_path: Path) -> N
     missing = CliRunner().invoke(app, ["import", "--tuned", "no-such", "--root", str(tree)])
     assert missing.exit_code == 1
     assert "cannot find tuned profile 'no-such'" in missing.output
+
+
+def test_hostile_tuned_profiles_end_in_a_message_not_a_hang(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tuner.cli.main import app
+
+    root = tmp_path / "root"
+    growing = "\n".join(f"v{i}=${{v{i - 1}}}${{v{i - 1}}}" for i in range(1, 64))
+    profiles = {
+        "grow": f"[main]\n[variables]\nv0=xxxxxxxx\n{growing}\n[sysctl]\nvm.swappiness=${{v63}}\n",
+        "redos": "[main]\n[sysctl]\nvm.swappiness=${f:regex_search_ternary:"
+        + "a" * 40
+        + "b:(a+)+$:1:2}\n",
+        "loop": "[main]\ninclude=loop2\n[sysctl]\nvm.swappiness=1\n",
+        "loop2": "[main]\ninclude=loop\n",
+        "broken": "no section header\n",
+    }
+    for name, text in profiles.items():
+        (root / "etc/tuned" / name).mkdir(parents=True)
+        (root / "etc/tuned" / name / "tuned.conf").write_text(text)
+    os.mkfifo(root / "etc/tuned/fifo")
+    said = {}
+    for name in [*profiles, "fifo"]:
+        result = CliRunner().invoke(
+            app, ["import", "--tuned", name, "--root", str(root), "--out", "-"]
+        )
+        said[name] = (result.exit_code, result.output)
+    assert said["grow"][0] == 1 and "expands beyond 256 KiB" in said["grow"][1]
+    assert said["redos"][0] == 0 and "(not evaluated)" in said["redos"][1]
+    assert "swappiness:" not in said["redos"][1].split("description:")[1]
+    assert said["loop"][0] == 0 and "vm.swappiness" in said["loop"][1]  # each file loaded once
+    assert said["broken"][0] == 1 and "tuned cannot parse it" in said["broken"][1]
+    assert said["fifo"][0] == 1 and "Traceback" not in said["fifo"][1]

@@ -606,6 +606,12 @@ def write(
             f"{name!r} is not a profile name: letters, digits, '.', '_' and '-', starting with a "
             "letter or digit"
         )
+    bundled = {e.name for e in library.entries() if e.origin == "bundled" or e.shadows_bundled}
+    if name in bundled and out is None and not force:
+        raise ImportError_(
+            f"{name!r} is a bundled profile: a site profile of that name would replace it for "
+            "every profile that extends it; choose another name (or --force)"
+        )
     text, acknowledged = finish(draft, name, library, host)
     body = yaml.safe_load(text)
     counts = {section: len(body.get(section) or ()) for section in ("sysctl", "limits")}

@@ -52,6 +52,9 @@ _SAFE_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
 _VARIABLE_NAME = re.compile(r"\w+")
 DEPRECATED = ("base_reachable_time", "retrans_time")  # the sysctl plugin refuses these
 MAX_FILES = 256
+MAX_EXPANSION = 256 * 1024
+# a pattern with a repeated group (``(a+)+``) can take exponential time: not evaluated
+_NESTED_REPEAT = re.compile(r"\)[*+{]|\)\?[*+{]")
 # the built-in functions whose result depends only on their arguments: (min, max) arguments
 STATIC_FUNCTIONS = {"strip": (1, 0), "kb2s": (1, 1), "s2kb": (1, 1), "regex_search_ternary": (4, 4)}
 
@@ -409,9 +412,14 @@ def expand(value: str, variables: dict[str, tuple[str, list[str]]]) -> tuple[str
         names = list(variables)
         pattern = re.compile("|".join(f"((?<!\\\\)\\${{{re.escape(n)}}})" for n in names))
 
+        grown = [len(value)]
+
         def substitute(match: re.Match[str]) -> str:
             text, depends = variables[names[(match.lastindex or 1) - 1]]
             dynamic.extend(d for d in depends if d not in dynamic)
+            grown[0] += len(text)
+            if grown[0] > MAX_EXPANSION:  # variables made of variables grow exponentially
+                raise TunedError(f"a value expands beyond {MAX_EXPANSION // 1024} KiB")
             return text
 
         value = pattern.sub(substitute, value)
@@ -456,7 +464,9 @@ def _call(expression: str, dynamic: list[str]) -> str | None:
             dynamic.append(said)
         return None
     low, high = STATIC_FUNCTIONS[name]
+    refused = f"${{f:{name}}} (not evaluated)"
     if len(args) < low or (high and len(args) > high):
+        dynamic.append(refused)  # tuned logs an error and keeps the text: never a value
         return None
     try:
         if name == "strip":
@@ -465,6 +475,10 @@ def _call(expression: str, dynamic: list[str]) -> str | None:
             return str(int(args[0]) * 2)
         if name == "s2kb":
             return str(round(int(args[0]) / 2))
+        if _NESTED_REPEAT.search(args[1]) or len(args[0]) > 4096:
+            dynamic.append(refused)  # it could run for ever: reported, never run
+            return None
         return args[2] if re.search(args[1], args[0]) else args[3]
     except (ValueError, re.error):
+        dynamic.append(refused)
         return None
