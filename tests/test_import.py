@@ -231,9 +231,12 @@ def test_import_refuses_bad_names_and_arguments(tmp_path: Path) -> None:
 def test_live_values_no_file_sets_are_imported_and_flagged(
     tmp_path: Path, root: Path, proc_sys: Path
 ) -> None:
-    write_proc_sys(proc_sys, {"net/core/somaxconn": "12345"})
+    write_proc_sys(proc_sys, {"net/core/somaxconn": "12345", "fs/nr_open": "2000000"})
+    (root / "etc/sysctl.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/sysctl.d/10-x.conf").write_text("fs.nr_open = 3000000\n")
     result = run("import", "--root", str(root), "--proc-sys", str(proc_sys), "--live", "h")
     assert result.exit_code == 0, result.output
+    assert "fs.nr_open = 2000000 (live): differs from what boot sets (3000000" in result.output
     doc = yaml.safe_load((root / "etc/tuner/profiles/h.yaml").read_text())
     entry = doc["sysctl"]["net.core.somaxconn"]
     assert entry["value"] == 12345

@@ -193,13 +193,15 @@ def test_bash_completes_profile_names_keys_and_commands(tmp_path: Path) -> None:
         "ask() { COMP_WORDS=($1); COMP_CWORD=$2; _tuner_completion tuner; "
         'echo "${COMPREPLY[*]}"; }\n'
         "ask 'tuner plan hap' 2\nask 'tuner explain net.core.somax' 2\nask 'tuner sta' 1\n"
-        "ask 'tuner apply load' 2\n"
+        "ask 'tuner apply load' 2\nask 'tuner imp' 1\n"
+        "ask 'tuner import --tuned throughput-p' 3\n"
     )
     result = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=False,
                             env=ENV | {"PATH": f"{bin_dir}:{os.environ['PATH']}"})  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["haproxy-2m-conns", "net.core.somaxconn", "status",
-                                          "loadgen-client"]  # fmt: skip
+                                          "loadgen-client", "import",
+                                          "throughput-performance"]  # fmt: skip
     for shell in ("zsh", "fish"):
         assert "_TUNER_COMPLETE" in tuner("completion", shell).stdout
 

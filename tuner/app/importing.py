@@ -427,6 +427,14 @@ def _live_only(host: Host, draft: _Draft) -> None:
         raise ImportError_("--live reads the running kernel: not with an image root (--root)")
     files = sysctld.boot_files(host, {})
     boot = sysctld.BootIndex(sysctld.assignments(files, host, sysctld.SYSTEMD))
+    for name, setting in sorted(draft.sysctl.items()):
+        now = live.value(name)
+        if now is not None and normalize_live(now) != setting.value:
+            draft.leave_out(
+                f"{name} = {normalize_live(now)} (live)",
+                f"differs from what boot sets ({setting.value}, {setting.source}); the boot "
+                "value is imported, the live one is lost at the next boot",
+            )
     for name, entry in sorted(catalog.entries().items()):
         default = entry.default_for(live.release)
         if default is None or name in draft.sysctl or boot.effective(name) is not None:
