@@ -413,7 +413,9 @@ def _unit_limits(host: Host, draft: _Draft) -> None:
                 value = services.normalize_service_value(assigned.value)
                 services.parse_value(directive, value)
             except ValueError as exc:
-                draft.leave_out(shown, f"{exc} (systemd ignores it)")
+                draft.leave_out(
+                    shown, f"{exc}: tuner cannot read it as systemd does, so it is left as it is"
+                )
                 continue
             if assigned.file not in texts:
                 texts[assigned.file] = host.read_text(assigned.file) or ""

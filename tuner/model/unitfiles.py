@@ -1,8 +1,9 @@
 """The ``Limit*=`` settings that units under /etc/systemd/system carry, as systemd reads them.
 
 For each unit, systemd reads its unit file, then its drop-ins (``UNIT.d/*.conf``) in lexical order
-of file name; within a file, line by line, so the last assignment of a directive wins, and an empty
-one (``LimitNOFILE=``) resets it to the default (systemd.unit(5), systemd.exec(5)). A unit file
+of file name; within a file, line by line, so the last assignment of a directive wins. A value it
+cannot parse, the empty one included, is ignored ("Failed to parse resource value, ignoring") and
+the one before stays (observed with systemd 252: tests/test_unitfiles_differential.py). A unit file
 that is a link to /dev/null is masked: nothing of it applies. A line ending in a backslash
 continues on the next; ``#`` and ``;`` start comments; only the unit type's own section
 (``[Service]`` for a service) holds ``Limit*=``.
@@ -30,7 +31,7 @@ DIRECTIVES = frozenset(
 class Assigned:
     unit: str
     directive: str
-    value: str  # "" resets the directive to the default
+    value: str
     file: PurePosixPath
     line: int
 
@@ -53,12 +54,12 @@ def assignments(text: str, unit: str, file: PurePosixPath) -> list[Assigned]:
     lines = text.split("\n")
     number = 0
     while number < len(lines):
-        start = number + 1
         line = lines[number].strip()
         number += 1
         while line.endswith("\\") and number < len(lines):  # a continued line
             line = line[:-1] + " " + lines[number].strip()
             number += 1
+        start = number  # systemd names a continued line by its last line
         if not line or line[0] in "#;":
             continue
         if line.startswith("[") and line.endswith("]"):
@@ -95,16 +96,25 @@ def etc_limits(host: Host) -> tuple[dict[str, dict[str, Assigned]], list[Skipped
             in_force: dict[str, Assigned] = {}
             for file in files:
                 for assigned in assignments(host.read_text(file) or "", unit, file):
-                    if assigned.value:
+                    if _readable(assigned):
                         in_force[assigned.directive] = assigned
                     else:
-                        in_force.pop(assigned.directive, None)
+                        shown = f"{assigned.where}: {assigned.directive}={assigned.value}"
+                        skipped.append(Skipped(shown, "systemd ignores the value"))
         except TunerError as exc:  # a FIFO, a device, a file too large: never read, said
             skipped.append(Skipped(str(path), str(exc)))
             continue
         if in_force:
             found[unit] = in_force
     return found, skipped
+
+
+def _readable(assigned: Assigned) -> bool:
+    try:
+        services.parse_value(assigned.directive, services.normalize_service_value(assigned.value))
+    except ValueError:
+        return False
+    return True
 
 
 def _is_unit(name: str) -> bool:
