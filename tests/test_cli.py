@@ -352,3 +352,18 @@ def test_explain_says_how_to_acknowledge_a_rule(root: Path) -> None:
     body = json.loads(refused.output)["rule"]
     assert body["acknowledgeable"] is False
     assert body["acknowledge"].startswith("cannot be acknowledged: the kernel refuses")
+
+
+def test_every_finding_id_tuner_prints_is_one_explain_knows(root: Path) -> None:
+    import re
+
+    from tuner.knowledge import rules
+
+    emitted = set()
+    for path in Path("tuner").rglob("*.py"):
+        emitted |= set(re.findall(r'Diagnostic\(.*, "([a-z]+(?:-[a-z]+)+)"\)', path.read_text()))
+    assert {"boot-shadowed", "login-shadowed", "unsafe-target"} <= emitted
+    for rule_id in emitted | {r.id for r in rules.RULES}:
+        told = run("explain", rule_id, "--root", str(root))
+        assert told.exit_code == 0, (rule_id, told.output)
+        assert "acknowledge: " in told.output

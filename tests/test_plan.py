@@ -159,5 +159,5 @@ def test_limits_another_file_decides_at_login(root: Path, host: Host) -> None:
     warnings = [str(d) for d in plan.warnings if d.rule == "login-shadowed"]
     assert warnings == [
         "haproxy soft nofile: warning: at login /etc/security/limits.d/zz-late.conf:1 decides "
-        "this limit (2048, pam_limits); the profile's 8192 would not apply"
+        "this limit (2048, pam_limits); the profile's 8192 would not apply [login-shadowed]"
     ]

@@ -65,7 +65,7 @@ def explain(subject: str, host: Host, library: ProfileLibrary) -> RuleExplained 
     entry = catalog.lookup(name) if name else None
     live = LiveKernel(host)
     if entry is None:
-        known = [*catalog.entries(), *(r.id for r in rules.RULES)]
+        known = [*catalog.entries(), *(r.id for r in (*rules.RULES, *rules.HOST_FINDINGS))]
         guess = difflib.get_close_matches(name or subject, known, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(guess)}?" if guess else ""
         exists = name is not None and live.available and live.value(name) is not None

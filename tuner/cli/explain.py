@@ -17,7 +17,7 @@ app = verb()
 
 def complete_subjects(incomplete: str) -> list[str]:
     """Catalog keys and rule ids."""
-    names = sorted(catalog.entries()) + sorted(rule.id for rule in rules.RULES)
+    names = sorted(catalog.entries()) + sorted(r.id for r in (*rules.RULES, *rules.HOST_FINDINGS))
     return [name for name in names if name.startswith(incomplete)]
 
 

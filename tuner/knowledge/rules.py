@@ -104,8 +104,40 @@ def rule(
     return register
 
 
+def _host_finding(rule: Rule, ctx: Context) -> Iterator[Diagnostic]:
+    return iter(())  # made by plan and status from the host's files and journal, not here
+
+
+_ABOUT_HOST = "a fact of this host's files, not of the profile: change what the finding names"
+# The findings plan and status make about the host itself (another file that decides a value,
+# an unfinished run): they carry ids too, so `tuner explain` answers for them.
+_HOST: tuple[tuple[str, Severity, str, str, str], ...] = (
+        ("boot-shadowed", "warning",
+         "Another sysctl.d file (or /etc/sysctl.conf) sets the key after tuner's file: at the "
+         "next boot the profile's value would be lost.",
+         "sysctl.d(5); tuner's boot model (docs/plan.md)", _ABOUT_HOST),
+        ("login-shadowed", "warning",
+         "Another limits line decides the limit at login: the profile's value would not apply.",
+         "limits.conf(5); tuner's login model (docs/plan.md)", _ABOUT_HOST),
+        ("unsafe-target", "error",
+         "Something other than a regular file is where tuner writes: apply would refuse.",
+         "docs/profiles.md (what tuner trusts)", _ABOUT_HOST),
+        ("incomplete-generation", "warning",
+         "A tuner run was killed and left a generation unfinished: `tuner rollback` finishes "
+         "or undoes it.",
+         "docs/recovery.md", "a fact of this host's journal: tuner rollback settles it"),
+        ("damaged-journal", "warning",
+         "A journal entry cannot be read; the generations around it still can.",
+         "docs/recovery.md", "a fact of this host's journal, not of the profile"),
+)  # fmt: skip
+HOST_FINDINGS = tuple(
+    Rule(i, sev, text, src, _host_finding, why) for i, sev, text, src, why in _HOST
+)
+
+
 def by_id(rule_id: str) -> Rule | None:
-    return next((r for r in RULES if r.id == rule_id), None)
+    """A rule over profiles, or one of the findings about the host (``HOST_FINDINGS``)."""
+    return next((r for r in (*RULES, *HOST_FINDINGS) if r.id == rule_id), None)
 
 
 _SHAPE_RULES = ("catalog-value", "value-syntax")
@@ -139,7 +171,7 @@ def acknowledge(found: list[Diagnostic], profile: Profile) -> list[Diagnostic]:
         known = by_id(ack.rule)
         key = f"acknowledge.{ack.rule}"
         if known is None:
-            ids = [r.id for r in RULES]
+            ids = [r.id for r in (*RULES, *HOST_FINDINGS)]
             guess = difflib.get_close_matches(ack.rule, ids, n=1)
             hint = f"did you mean {guess[0]!r}? " if guess else ""
             message = f"no rule {ack.rule!r}; {hint}`tuner explain RULE-ID` shows a rule"
