@@ -244,3 +244,20 @@ def test_live_values_no_file_sets_are_imported_and_flagged(
     without = run("import", "--root", str(root), "--proc-sys", str(proc_sys), "h2")
     assert without.exit_code == 0
     assert "somaxconn" not in (root / "etc/tuner/profiles/h2.yaml").read_text()
+
+
+def test_hostile_names_and_text_in_the_sources_cannot_break_the_profile(tmp_path: Path) -> None:
+    root = tmp_path / "ro\x1bot"
+    (root / "etc/sysctl.d").mkdir(parents=True)
+    (root / "etc/sysctl.d" / "1\x1b[31m\nx.conf").write_text(
+        "# why\u202e with a bidi override\x07\nnet.core.somaxconn = 100\n"
+        "net.core.netdev_max_backlog = 5\x1b[2J\n"
+    )
+    result = run("import", "--root", str(root), "h")
+    assert result.exit_code == 0, result.output
+    text = (root / "etc/tuner/profiles/h.yaml").read_text()
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    assert run("validate", "h", "--root", str(root), "--strict").exit_code == 0
+    doc = yaml.safe_load(text)
+    assert list(doc["sysctl"]) == ["net.core.somaxconn"]  # the other value would inject bytes
+    assert "netdev_max_backlog" in text.split("description:")[0]  # ...and is said

@@ -71,7 +71,7 @@ class _Setting:
         why = " ".join(p for p in (self.note, self.why) if p)
         if why:
             out["why"] = why
-        out["source"] = self.source
+        out["source"] = escape(self.source, newlines=False)  # a file name may hold anything
         if self.acknowledge:
             out["acknowledge"] = dict(self.acknowledge)
         return out
@@ -118,7 +118,7 @@ class Imported:
 
 
 def from_root(host: Host, *, live: bool = False) -> _Draft:
-    where = "/" if str(host.root) == "/" else str(host.root)
+    where = escape("/" if str(host.root) == "/" else str(host.root), newlines=False)
     draft = _Draft(f"Imported by tuner import from the boot and login configuration of {where}.")
     _boot_sysctl(host, draft)
     _login_limits(host, draft)
@@ -135,7 +135,9 @@ def from_file(path: Path, fmt: Format | None) -> _Draft:
         raise ImportError_(f"{path}: cannot read it: {exc.strerror}") from None
     text = raw.decode("utf-8", "surrogateescape")
     fmt = fmt or detect(text, path)
-    draft = _Draft(f"Imported by tuner import from {path.name} ({fmt} format).")
+    draft = _Draft(
+        f"Imported by tuner import from {escape(path.name, newlines=False)} ({fmt} format)."
+    )
     shown = PurePosixPath(str(path))
     if fmt == "sysctl":
         assigned = sysctld.parse_conf(text, shown)
@@ -185,7 +187,7 @@ def from_tuned(profile: str, host: Host) -> _Draft:
         loaded = tuned.load(name, reader, search)
     except tuned.TunedError as exc:
         raise ImportError_(str(exc)) from None
-    summary = f": {loaded.summary}" if loaded.summary else ""
+    summary = f": {escape(loaded.summary, newlines=False)}" if loaded.summary else ""
     draft = _Draft(f"Imported by tuner import from tuned profile {loaded.name}{summary}.")
     texts = {f: reader(f) or "" for f in loaded.files}
     for setting in loaded.sysctl:
