@@ -367,3 +367,22 @@ def test_every_finding_id_tuner_prints_is_one_explain_knows(root: Path) -> None:
         told = run("explain", rule_id, "--root", str(root))
         assert told.exit_code == 0, (rule_id, told.output)
         assert "acknowledge: " in told.output
+
+
+def test_show_lists_the_acknowledged_rules(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.yaml").write_text(
+        "acknowledge: {limits-root-wildcard: root runs nothing}\nsysctl:\n"
+        "  net.ipv4.ip_local_port_range: {value: 1024 65534, acknowledge: {port-range-parity: x}}\n"
+    )
+    body = json.loads(run("show", "a.yaml", "--root", str(root), "--json").output)
+    assert body["acknowledge"] == [
+        {"rule": "limits-root-wildcard", "reason": "root runs nothing", "from": "a.yaml:1:15",
+         "setting": None},
+        {"rule": "port-range-parity", "reason": "x", "from": "a.yaml:3:67",
+         "setting": "a.yaml:3:41"},
+    ]  # fmt: skip
+    shown = run("show", "a.yaml", "--root", str(root)).output
+    assert "acknowledged rules:" in shown and "the setting at a.yaml:3:41" in shown

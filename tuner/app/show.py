@@ -30,17 +30,7 @@ class Shown:
                 e.key.name: {"value": e.value, "why": e.why, "from": str(e.origin)}
                 for e in profile.sysctl
             },
-            "limits": [
-                {
-                    "domain": e.domain,
-                    "type": e.kind,
-                    "item": e.item,
-                    "value": e.value,
-                    "why": e.why,
-                    "from": str(e.origin),
-                }
-                for e in profile.limits
-            ],
+            "limits": [_limit(e) for e in profile.limits],
             "services": {
                 unit: {
                     s.directive: {"value": s.value, "why": s.why, "from": str(s.origin)}
@@ -49,7 +39,12 @@ class Shown:
                 }
                 for unit in sorted({s.unit for s in profile.services})
             },
-        }
+            "acknowledge": [
+                {"rule": a.rule, "reason": a.reason, "from": str(a.origin),
+                 "setting": None if a.at is None else str(a.at)}
+                for a in profile.acknowledgements()
+            ],
+        }  # fmt: skip
 
 
 def _limit(e: LimitEntry) -> dict[str, object]:

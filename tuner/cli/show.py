@@ -46,3 +46,14 @@ def render(result: Shown) -> None:
         rows += [[s.unit, f"{s.directive}={s.value}", str(s.origin)] for s in profile.services]
         for line in report.table(rows):
             report.out(line)
+    acknowledged = profile.acknowledgements()
+    if acknowledged:
+        report.out("\nacknowledged rules:")
+        rows = [["RULE", "FOR", "REASON", "FROM"]]
+        rows += [
+            [a.rule, "the profile" if a.at is None else f"the setting at {a.at}", a.reason,
+             str(a.origin)]
+            for a in acknowledged
+        ]  # fmt: skip
+        for line in report.table(rows):
+            report.out(line)
