@@ -261,3 +261,12 @@ def test_hostile_names_and_text_in_the_sources_cannot_break_the_profile(tmp_path
     doc = yaml.safe_load(text)
     assert list(doc["sysctl"]) == ["net.core.somaxconn"]  # the other value would inject bytes
     assert "netdev_max_backlog" in text.split("description:")[0]  # ...and is said
+
+
+def test_the_directives_units_are_read_for_are_the_ones_a_profile_takes() -> None:
+    from typing import get_args
+
+    from tuner.base import services
+    from tuner.profile.document import ServiceDirective
+
+    assert set(services.DIRECTIVES) == set(get_args(ServiceDirective))

@@ -102,7 +102,7 @@ def verdicts(tree: Path) -> dict[str, dict[str, object]]:
                 if not line.replace(" ", "").startswith("include=${f:")
             ]  # fmt: skip
             conf.write_text("\n".join(lines) + "\n")
-    names = sorted(p.parent.name for p in judged.glob("*/tuned.conf")) + [TWO]
+    names = [*sorted(p.parent.name for p in judged.glob("*/tuned.conf")), TWO]
     found = subprocess.run(
         [SYSTEM_PYTHON, str(JUDGE), str(judged), *names],
         capture_output=True, text=True, check=True, timeout=300,

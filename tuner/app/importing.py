@@ -23,7 +23,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -34,23 +34,20 @@ from tuner.base.diagnostics import Diagnostic, Location
 from tuner.base.errors import TunerError, Unreadable
 from tuner.base.keys import KeySyntaxError, check_value_text, normalize_live, parse_key
 from tuner.base.safetext import escape
+from tuner.changes.render import LIMITS_FILE
 from tuner.knowledge import catalog, rules
 from tuner.machine.host import FileState, Host
 from tuner.machine.live import LiveKernel
 from tuner.machine.rootfs import read_path
 from tuner.model import pamlimits, sysctld, tuned, unitfiles
+from tuner.profile.document import LimitItem
 from tuner.profile.library import PROFILE_NAME, SITE_PROFILES, ProfileLibrary
 from tuner.profile.ref import ProfileRef
 from tuner.profile.resolved import LimitEntry, Profile, limit_lines
 
 Format = Literal["sysctl", "limits"]
-LIMITS_FILE = PurePosixPath("/etc/security/limits.d/99-tuner.conf")  # tuner's (changes.render)
 MAX_FILE = 4 * 1024 * 1024
-_TUNER_ITEMS = frozenset(
-    ("core", "data", "fsize", "memlock", "nofile", "rss", "stack", "cpu", "nproc", "as",
-     "maxlogins", "maxsyslogins", "nonewprivs", "priority", "locks", "sigpending", "msgqueue",
-     "nice", "rtprio", "rttime")
-)  # fmt: skip
+_TUNER_ITEMS = frozenset(get_args(LimitItem))  # the items a profile may set
 
 
 class ImportError_(TunerError):

@@ -32,6 +32,11 @@ _SIZE_SUFFIX = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**5
 _SEC = {"": 1, "s": 1, "sec": 1, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _USEC = {"": 1, "us": 1, "usec": 1, "ms": 1000, "msec": 1000, "s": 10**6, "sec": 10**6,
          "min": 60 * 10**6}  # fmt: skip
+DIRECTIVES = tuple(
+    f"Limit{name}"
+    for name in ("CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NOFILE", "AS", "NPROC",
+                 "MEMLOCK", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME")
+)  # fmt: skip
 _ONE = re.compile(r"([0-9]{1,25})([A-Za-z]{0,4})")
 _NICE = re.compile(r"([+-]?)([0-9]{1,3})")
 

@@ -20,11 +20,7 @@ from tuner.machine.host import Host
 
 ETC_UNITS = PurePosixPath("/etc/systemd/system")
 DEV_NULL = PurePosixPath("/dev/null")
-DIRECTIVES = frozenset(
-    f"Limit{name}"
-    for name in ("CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NOFILE", "AS", "NPROC",
-                 "MEMLOCK", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME")
-)  # fmt: skip
+DIRECTIVES = frozenset(services.DIRECTIVES)
 
 
 @dataclass(frozen=True)
