@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from tuner.cli.main import app
 
 runner = CliRunner()
-SPEC = "tuner-sysctl==0.2.0"  # as in the README
+SPEC = "https://pkgs.example.internal/tuner_sysctl-0.2.0-py3-none-any.whl"  # as in the README
 
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

@@ -149,7 +149,7 @@ def schema(path: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("name", BUNDLED)
 @pytest.mark.parametrize("mode", ["files", "apply"])
 def test_cloud_init_documents_pass_the_real_schema(name: str, mode: str, tmp_path: Path) -> None:
-    spec = ["--pip-spec", "tuner-sysctl==0.2.0"]
+    spec = ["--pip-spec", "https://pkgs.example.internal/tuner_sysctl-0.2.0-py3-none-any.whl"]
     result = tuner("export", "cloud-init", name, "--mode", mode, "--root", str(tmp_path), *spec)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("#cloud-config\n")
@@ -263,4 +263,5 @@ def test_apply_mode_needs_to_be_told_what_to_install(tmp_path: Path) -> None:
     result = tuner("export", "cloud-init", "base", "--mode", "apply", "--root", str(tmp_path))
     assert result.exit_code == 1
     assert "pass --pip-spec" in result.stderr
-    assert "'tuner' on PyPI is another project" in result.stderr
+    assert "pip wheel --no-deps -w dist ." in result.stderr
+    assert "'tuner' is another project" in result.stderr

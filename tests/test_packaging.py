@@ -31,6 +31,7 @@ def test_wheel_contains_data_and_entry_point(wheel: Path) -> None:
     for name in ("backend-server", "base", "haproxy-2m-conns", "loadgen-client"):
         assert f"tuner/profiles/{name}.yaml" in names
     assert "tuner/data/catalog.yaml" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "tuner/data/profile.schema.json" in names
     for template in ("header.j2", "sysctl.conf.j2", "limits.conf.j2", "dropin.conf.j2"):
         assert f"tuner/templates/{template}" in names

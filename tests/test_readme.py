@@ -25,8 +25,28 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert tests in ci
 
 
-def test_changelog_has_unreleased_section() -> None:
-    assert "## [Unreleased]" in (REPO / "CHANGELOG.md").read_text()
+def test_changelog_keeps_a_changelog() -> None:
+    """An [Unreleased] section first, each release dated, one heading per kind of change in
+    each section, and a compare link for every version heading."""
+    text = (REPO / "CHANGELOG.md").read_text()
+    versions = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d\d-\d\d))?$", text, re.MULTILINE)
+    assert versions[0] == ("Unreleased", "")
+    assert all(date for _, date in versions[1:])
+    for section in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        kinds = re.findall(r"^### (.+)$", section, re.MULTILINE)
+        assert len(kinds) == len(set(kinds)), f"{section.splitlines()[0]}: {kinds}"
+        assert set(kinds) <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
+    links = dict(re.findall(r"^\[([^\]]+)\]: (https://\S+)$", text, re.MULTILINE))
+    assert [v for v, _ in versions] == list(links)
+    assert links["Unreleased"].endswith(f"/compare/v{versions[1][0]}...HEAD")
+
+
+def test_licence_text_ships_with_the_code() -> None:
+    """pyproject's MIT licence has its text; the collection's GPL headers name a COPYING file."""
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+    assert 'license-files = ["LICENSE"]' in (REPO / "pyproject.toml").read_text()
+    collection = REPO / "ansible_collections/tunerops/tuner"
+    assert "GNU GENERAL PUBLIC LICENSE" in (collection / "COPYING").read_text()
 
 
 def test_readme_is_a_start_and_the_docs_it_links_exist() -> None:

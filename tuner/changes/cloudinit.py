@@ -80,9 +80,10 @@ def document(profile: Profile, mode: str, pip_spec: str | None = None) -> str:
     else:
         if not pip_spec:
             raise TunerError(
-                "apply mode installs tuner on the instance: pass --pip-spec, for example "
-                f"tuner-sysctl=={__version__} (tuner's distribution name; 'tuner' on PyPI is "
-                "another project), a wheel URL or a path"
+                "apply mode installs tuner on the instance: pass --pip-spec with the wheel you "
+                "built (python3 -m pip wheel --no-deps -w dist .) at a URL or path the instance "
+                f"can reach, or tuner-sysctl=={__version__} if your own index serves it (tuner is "
+                "not on PyPI, where 'tuner' is another project)"
             )
         spec = pip_spec
         profile_path = SITE_PROFILES / f"{profile.name}.yaml"
