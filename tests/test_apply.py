@@ -440,7 +440,7 @@ def test_prune_waits_for_nobody_and_wants_a_count(root: Path, proc_sys: Path) ->
     assert "another tuner run holds the lock" in held.stderr
     zero = tuner(root, proc_sys, "history", "--prune", "0")
     assert zero.exit_code == 64
-    assert "Invalid value for '--prune': Input should be greater than or equal to 1" in zero.stderr
+    assert "tuner: error: --prune: must be at least 1, not 0" in zero.stderr
     assert generations(root) == [1, 2]
 
 

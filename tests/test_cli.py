@@ -26,7 +26,7 @@ def test_version() -> None:
 def test_usage_error_is_64_not_2() -> None:
     result = run("plan")
     assert result.exit_code == 64
-    assert "Error: Missing argument 'PROFILE'." in result.output
+    assert "tuner: error: missing PROFILE" in result.output
     assert run("plan", "x", "--no-such-flag").exit_code == 64
     assert run("frobnicate").exit_code == 64
 

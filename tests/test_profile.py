@@ -77,11 +77,11 @@ CASES = {
     ),
     "wrong type: sysctl is a list": (
         "name: x\nsysctl: [fs.nr_open]\n",
-        ["x.yaml:2:9: sysctl: Input should be a valid dictionary"],
+        ["x.yaml:2:9: sysctl: must be a mapping (key: value lines)"],
     ),
     "wrong type: extends is a string": (
         "name: x\nextends: base\n",
-        ["x.yaml:2:10: extends: Input should be a valid list"],
+        ["x.yaml:2:10: extends: must be a list (- item lines), not 'base'"],
     ),
     "name does not match the file": (
         "name: y\n",
@@ -91,44 +91,43 @@ CASES = {
     ),
     "limits: unknown item": (
         "name: x\nlimits:\n  - {domain: '*', type: soft, item: nofiles, value: 5}\n",
-        ["x.yaml:3:37: limits[0].item: Input should be 'core', 'data', 'fsize', 'memlock', "
-         "'nofile', 'rss', 'stack', 'cpu', 'nproc', 'as', 'maxlogins', 'maxsyslogins', "
-         "'nonewprivs', 'priority', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio' or "
-         "'rttime'"],
+        ["x.yaml:3:37: limits entry 1, item: 'nofiles' is not core, data, fsize, memlock, "
+         "nofile, rss, stack, cpu, nproc, as, maxlogins, maxsyslogins, nonewprivs, priority, "
+         "locks, sigpending, msgqueue, nice, rtprio or rttime (did you mean nofile?)"],
     ),
     "limits: unknown type": (
         "name: x\nlimits:\n  - {domain: '*', type: both, item: nofile, value: 5}\n",
-        ["x.yaml:3:25: limits[0].type: Input should be 'soft', 'hard' or '-'"],
+        ["x.yaml:3:25: limits entry 1, type: 'both' is not soft, hard or -"],
     ),
     "limits: bad domain": (
         "name: x\nlimits:\n  - {domain: 'two words', type: soft, item: nofile, value: 5}\n",
-        ["x.yaml:3:14: limits[0].domain: 'two words' is not a limits.conf domain: use a user, "
+        ["x.yaml:3:14: limits entry 1, domain: 'two words' is not a limits.conf domain: use a user, "
          "@group, *, %group, a uid range min:max or a gid range @min:max"],
     ),
     "limits: inverted uid range": (
         "name: x\nlimits:\n  - {domain: '2000:1000', type: soft, item: nofile, value: 5}\n",
-        ["x.yaml:3:14: limits[0].domain: uid range '2000:1000' has its lower bound above the upper"],
+        ["x.yaml:3:14: limits entry 1, domain: uid range '2000:1000' has its lower bound above the upper"],
     ),
     "limits: %group outside maxlogins": (
         "name: x\nlimits:\n  - {domain: '%admins', type: soft, item: nofile, value: 5}\n",
-        ["x.yaml:3:5: limits[0]: a %-domain (%admins) applies only to maxlogins and maxsyslogins"],
+        ["x.yaml:3:5: limits entry 1: a %-domain (%admins) applies only to maxlogins and maxsyslogins"],
     ),
     "limits: bad value": (
         "name: x\nlimits:\n  - {domain: '*', type: soft, item: nofile, value: lots}\n",
-        ["x.yaml:3:52: limits[0].value: expected an integer (ASCII digits), unlimited, infinity or -1, got 'lots'"],
+        ["x.yaml:3:52: limits entry 1, value: expected an integer (ASCII digits), unlimited, infinity or -1, got 'lots'"],
     ),
     "limits: nice out of range": (
         "name: x\nlimits:\n  - {domain: '*', type: soft, item: nice, value: 40}\n",
-        ["x.yaml:3:5: limits[0]: nice must be between -20 and 19, got 40"],
+        ["x.yaml:3:5: limits entry 1: nice must be between -20 and 19, got 40"],
     ),
     "limits: unlimited priority": (
         "name: x\nlimits:\n  - {domain: '*', type: soft, item: priority, value: unlimited}\n",
-        ["x.yaml:3:5: limits[0]: priority cannot be unlimited (limits.conf(5))"],
+        ["x.yaml:3:5: limits entry 1: priority cannot be unlimited (limits.conf(5))"],
     ),
     "limits: the same rule twice": (
         "name: x\nlimits:\n  - {domain: '*', type: '-', item: nofile, value: 5}\n"
         "  - {domain: '*', type: hard, item: nofile, value: 6}\n",
-        ["x.yaml:4:5: limits[1]: * hard nofile is already set by limits[0]"],
+        ["x.yaml:4:5: limits entry 2: * hard nofile is already set by limits entry 1"],
     ),
     "services: not a unit": (
         "name: x\nservices:\n  haproxy: {LimitNOFILE: 5}\n",
@@ -198,7 +197,7 @@ def test_every_error_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         (2, "colour"),
         (4, "../x"),
         (5, "fs.nr_open"),
-        (7, "limits[0].value"),
+        (7, "limits entry 1, value"),
     ]
 
 

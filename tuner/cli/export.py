@@ -10,15 +10,9 @@ import typer
 from tuner.app import export as exporting
 from tuner.cli import report
 from tuner.cli.group import TunerGroup
-from tuner.cli.options import HostOptions, ProfileArg, RootOpt, profile_ref
+from tuner.cli.options import HostOptions, ProfileArg, RootOpt, profile_ref, verb
 
-app = typer.Typer(
-    cls=TunerGroup,
-    add_completion=False,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help="Export a profile.",
-)
+app = verb(cls=TunerGroup, no_args_is_help=True, help="Export a profile.")
 
 
 @app.callback()

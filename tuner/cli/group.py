@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from tuner.base import errors
-from tuner.cli import report
+from tuner.cli import report, usage
 from tuner.machine import signals
 
 _CLICK_USAGE = 2  # the exit code click gives usage errors; tuner maps it to 64
@@ -52,11 +52,7 @@ class TunerGroup(TyperGroup):
             name = prog_name or "tuner"
             result = super().main(args, name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # typer's (vendored click) usage and parameter errors
-            show = getattr(exc, "show", None)
-            if show is not None:
-                show()
-            else:
-                report.error(exc.format_message())
+            usage_error(exc)
             return errors.EXIT_USAGE if exc.exit_code == _CLICK_USAGE else errors.EXIT_ERROR
         except report.PipeClosed:
             return pipe_closed()
@@ -87,6 +83,19 @@ class TunerGroup(TyperGroup):
                 report.error("set TUNER_DEBUG=1 for the traceback, and please report it")
             return errors.EXIT_INTERNAL
         return int(result or 0)
+
+
+def usage_error(exc: typer.TyperException) -> None:
+    """The usage line, what is wrong in tuner's words, and where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # a group asked for nothing
+        report.write(ctx.get_help(), sys.stderr)
+        return
+    if ctx is not None:
+        report.write(ctx.get_usage(), sys.stderr)
+    report.error(usage.message(exc))
+    if ctx is not None:
+        report.write(f"See '{ctx.command_path} -h' for help.", sys.stderr)
 
 
 def pipe_closed() -> int:

@@ -16,6 +16,7 @@ import typer
 from typer.completion import completion_init  # type: ignore[attr-defined]
 
 from tuner import __version__
+from tuner.base.wording import did_you_mean
 from tuner.cli import registry
 from tuner.cli.group import COMPLETE_VAR, TunerGroup, pipe_closed
 from tuner.cli.options import CONTEXT
@@ -30,6 +31,13 @@ class RootGroup(TunerGroup):
 
     def list_commands(self, ctx: Any) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(registry.COMMANDS))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in registry.COMMANDS:
+            guess = did_you_mean(name, registry.COMMANDS)
+            ctx.fail(f"no command {name!r}" + (f" (did you mean {guess}?)" if guess else ""))
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: Any, name: str) -> Any:
         built = super().get_command(ctx, name)

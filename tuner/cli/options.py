@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from tuner.base.errors import TunerError
 from tuner.cli import profiles
+from tuner.cli.usage import TunerCommand
 from tuner.machine.host import Host
 from tuner.machine.kernel import REAL_PROC_SYS
 from tuner.profile.library import ProfileLibrary
@@ -20,13 +21,22 @@ from tuner.profile.ref import ProfileRef
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-def verb() -> typer.Typer:
-    """The one-command app a verb module declares its command on (built only when it runs)."""
-    return typer.Typer(
+class Verbs(typer.Typer):
+    """A Typer app whose commands are ``TunerCommand``s: help and errors in tuner's words."""
+
+    def command(self, name: str | None = None, *, cls: Any = None, **settings: Any) -> Any:
+        return super().command(name, cls=cls or TunerCommand, **settings)
+
+
+def verb(**settings: Any) -> typer.Typer:
+    """The one-command app a verb module declares its command on (built only when it runs);
+    ``settings`` make it a group of subcommands (``export``)."""
+    return Verbs(
         add_completion=False,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
         context_settings=CONTEXT,
+        **settings,
     )
 
 

@@ -7,7 +7,6 @@ problem comes back as a ``Diagnostic`` at the offending node. ``resolve`` then m
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from tuner.base.diagnostics import Diagnostic, Location
 from tuner.base.errors import TunerError
 from tuner.base.keys import KeySyntaxError, normalize_value, parse_key
 from tuner.base.safetext import check_text
+from tuner.base.wording import did_you_mean, one_of
 from tuner.machine.rootfs import TooLarge, read_path
 from tuner.profile.library import MAX_PROFILE_BYTES, PROFILE_NAME, display_path
 from tuner.profile.resolved import Intent
@@ -329,12 +329,12 @@ def _located(exc: ValidationError, doc: YamlDocument) -> list[Diagnostic]:
         on_key = bool(loc) and loc[-1] == "[key]"
         path = loc[:-1] if on_key else loc
         kind = error["type"]
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = _in_our_words(error)
         if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model, a dataclass
             on_key = True
             allowed = _allowed(path)
-            guess = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            guess = did_you_mean(str(path[-1]), allowed)
+            hint = f"did you mean {guess!r}? " if guess else ""
             message = f"unknown field {path[-1]!r}; {hint}allowed here: {', '.join(allowed)}"
         elif kind in ("missing", "missing_argument"):
             message = f"required field {path[-1]!r} is missing"
@@ -344,6 +344,42 @@ def _located(exc: ValidationError, doc: YamlDocument) -> list[Diagnostic]:
         location = doc.location(path, key=on_key)
         out.append(Diagnostic("error", message, location, _label(loc)))
     return out
+
+
+_SHOULD_BE = {  # pydantic's error types, as a profile's author would say what a value must be
+    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "dict_type": "a mapping (key: value lines)",
+    "list_type": "a list (- item lines)", "float_type": "a number", "float_parsing": "a number",
+    "none_required": "empty",
+}  # fmt: skip
+_BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
+           "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}  # fmt: skip
+
+
+def _in_our_words(error: Any) -> str:
+    """A pydantic error as tuner says it: what the value must be, and what it is."""
+    kind, given, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    shown = repr(given) if isinstance(given, str | int | float | bool) or given is None else None
+    if kind in ("literal_error", "enum"):
+        expected = re.findall(r"'((?:[^'\\]|\\.)*)'", str(ctx.get("expected", "")))
+        guess = did_you_mean(str(given), expected) if isinstance(given, str) else None
+        hint = f" (did you mean {guess}?)" if guess else ""
+        return f"{shown} is not {one_of(expected)}{hint}"
+    if kind in _BOUNDS:
+        phrase, bound = _BOUNDS[kind]
+        limit = ctx.get(bound)
+        limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+        return f"must be {phrase} {limit}, not {shown}"
+    if kind in _SHOULD_BE:
+        return f"must be {_SHOULD_BE[kind]}" + (f", not {shown}" if shown else "")
+    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return re.sub(r"^Input should be ", "must be ", message)
+
+
+def limit_label(index: int, field: object = None) -> str:
+    """How a message names an entry of ``limits:`` (counted from 1, as a reader counts)."""
+    return f"limits entry {index + 1}" + (f", {field}" if field is not None else "")
 
 
 def _allowed(path: tuple[Any, ...]) -> list[str]:
@@ -366,9 +402,8 @@ def _label(loc: tuple[Any, ...]) -> str:
     head = parts[0]
     if head == "sysctl" and len(parts) > 1:
         return str(parts[1])
-    if head == "limits" and len(parts) > 1:
-        tail = "".join(f".{p}" for p in parts[2:3])
-        return f"limits[{parts[1]}]{tail}"
+    if head == "limits" and len(parts) > 1 and isinstance(parts[1], int):
+        return limit_label(parts[1], parts[2] if len(parts) > 2 else None)
     if head == "services" and len(parts) > 1:
         return ".".join(str(p) for p in parts[1:3])
     if head == "intent" and len(parts) > 1:
@@ -450,9 +485,9 @@ def _file_checks(
                     Diagnostic(
                         "error",
                         f"{rule.domain} {kind} {rule.item} is already set "
-                        f"by limits[{rules[ident]}]",
+                        f"by {limit_label(rules[ident])}",
                         doc.location(("limits", index)),
-                        f"limits[{index}]",
+                        limit_label(index),
                     )
                 )
             rules.setdefault(ident, index)

@@ -14,7 +14,7 @@ from pathlib import Path
 from tuner.base.diagnostics import Diagnostic, Location
 from tuner.base.errors import NotFoundError
 from tuner.base.keys import parse_key
-from tuner.profile.document import ProfileDoc, ProfileSource, load_profile
+from tuner.profile.document import ProfileDoc, ProfileSource, limit_label, load_profile
 from tuner.profile.library import ProfileLibrary
 from tuner.profile.ref import ProfileRef, looks_like_path
 from tuner.profile.resolved import (
@@ -139,7 +139,7 @@ class _Resolver:
             for kind in ("soft", "hard") if rule.type == "-" else (rule.type,):
                 ident = (rule.domain, rule.item, kind)
                 if rule.value is None:
-                    label = f"limits[{index}]"
+                    label = limit_label(index)
                     self._removal(merged.limits.pop(ident, None), where, label)
                     continue
                 acked = _acknowledged(rule.acknowledge, doc, ("limits", index), where)
