@@ -186,10 +186,18 @@ class ProfileSource:
     doc: YamlDocument
     model: ProfileDoc | None
     partial: ProfileDoc | None = None
+    limit_rows: tuple[int, ...] | None = None  # of each partial.limits entry: its place in the file
 
     @property
     def best(self) -> ProfileDoc | None:
         return self.model or self.partial
+
+    def limit_row(self, index: int) -> int:
+        """Where ``best.limits[index]`` is in the file: a partial model leaves out the invalid
+        entries, and the ones after them must still point at their own lines."""
+        if self.model is None and self.limit_rows is not None:
+            return self.limit_rows[index]
+        return index
 
 
 def load_profile(
@@ -250,19 +258,22 @@ def load_profile(
         said = {d.location for d in problems if d.severity == "error"}
         problems += [d for d in _located(exc, doc) if d.location not in said]
         pruned = [_prune_path(tuple(e["loc"])) for e in exc.errors(include_url=False)]
-        partial = _partial(data, pruned, path)
+        partial, rows = _partial(data, pruned, path)
         if partial is not None:  # what systemd would refuse is reported now too, and left out
             more, bad = _service_values(partial, doc)
             problems += more
-            partial = _partial(data, pruned + bad, path) if bad else partial
+            if bad:
+                partial, rows = _partial(data, pruned + bad, path)
+            if partial is not None:
+                problems += _repeated_limits(partial, doc, rows)
     if model is None:
-        return ProfileSource(path, display, doc, None, partial), problems
+        return ProfileSource(path, display, doc, None, partial, rows), problems
     checks, bad_paths = _file_checks(model, path, doc)
     problems += checks
     if not problems:
         return ProfileSource(path, display, doc, model), problems
-    partial = _partial(data, bad_paths, path) if bad_paths else model
-    return ProfileSource(path, display, doc, None, partial), problems
+    partial, rows = _partial(data, bad_paths, path) if bad_paths else (model, None)
+    return ProfileSource(path, display, doc, None, partial, rows), problems
 
 
 def _read_plain(path: Path) -> bytes:
@@ -291,8 +302,11 @@ def _prune_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return parts[:1]
 
 
-def _partial(data: dict[str, Any], paths: list[tuple[Any, ...]], path: Path) -> ProfileDoc | None:
-    """The model of ``data`` without the entries at ``paths``; None when even that fails."""
+def _partial(
+    data: dict[str, Any], paths: list[tuple[Any, ...]], path: Path
+) -> tuple[ProfileDoc | None, tuple[int, ...] | None]:
+    """The model of ``data`` without the entries at ``paths`` (None when even that fails), and
+    the place in the file of each ``limits`` entry it keeps."""
     pruned: dict[str, Any] = {
         k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
         for k, v in data.items()
@@ -312,14 +326,16 @@ def _partial(data: dict[str, Any], paths: list[tuple[Any, ...]], path: Path) -> 
                 section.pop(where[1], None)
         elif head is not None:
             pruned.pop(head, None)
-    if drop_limits and isinstance(pruned.get("limits"), list):
-        pruned["limits"] = [r for i, r in enumerate(pruned["limits"]) if i not in drop_limits]
+    rows = None
+    if isinstance(pruned.get("limits"), list):
+        rows = tuple(i for i in range(len(pruned["limits"])) if i not in drop_limits)
+        pruned["limits"] = [pruned["limits"][i] for i in rows]
     if not isinstance(pruned.get("name"), str) or not _NAME.fullmatch(pruned["name"]):
         pruned["name"] = path.stem if _NAME.fullmatch(path.stem) else "invalid"
     try:
-        return ProfileDoc.model_validate(pruned)
+        return ProfileDoc.model_validate(pruned), rows
     except ValidationError:
-        return None
+        return None, None
 
 
 def _located(exc: ValidationError, doc: YamlDocument) -> list[Diagnostic]:
@@ -476,8 +492,18 @@ def _file_checks(
                 )
             )
         seen.setdefault(canonical, raw)
+    return [*problems, *_repeated_limits(model, doc)], bad
+
+
+def _repeated_limits(
+    model: ProfileDoc, doc: YamlDocument, rows: tuple[int, ...] | None = None
+) -> list[Diagnostic]:
+    """A domain, type and item set twice in one file (``rows``: where a partial model's
+    entries are in the file)."""
+    problems = []
     rules: dict[tuple[str, str, str], int] = {}
-    for index, rule in enumerate(model.limits):
+    for row, rule in enumerate(model.limits):
+        index = rows[row] if rows is not None else row
         for kind in ("soft", "hard") if rule.type == "-" else (rule.type,):
             ident = (rule.domain, rule.item, kind)
             if ident in rules:
@@ -491,4 +517,4 @@ def _file_checks(
                     )
                 )
             rules.setdefault(ident, index)
-    return problems, bad
+    return problems

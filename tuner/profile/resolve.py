@@ -120,10 +120,11 @@ class _Resolver:
             _overlay(merged, inherited)
         if not ok or model is None:
             return None  # parents were still loaded, so their errors are reported too
-        self._apply_own(merged, model, source.doc)
+        self._apply_own(merged, model, source)
         return merged
 
-    def _apply_own(self, merged: _Layer, model: ProfileDoc, doc: YamlDocument) -> None:
+    def _apply_own(self, merged: _Layer, model: ProfileDoc, source: ProfileSource) -> None:
+        doc = source.doc
         for raw, setting in model.sysctl.items():
             key = parse_key(raw)
             if setting is None:
@@ -134,7 +135,8 @@ class _Resolver:
             merged.sysctl[key.name] = SysctlEntry(
                 key, setting.value, setting.why, where, setting.source, acked
             )
-        for index, rule in enumerate(model.limits):
+        for row, rule in enumerate(model.limits):
+            index = source.limit_row(row)
             where = doc.location(("limits", index, "value"))
             for kind in ("soft", "hard") if rule.type == "-" else (rule.type,):
                 ident = (rule.domain, rule.item, kind)
