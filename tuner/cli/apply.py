@@ -16,7 +16,6 @@ from tuner.cli.options import (
     RootOpt,
     StrictOpt,
     YesOpt,
-    complete_profiles,
     verb,
 )
 from tuner.cli.review import TerminalReview
@@ -32,7 +31,6 @@ def apply(
         typer.Argument(
             metavar="PROFILE|PLAN",
             help="A profile name or .yaml file, or a plan saved by `tuner plan --out`.",
-            autocompletion=complete_profiles,
             show_default=False,
         ),
     ],

@@ -1,5 +1,6 @@
 """tuner completion SHELL: the script that makes a shell complete tuner's commands, options,
-profile names and catalog keys (typer's; the shell calls tuner back with COMPLETE_VAR set)."""
+profile names and catalog keys (typer's scripts; the shell calls tuner back with
+``_TUNER_COMPLETE`` set, and ``cli/completer`` answers)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 from typer.completion import get_completion_script  # type: ignore[attr-defined]
 
 from tuner.cli import report
-from tuner.cli.group import COMPLETE_VAR
+from tuner.cli.completer import VARIABLE
 from tuner.cli.options import verb
 
 app = verb()
@@ -28,6 +29,6 @@ def completion(
 ) -> int:
     """Print the shell completion script: commands, options, profile names and catalog keys.
     bash: source <(tuner completion bash); zsh and fish: see docs/profiles.md."""
-    script = get_completion_script(prog_name="tuner", complete_var=COMPLETE_VAR, shell=shell.value)
+    script = get_completion_script(prog_name="tuner", complete_var=VARIABLE, shell=shell.value)
     report.raw(script.rstrip("\n") + "\n")
     return 0

@@ -18,7 +18,6 @@ from tuner.cli.options import (
     HostOptions,
     JsonOpt,
     ProcSysOpt,
-    complete_profiles,
     profile_ref,
     verb,
 )
@@ -58,7 +57,6 @@ def doctor(
             "--profile",
             metavar="PROFILE",
             help="Also say whether PROFILE would fix each finding.",
-            autocompletion=complete_profiles,
         ),
     ] = None,
     proc_sys: ProcSysOpt = None,

@@ -10,15 +10,9 @@ from tuner.app.explain import KeyExplained, RuleExplained
 from tuner.app.explain import explain as explain_subject
 from tuner.cli import report
 from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, RootOpt, verb
-from tuner.knowledge import catalog, rules
+from tuner.knowledge import catalog
 
 app = verb()
-
-
-def complete_subjects(incomplete: str) -> list[str]:
-    """Catalog keys and rule ids."""
-    names = sorted(catalog.entries()) + sorted(r.id for r in (*rules.RULES, *rules.HOST_FINDINGS))
-    return [name for name in names if name.startswith(incomplete)]
 
 
 @app.command("explain")
@@ -28,7 +22,6 @@ def explain(
         typer.Argument(
             metavar="KEY|RULE-ID",
             help="A sysctl key from the catalog (net.core.somaxconn) or a rule id.",
-            autocompletion=complete_subjects,
             show_default=False,
         ),
     ],

@@ -27,7 +27,6 @@ from tuner.cli import report, usage
 from tuner.machine import signals
 
 _CLICK_USAGE = 2  # the exit code click gives usage errors; tuner maps it to 64
-COMPLETE_VAR = "_TUNER_COMPLETE"  # set when a shell asks for completions
 
 
 class TunerGroup(TyperGroup):

@@ -14,7 +14,6 @@ from tuner.cli import report
 from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, RootOpt, verb
 
 app = verb()
-_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class Format(enum.StrEnum):
@@ -44,7 +43,6 @@ def import_(
             metavar="NAME|DIR",
             help="Import a tuned profile: a name (ROOT/etc/tuned, then ROOT/usr/lib/tuned) or "
             "a directory holding tuned.conf.",
-            autocompletion=complete_tuned,
         ),
     ] = None,
     live: Annotated[
@@ -118,21 +116,6 @@ def import_(
             report.out(f"  {line}")
     report.out(f"next: tuner plan {name}{' --root ' + str(root) if root else ''}")
     return 0
-
-
-def complete_tuned(ctx: typer.Context, incomplete: str) -> list[str]:
-    """tuned profile names under the root (only names that are safe to offer to a shell)."""
-    root = Path(ctx.params.get("root") or "/")
-    names: set[str] = set()
-    for directory in ("etc/tuned", "usr/lib/tuned"):
-        try:
-            names |= {
-                p.parent.name for p in (root / directory).glob("*/tuned.conf")
-                if _SAFE.fullmatch(p.parent.name)
-            }  # fmt: skip
-        except OSError:
-            continue
-    return sorted(n for n in names if n.startswith(incomplete))
 
 
 def _is_file(text: str) -> bool:

@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.completion import completion_init  # type: ignore[attr-defined]
 
 from tuner import __version__
 from tuner.base.wording import did_you_mean
-from tuner.cli import registry
-from tuner.cli.group import COMPLETE_VAR, TunerGroup, pipe_closed
+from tuner.cli import completer, registry
+from tuner.cli.group import TunerGroup, pipe_closed
 from tuner.cli.options import CONTEXT
 from tuner.machine import signals
 
@@ -88,8 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     args = list(sys.argv[1:] if argv is None else argv)
-    if os.environ.get(COMPLETE_VAR):  # a shell asking for completions: typer's shells answer
-        completion_init()
+    if os.environ.get(completer.VARIABLE):  # a shell asking for completions: never a command
+        return completer.answer(os.environ)
     command = typer.main.get_command(app)
     code: int = command.main(args, prog_name="tuner", standalone_mode=False)
     try:

@@ -70,19 +70,11 @@ def profile_ref(text: str) -> ProfileRef:
     return ProfileRef.parse(text)
 
 
-def complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Profile names for shell completion (site profiles of --root, then bundled ones)."""
-    root = ctx.params.get("root") or Path("/")
-    names = [e.name for e in ProfileLibrary.for_root(Path(root)).entries()]
-    return [name for name in names if name.startswith(incomplete)]
-
-
 ProfileArg = Annotated[
     str,
     typer.Argument(
         metavar="PROFILE",
         help="A profile name (site, then bundled) or a path to a .yaml file.",
-        autocompletion=complete_profiles,
         show_default=False,
     ),
 ]
@@ -91,7 +83,6 @@ ProfilesArg = Annotated[
     typer.Argument(
         metavar="PROFILE...",
         help="Profile names or .yaml files.",
-        autocompletion=complete_profiles,
         show_default=False,
     ),
 ]
