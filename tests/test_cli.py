@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,11 @@ def test_show_json_has_origins(root: Path, cwd_repo: Path) -> None:
     doc = json.loads(result.output)
     assert doc["chain"] == ["base", "haproxy-2m-conns"]
     assert (doc["intent"]["role"], doc["intent"]["backends"]) == ("proxy", 80)
-    assert doc["intent"]["from"].startswith("profiles/haproxy-2m-conns.yaml:")
+    assert re.fullmatch(r"haproxy-2m-conns\.yaml:\d+:\d+ \(bundled\)", doc["intent"]["from"])
     assert doc["sysctl"]["net.core.somaxconn"]["value"] == "65535"
-    assert doc["sysctl"]["net.core.somaxconn"]["from"].startswith("profiles/haproxy-2m-conns.yaml:")
-    assert doc["sysctl"]["net.ipv4.tcp_timestamps"]["from"].startswith("profiles/base.yaml:")
+    assert doc["sysctl"]["net.core.somaxconn"]["from"].startswith("haproxy-2m-conns.yaml:")
+    assert doc["sysctl"]["net.ipv4.tcp_timestamps"]["from"].endswith(" (bundled)")
+    assert doc["sysctl"]["net.ipv4.tcp_timestamps"]["from"].startswith("base.yaml:")
     assert doc["services"]["haproxy.service"]["LimitNOFILE"]["value"] == "6000000"
 
 
@@ -64,7 +66,7 @@ def test_show_text(root: Path, cwd_repo: Path) -> None:
         "base: Settings every machine in the fleet shares; the other profiles extend it.",
         "resolved: base   (profiles/base.yaml)",
     ]
-    assert "  net.core.somaxconn       4096   profiles/base.yaml:15:12" in lines
+    assert "  net.core.somaxconn       4096   base.yaml:15:12 (bundled)" in lines
 
 
 def test_validate_bundled_ok(root: Path, proc_sys: Path) -> None:
@@ -116,7 +118,8 @@ def test_validate_json(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPat
     assert doc["valid"] is False
     assert doc["errors"] == [
         {"severity": "error", "file": "a.yaml", "line": 3, "col": 3, "key": "../etc",
-         "rule": None, "message": "not a sysctl key: empty, '.' or '..' component"}
+         "origin": None, "rule": None,
+         "message": "not a sysctl key: empty, '.' or '..' component", "detail": None}
     ]  # fmt: skip
 
 

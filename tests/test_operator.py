@@ -231,6 +231,18 @@ def test_status_warns_when_applied_limits_cannot_take_effect(tmp_path: Path) -> 
     assert "nofile 262144 for * cannot take effect here: a new session gets at most 20,000" in (
         planned.stdout
     )
+    # each finding: the profile's file name in the library, its rule id; the reason they share
+    # (this machine's cap), once, with the lines it covers
+    findings = planned.stdout.split("Findings:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    capped = [line for line in findings if line.endswith("[limit-capped]")]
+    assert [line.split(": ", 1)[0] for line in capped] == [
+        "loadgen-client.yaml:33:12 (bundled)",
+        "loadgen-client.yaml:42:12 (bundled)",
+    ]
+    assert all(line.endswith("]") for line in findings if not line.startswith("  ["))
+    reasons = [line for line in findings if line.startswith("  [limit-capped] lines 33 and 42: ")]
+    assert len(reasons) == 1 and "20,000 from PID 1" in reasons[0]
+    assert planned.stdout.count("CAP_SYS_RESOURCE") == 1
     assert tuner("apply", "loadgen-client", "--yes", *where).returncode == 0
     status = tuner("status", "--detailed-exitcode", *where)
     assert status.returncode == 2

@@ -10,12 +10,14 @@ Severity = Literal["error", "warning", "info"]
 
 @dataclass(frozen=True)
 class Location:
-    file: str
+    file: str  # a library's profile: its file name; any other file: its path as messages say it
     line: int  # 1-based
     col: int  # 1-based
+    origin: str | None = None  # the library a profile was found in: "site" or "bundled"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where} ({self.origin})" if self.origin else where
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class Diagnostic:
     location: Location | None = None
     key: str | None = None
     rule: str | None = None
+    # why, when it is the same for every finding of the rule (the machine's cap on nofile):
+    # said once under them, not on every line
+    detail: str | None = None
 
     def __str__(self) -> str:
         parts = []
@@ -46,8 +51,10 @@ class Diagnostic:
             "line": loc.line if loc else None,
             "col": loc.col if loc else None,
             "key": self.key,
+            "origin": loc.origin if loc else None,
             "rule": self.rule,
             "message": self.message,
+            "detail": self.detail,
         }
 
 

@@ -12,11 +12,12 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
-def one_of(choices: Sequence[str]) -> str:
-    """``a``, ``a or b``, ``a, b or c``: a choice among the values, as a sentence says it."""
+def one_of(choices: Sequence[str], conjunction: str = "or") -> str:
+    """``a``, ``a or b``, ``a, b or c``: a choice among the values, as a sentence says it (or,
+    with ``and``, a list of them)."""
     if len(choices) <= 1:
         return "".join(choices)
-    return f"{', '.join(choices[:-1])} or {choices[-1]}"
+    return f"{', '.join(choices[:-1])} {conjunction} {choices[-1]}"
 
 
 def did_you_mean(

@@ -19,6 +19,7 @@ from typing import IO, Any
 from tuner.base.diagnostics import Diagnostic, sorted_diagnostics
 from tuner.base.envelope import envelope
 from tuner.base.safetext import escape
+from tuner.base.wording import one_of
 
 _CODES = {"add": "32", "change": "33", "remove": "31", "warn": "35", "dim": "2", "bold": "1"}
 _OWN_CODES = re.compile(r"(\x1b\[(?:" + "|".join(_CODES.values()) + r"|0)m)")
@@ -90,14 +91,42 @@ def raw(text: str) -> None:
 
 
 def diagnostics(found: Iterable[Diagnostic], stream: IO[str] | None = None) -> None:
+    """One line per finding, its rule id at the end; then, once per rule, the reason its
+    findings share (the machine's cap, say) with the lines it covers."""
     stream = stream or sys.stdout
     style = Style(stream)
-    for diagnostic in sorted_diagnostics(list(found)):
+    ordered = sorted_diagnostics(list(found))
+    for diagnostic in ordered:
         kind = "remove" if diagnostic.severity == "error" else "warn"
         text = str(diagnostic)
         if diagnostic.location is None and diagnostic.key is None:  # not about a file: say who
             text = f"tuner: {text}" if diagnostic.severity != "error" else f"tuner: error: {text}"
         write(style(escape(text, newlines=False), kind), stream, styled=True)
+    for (rule, detail), covered in _shared_details(ordered).items():
+        label = f"[{rule}]" if rule else "why"
+        write(style(escape(f"  {label} {covered}: {detail}", newlines=False), "dim"), stream,
+              styled=True)  # fmt: skip
+
+
+def _shared_details(ordered: list[Diagnostic]) -> dict[tuple[str | None, str], str]:
+    """Each (rule, detail) pair and where it applies: "lines 89, 98 and 104" within one file,
+    ``FILE:LINE`` across files."""
+    places: dict[tuple[str | None, str], list[Diagnostic]] = {}
+    for diagnostic in ordered:
+        if diagnostic.detail:
+            places.setdefault((diagnostic.rule, diagnostic.detail), []).append(diagnostic)
+    covered = {}
+    for pair, group in places.items():
+        located = [d.location for d in group if d.location is not None]
+        files = {loc.file for loc in located}
+        if not located:
+            covered[pair] = "for all of the above"
+        elif len(files) == 1:
+            lines = [str(n) for n in dict.fromkeys(loc.line for loc in located)]
+            covered[pair] = f"{'line' if len(lines) == 1 else 'lines'} {one_of(lines, 'and')}"
+        else:
+            covered[pair] = ", ".join(dict.fromkeys(f"{loc.file}:{loc.line}" for loc in located))
+    return covered
 
 
 def wrap(text: str, indent: str, width: int = 100) -> str:

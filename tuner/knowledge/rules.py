@@ -86,8 +86,9 @@ class Rule:
         where: Location | None,
         key: str | None,
         severity: Severity | None = None,
+        detail: str | None = None,
     ) -> Diagnostic:
-        return Diagnostic(severity or self.severity, message, where, key, self.id)
+        return Diagnostic(severity or self.severity, message, where, key, self.id, detail)
 
 
 RULES: list[Rule] = []
@@ -816,8 +817,8 @@ def _limit_capped(self: Rule, ctx: Context) -> Iterator[Diagnostic]:
             said.add(setting.where)  # a "-" line, soft:hard: one warning
             who = "the service gets" if setting.unit else "a new session gets"
             yield self.found(
-                f"{setting.subject} cannot take effect here: {who} at most {cap.hard:,} "
-                f"({cap.reason})",
+                f"{setting.subject} cannot take effect here: {who} at most {cap.hard:,}",
                 setting.where,
                 setting.key,
+                detail=cap.reason,
             )

@@ -201,10 +201,27 @@ class ProfileSource:
 
 
 def load_profile(
-    path: Path, read: Callable[[Path], bytes] | None = None
+    path: Path, read: Callable[[Path], bytes] | None = None, origin: str | None = None
 ) -> tuple[ProfileSource, list[Diagnostic]]:
     """Parse one profile file; ``read`` fetches its bytes (the library's reader, which keeps
-    a site profile inside its root). Never raises for what the file holds."""
+    a site profile inside its root). Never raises for what the file holds. A profile of the
+    library (``origin``: site or bundled) is named in messages by its file name and origin."""
+    source, problems = _load_profile(path, read)
+    if origin is None:
+        return source, problems
+    doc = dataclasses.replace(source.doc, file=path.name, origin=origin)
+    moved = [
+        dataclasses.replace(d, location=dataclasses.replace(d.location, file=path.name,
+                                                            origin=origin))
+        if d.location is not None and d.location.file == source.display else d
+        for d in problems
+    ]  # fmt: skip
+    return dataclasses.replace(source, doc=doc), moved
+
+
+def _load_profile(
+    path: Path, read: Callable[[Path], bytes] | None = None
+) -> tuple[ProfileSource, list[Diagnostic]]:
     display = display_path(path)
     try:
         try:

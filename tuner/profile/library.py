@@ -90,6 +90,15 @@ class ProfileLibrary:
             raise TypeError("this ProfileLibrary was built without a resolver")
         return self.resolver(ref, self, partial=partial)
 
+    def origin_of(self, path: Path) -> str | None:
+        """ "site" or "bundled" when ``path`` is a profile in one of the library's directories
+        (messages then name it by its file name: ``base.yaml:3:5 (bundled)``), else None."""
+        folder = absolute(path).parent
+        for origin, directory in self.search_dirs:
+            if absolute(directory) == folder:
+                return origin
+        return None
+
     def _in_root(self, path: Path) -> PurePosixPath | None:
         """``path`` as an in-root path, when it is below the root (then it is read inside it)."""
         try:

@@ -67,7 +67,7 @@ class _Resolver:
     def load(self, path: Path) -> ProfileSource:
         key = path.resolve()
         if key not in self.loaded:
-            self.loaded[key] = load_profile(path, self.read)
+            self.loaded[key] = load_profile(path, self.read, self.library.origin_of(path))
         source, problems = self.loaded[key]
         if key not in self.reported:
             self.reported.add(key)

@@ -87,6 +87,7 @@ class YamlDocument:
     # (line, col) of each value and key, 1-based: Locations are made only for what is reported
     value_marks: dict[Path_, Mark] = field(default_factory=dict)
     key_marks: dict[Path_, Mark] = field(default_factory=dict)
+    origin: str | None = None  # a library's profile: "site" or "bundled"
 
     def location(self, path: Path_, *, key: bool = False) -> Location:
         """The position of ``path`` (its key when ``key``), else of its nearest ancestor."""
@@ -94,11 +95,11 @@ class YamlDocument:
         probe = tuple(path)
         while probe:
             if probe in marks:
-                return Location(self.file, *marks[probe])
+                return Location(self.file, *marks[probe], self.origin)
             if probe in self.value_marks:
-                return Location(self.file, *self.value_marks[probe])
+                return Location(self.file, *self.value_marks[probe], self.origin)
             probe = probe[:-1]
-        return Location(self.file, *self.value_marks.get((), (1, 1)))
+        return Location(self.file, *self.value_marks.get((), (1, 1)), self.origin)
 
 
 Mark = tuple[int, int]
