@@ -120,7 +120,8 @@ def test_without_a_terminal_and_without_yes_it_refuses(root: Path, proc_sys: Pat
     result = tuner(root, proc_sys, "apply", "base")
     assert result.exit_code == 1
     assert result.stderr == (
-        "tuner: error: not a terminal, so not asking: pass --yes to apply without confirmation\n"
+        "tuner: error: not a terminal, so not asking: pass --yes to apply without confirmation; "
+        "nothing was changed\n"
     )
     assert snapshot(root, proc_sys, skip="nothing") == before
 
@@ -349,7 +350,7 @@ def test_a_failing_rollback_changes_nothing_either(
 def test_apply_refuses_when_the_host_changed_after_the_plan_was_shown(
     root: Path, proc_sys: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def someone_else_meanwhile(_review: object, *, yes: bool, question: str) -> None:
+    def someone_else_meanwhile(_review: object, *, yes: bool, question: str, verb: str) -> None:
         (proc_sys / "net/ipv4/tcp_tw_reuse").write_text("1\n")
 
     monkeypatch.setattr("tuner.app.apply.agreed", someone_else_meanwhile)
@@ -372,7 +373,7 @@ def test_the_journal_holds_the_plan(root: Path, proc_sys: Path) -> None:
         "2",
         "1",
     )
-    assert reuse["source"].endswith("profiles/loadgen-client.yaml:21:12")
+    assert reuse["source"] == "loadgen-client.yaml:21:12 (bundled)"
     assert {"layer": "file", "action": "create", "path": "/etc/sysctl.d/99-tuner.conf"} in entry[
         "plan"
     ]

@@ -144,7 +144,7 @@ def test_explain_key(root: Path, proc_sys: Path) -> None:
     )
     assert "  kernel default: 2" in lines
     assert "  live value: 2" in lines
-    assert "  set by bundled profiles: haproxy-2m-conns (1), loadgen-client (1)" in lines
+    assert "  set by profiles: haproxy-2m-conns (1), loadgen-client (1)" in lines
 
 
 def test_explain_rule_and_unknown(root: Path) -> None:

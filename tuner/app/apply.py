@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tuner.app import units
 from tuner.app.plan import blockers, prepare, replaced, summary_of
@@ -32,6 +32,7 @@ class Applied:
     units: tuple[str, ...] = ()  # systemd units whose drop-ins changed
     systemd: tuple[str, ...] = ()  # what was done about them, a line each
     dry_run: bool = False
+    in_effect: Generation | None = None  # a saved plan applied before: the generation it made
 
     @property
     def changed(self) -> bool:
@@ -50,6 +51,7 @@ class Applied:
             "units": list(self.units),
             "changes": [c.to_json() for c in plan.pending],
             "systemd": list(self.systemd),
+            "already_applied": None if self.in_effect is None else self.in_effect.number,
         }
 
 
@@ -74,6 +76,9 @@ def apply(
         refuse_unsettled(Journal(host))
     plan = prepare(ref, host, library, strict=strict)
     if saved is not None:
+        before = _applied_before(saved[0], plan, ref, host)
+        if before is not None:
+            return Applied(plan, None, in_effect=before)
         _refuse_stale(*saved, plan, host)
     review.show(plan)
     if dry_run or not plan.has_changes:
@@ -83,7 +88,7 @@ def apply(
         raise TunerError("cannot apply: " + "; ".join(blocked))
     require_root(host, "apply")
     warn_chroot(host, review, plan)
-    agreed(review, yes=yes, question="Apply these changes?")
+    agreed(review, yes=yes, question="Apply these changes?", verb="apply")
     generation, changed_units = commit(plan, host)
     done = f"{generation.profile} is applied (generation {generation.number})"
     said = units.reload(host, list(changed_units), restart=restart_services, done=done)
@@ -128,7 +133,24 @@ def target_of(plan: Plan, host: Host) -> Target:
         if any(isinstance(c, FileChange) and c.path == str(path) for c in plan.pending)
     }
     values = {c.key: c.desired for c in plan.pending if isinstance(c, KernelChange)}
-    return Target(files, values)
+    return Target(files, values, _emptied_dirs(files, host))
+
+
+def _emptied_dirs(
+    files: dict[PurePosixPath, FileState | None], host: Host
+) -> tuple[PurePosixPath, ...]:
+    """The directories an earlier apply created (a unit's drop-in directory) that a file this
+    one removes may leave empty: removed once empty, innermost first, as a rollback does."""
+    created = {d for g in Journal(host).in_effect() for d in g.created_dirs}
+    dirs = set()
+    for path, state in files.items():
+        if state is not None:
+            continue
+        for parent in path.parents:
+            if str(parent) not in created:
+                break
+            dirs.add(str(parent))
+    return tuple(PurePosixPath(d) for d in sorted(dirs, key=lambda d: (-d.count("/"), d)))
 
 
 def _saved(path: Path, host: Host) -> tuple[savedplan.Basis, list[dict[str, object]]]:
@@ -156,6 +178,20 @@ def _same_place(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return a == b
     return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _applied_before(
+    saved: savedplan.Basis, plan: Plan, ref: ProfileRef, host: Host
+) -> Generation | None:
+    """The generation a saved plan made, when it is the one in effect and nothing it set has
+    moved since: running the plan again is then done already, not stale."""
+    if plan.has_changes:
+        return None
+    moved = savedplan.changes_since(saved, savedplan.basis_of(plan, ref, host))
+    if any(line.startswith(("the ", "profile file ")) for line in moved):
+        return None  # another root, kernel or profile: a different plan, not this one again
+    applied = Journal(host).applied()
+    return applied if applied is not None and applied.profile == plan.profile.name else None
 
 
 def _refuse_stale(

@@ -1,5 +1,5 @@
-"""tuner explain KEY|RULE-ID: a rule, or a key from the catalog with its live value and the
-bundled profiles that set it."""
+"""tuner explain KEY|RULE-ID: a rule, or a key (from the catalog, or any key the kernel has) with
+its live value and the profiles (site and bundled) that set it."""
 
 from __future__ import annotations
 
@@ -40,17 +40,36 @@ class RuleExplained:
 
 
 @dataclass(frozen=True)
+class Setter:
+    """A profile of the library that sets the key, and the value it sets."""
+
+    profile: str
+    origin: str  # site | bundled
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.profile} ({self.value})" if self.origin == "bundled" else (
+            f"{self.profile} ({self.origin}: {self.value})")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class KeyExplained:
-    entry: catalog.Entry
+    entry: catalog.Entry | None  # None: a key the kernel has that the catalog does not describe
+    name: str
     release: str | None  # the running kernel's, None in image mode
     read: bool  # whether the live value was read (not in image mode)
     live_value: str | None
-    setters: tuple[str, ...]  # "haproxy-2m-conns (65535)": the bundled profiles that set it
+    setters: tuple[Setter, ...]  # the library's profiles that set it, site ones first
 
     def to_json(self) -> dict[str, object]:
-        body = self.entry.to_json(self.release)
+        body: dict[str, object] = (
+            self.entry.to_json(self.release) if self.entry is not None else
+            {"name": self.name, "in_catalog": False})  # fmt: skip
         body["live_value"] = self.live_value
-        body["set_by_bundled_profiles"] = list(self.setters)
+        body["set_by_bundled_profiles"] = [str(s) for s in self.setters if s.origin == "bundled"]
+        body["set_by_profiles"] = [
+            {"profile": s.profile, "origin": s.origin, "value": s.value} for s in self.setters
+        ]
         return {"key": body}
 
 
@@ -64,29 +83,38 @@ def explain(subject: str, host: Host, library: ProfileLibrary) -> RuleExplained 
         name = None
     entry = catalog.lookup(name) if name else None
     live = LiveKernel(host)
+    value = live.value(name) if name is not None and live.available else None
+    setters = tuple(_setters(name, library)) if name is not None else ()
+    if entry is None and name is not None and (value is not None or setters):
+        # a real key tuner knows nothing about: what the kernel and the profiles say of it
+        release = live.release if live.available else None
+        return KeyExplained(None, name, release, live.available, value, setters)
     if entry is None:
         known = [*catalog.entries(), *(r.id for r in (*rules.RULES, *rules.HOST_FINDINGS))]
         guess = difflib.get_close_matches(name or subject, known, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(guess)}?" if guess else ""
-        exists = name is not None and live.available and live.value(name) is not None
-        where = " (the kernel has it, but tuner's catalog does not describe it)" if exists else ""
-        raise NotFoundError(f"{subject!r} is neither a catalog key nor a rule id{where}{hint}")
+        kernel = ("this kernel has no such key" if live.available else
+                  "the kernel was not read (image mode)")  # fmt: skip
+        raise NotFoundError(
+            f"{subject!r} is neither a catalog key nor a rule id, and {kernel}{hint}"
+        )
     return KeyExplained(
         entry,
+        entry.key,
         live.release if live.available else None,
         live.available,
         live.value(entry.key) if live.available else None,
-        tuple(_bundled_setters(entry.key, library)),
+        tuple(_setters(entry.key, library)),
     )
 
 
-def _bundled_setters(key: str, library: ProfileLibrary) -> list[str]:
+def _setters(key: str, library: ProfileLibrary) -> list[Setter]:
+    """The library's profiles that set ``key`` (site ones first, as the library lists them);
+    a profile with errors sets nothing."""
     setters = []
     for profile_entry in library.entries():
-        if profile_entry.origin != "bundled":
-            continue
         profile, _ = resolve_cached(ProfileRef.name(profile_entry.name), library)
         value = profile.sysctl_value(key) if profile else None
         if value is not None:
-            setters.append(f"{profile_entry.name} ({value})")
+            setters.append(Setter(profile_entry.name, profile_entry.origin, value))
     return setters

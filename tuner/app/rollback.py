@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from tuner.app import units
 from tuner.app.workflow import Review, agreed, require_root, warn_chroot
 from tuner.base.errors import TunerError
+from tuner.base.wording import one_of, plural
+from tuner.changes import drift
 from tuner.machine import systemd
 from tuner.machine.host import Host
 from tuner.state import recovery
@@ -33,6 +35,8 @@ class RolledBack:
     choice: recovery.Choice
     units: tuple[str, ...]
     systemd: tuple[str, ...] = ()  # what was done about the units, a line each
+    steps: tuple[recovery.Step, ...] = ()  # what changed on the host
+    discarded: tuple[drift.Difference, ...] = ()  # changes made since, undone with --force
 
     @property
     def done(self) -> str:
@@ -40,12 +44,14 @@ class RolledBack:
         number = self.generation.number
         if self.choice.resume is not None:
             return f"generation {number} is finished"
-        return f"generation {self.undone} is rolled back (generation {number})"
+        verb = "is" if len(self.choice.undoes) == 1 else "are"
+        return f"{self.undone} {verb} rolled back (generation {number})"
 
     @property
     def undone(self) -> str:
-        """The generations undone, newest first: "3, 2"."""
-        return ", ".join(str(g.number) for g in reversed(self.choice.undoes))
+        """The generations undone, newest first: "generation 3", "generations 3, 2 and 1"."""
+        numbers = [str(g.number) for g in reversed(self.choice.undoes)]
+        return f"generation{'s' if len(numbers) > 1 else ''} {one_of(numbers, 'and')}"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -55,6 +61,8 @@ class RolledBack:
             "undoes": [g.number for g in self.choice.undoes],
             "units": list(self.units),
             "systemd": list(self.systemd),
+            "changes": [step.to_json() for step in self.steps],
+            "discarded": [d.to_json() for d in self.discarded],
         }
 
 
@@ -64,19 +72,37 @@ def rollback(
     *,
     to: int | None = None,
     yes: bool = False,
+    force: bool = False,
     restart_services: bool = False,
 ) -> RolledBack:
     """Undo the newest apply in effect (or all down to generation ``to``), or finish a run that
-    was killed; after ``review`` agrees."""
+    was killed; after ``review`` agrees. Changes made by hand since the applies it undoes are
+    listed, and discarded only with ``force`` or the reviewer's yes."""
     require_root(host, "rollback")
     choice = prepare_rollback(host, to)
-    review.show(choice)
+    shown = recovery.preview(choice, host)
+    review.show(shown)
     if choice.target.sysctl:
         warn_chroot(host, review)
-    agreed(review, yes=yes, question="Apply these changes?")
+    if shown.discarded and yes and not force:
+        raise TunerError(
+            f"rollback would discard {plural(len(shown.discarded), 'change')} made since "
+            f"{describe(choice)} (listed above): pass --force to discard them, or put them in a "
+            "profile first; nothing was changed"
+        )
+    question = "Discard those changes and roll back?" if shown.discarded else "Roll back?"
+    agreed(review, yes=yes, question=question, verb="roll back")
     result = commit(choice, host, to)
     said = units.reload(host, list(result.units), restart=restart_services, done=result.done)
-    return RolledBack(result.generation, choice, result.units, tuple(said))
+    return RolledBack(result.generation, choice, result.units, tuple(said), shown.steps,
+                      shown.discarded)  # fmt: skip
+
+
+def describe(choice: recovery.Choice) -> str:
+    """The applies a rollback undoes, in words: "generation 3 was applied"."""
+    numbers = [str(g.number) for g in reversed(choice.undoes)]
+    return f"generation{'s' if len(numbers) > 1 else ''} {one_of(numbers, 'and')} " + (
+        "were applied" if len(numbers) > 1 else "was applied")  # fmt: skip
 
 
 def commit(choice: recovery.Choice, host: Host, to: int | None) -> RolledBack:

@@ -10,6 +10,7 @@ from tuner.machine import sessions
 from tuner.machine.host import FileState, Host
 from tuner.model import pamlimits
 from tuner.state.journal import Generation, Journal, incomplete_message
+from tuner.state.recovery import expected_after
 
 
 @dataclass(frozen=True)
@@ -49,19 +50,6 @@ def _incomplete(generation: Generation) -> str:
     return incomplete_message(generation)
 
 
-def expected_state(
-    stack: tuple[Generation, ...],
-) -> tuple[dict[str, FileState | None], dict[str, str]]:
-    """What the applies in effect put in place: for each file and key, the newest one's."""
-
-    files: dict[str, FileState | None] = {}
-    values: dict[str, str] = {}
-    for generation in stack:
-        files.update(generation.files_after)
-        values.update(generation.sysctl_after)
-    return files, values
-
-
 def status(host: Host) -> Status:
     """The applies in effect, anything unsettled, and how the host differs from what the applies
     recorded (content, mode, owner, live values; live values not in image mode)."""
@@ -72,14 +60,14 @@ def status(host: Host) -> Status:
     stack = tuple(journal.in_effect(generations))
     applied = journal.applied(generations)
     differences: list[drift.Difference] = []
-    files, values = expected_state(stack)
+    files, values = expected_after(stack)
     if host.image_mode:
         values = {}
     running = bool(journal.writer_busy)
     if running:  # what a run in progress changes is not drift: compare with what it started on
         stack = tuple(g for g in stack if g.status != "pending")
         applied = journal.applied(list(stack))
-        files, values = expected_state(stack)
+        files, values = expected_after(stack)
         values = {} if host.image_mode else values
     if stack and not unsettled and not running:
         found = drift.observe(host, files, values)

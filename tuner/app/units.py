@@ -15,8 +15,11 @@ def reload(host: Host, units: list[str], *, restart: bool, done: str) -> list[st
     Returns what was done, a line each, for the command to print (or put in its JSON)."""
     if not units:
         return []
-    if host.image_mode or not host.is_live_root:
+    if host.image_mode:
         return ["Image root: no daemon-reload; the units read their drop-ins at boot."]
+    if not host.is_live_root:
+        return [f"--root {host.root} is not this system's /: no daemon-reload; the units read "
+                "their drop-ins when they start."]  # fmt: skip
     if not host.systemd.booted():
         return [
             "PID 1 is not systemd: skipped `systemctl daemon-reload`.",

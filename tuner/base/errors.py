@@ -3,8 +3,9 @@
     TunerError                 exit 1: anything the user can act on
      ├── ProfileError          a profile (or several) failed validation: carries every Diagnostic
      ├── NotFoundError         a profile, rule or key that does not exist
-     └── HostError             the host could not be read or written (permissions, a full disk)
-          └── Unreadable       a file or key that exists but cannot be read
+     ├── HostError             the host could not be read or written (permissions, a full disk)
+     │    └── Unreadable       a file or key that exists but cannot be read
+     └── Declined              exit 0: the person said no at the prompt, so nothing was changed
 
 Only ``tuner.cli.main`` turns these into exit codes and messages; nothing else calls ``sys.exit``.
 Any other exception is a bug in tuner (exit 3).
@@ -45,3 +46,7 @@ class HostError(TunerError):
 
 class Unreadable(HostError):
     """A sysctl or file that exists but cannot be read."""
+
+
+class Declined(TunerError):
+    """The person answered no: not an error (exit 0), and nothing was changed."""

@@ -9,6 +9,7 @@ only when tuner runs as root (a user cannot chown, so an unprivileged run never 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,30 +17,57 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from tuner.base.keys import normalize_live, parse_key
+from tuner.base.wording import plural
 from tuner.machine import kernel
 from tuner.machine.host import FileState, Host
 
 
 @dataclass(frozen=True)
 class Difference:
-    """One way the host differs: a file's content, mode or owner, or a live value."""
+    """One way the host differs: a file's content, mode or owner, or a live value. A content
+    difference carries the lines: those added and removed since, and the unified diff."""
 
     path: str | None
     key: str | None
     aspect: str  # content | mode | owner | presence | value
-    expected: str
+    expected: str  # content: the sha256 of what was applied
     found: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    diff: tuple[str, ...] = ()  # unified, from what was applied to what is there now
 
     def __str__(self) -> str:
         what = self.path or self.key or ""
+        if self.aspect == "content":
+            said = [plural(len(self.added), "line") + " added"] if self.added else []
+            said += [plural(len(self.removed), "line") + " removed"] if self.removed else []
+            return f"{what}: changed since it was applied: {', '.join(said) or 'bytes differ'}"
         return f"{what}: {self.aspect} is {self.found}, expected {self.expected}"
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"path": self.path, "key": self.key, "aspect": self.aspect}
-        return {k: v for k, v in data.items() if v is not None} | {
-            "expected": self.expected,
-            "found": self.found,
-        }
+        lines = {"added": list(self.added), "removed": list(self.removed),
+                 "diff": list(self.diff)} if self.aspect == "content" else {}  # fmt: skip
+        return (
+            {k: v for k, v in data.items() if v is not None}
+            | {
+                "expected": self.expected,
+                "found": self.found,
+            }
+            | lines
+        )
+
+
+def content_lines(path: str, applied: bytes, now: bytes) -> tuple[tuple[str, ...], ...]:
+    """The lines added and removed since ``applied``, and the unified diff (text as UTF-8,
+    anything else shown escaped by whoever prints it)."""
+    before = applied.decode(errors="replace").splitlines()
+    after = now.decode(errors="replace").splitlines()
+    diff = tuple(difflib.unified_diff(before, after, f"{path} (applied)", f"{path} (now)",
+                                      lineterm=""))  # fmt: skip
+    added = tuple(line[1:] for line in diff[2:] if line.startswith("+"))
+    removed = tuple(line[1:] for line in diff[2:] if line.startswith("-"))
+    return added, removed, diff
 
 
 def _file(state: FileState | None, *, owners: bool) -> dict[str, Any] | None:
@@ -92,6 +120,10 @@ def differences(
             out.append(Difference(None, path[1], "value", str(before), str(after)))
         elif len(path) == 2:  # a whole file appeared or went
             out.append(Difference(path[1], None, "presence", _present(before), _present(after)))
+        elif path[2] == "content":
+            applied, now = expected_files[path[1]], found_files.get(path[1])
+            lines = content_lines(path[1], applied.content, now.content) if applied and now else ()
+            out.append(Difference(path[1], None, "content", str(before), str(after), *lines))
         else:
             out.append(Difference(path[1], None, path[2], str(before), str(after)))
     return sorted(out, key=lambda d: (d.path is None, d.path or d.key or "", d.aspect))

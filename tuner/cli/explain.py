@@ -37,6 +37,8 @@ def explain(
         report.emit_json("explain", result.to_json())
     elif isinstance(result, RuleExplained):
         render_rule(result)
+    elif result.entry is None:
+        render_uncatalogued(result)
     else:
         render_key(result)
     return 0
@@ -50,8 +52,25 @@ def render_rule(result: RuleExplained) -> None:
     report.out(report.wrap(f"acknowledge: {result.how}", "  "))
 
 
+def render_uncatalogued(result: KeyExplained) -> None:
+    report.out(f"{result.name} (not in tuner's catalog)")
+    report.out(report.wrap("tuner knows no meaning, bounds or default for this key: the "
+                           "kernel's documentation (Documentation/admin-guide/sysctl/, "
+                           "Documentation/networking/ip-sysctl.rst) does.", "  "))  # fmt: skip
+    if result.read:
+        value = result.live_value
+        report.out(
+            f"  live value: {value if value is not None else '(this kernel has no such key)'}"
+        )
+    else:
+        report.out("  live value: not read (image mode)")
+    setters = result.setters
+    report.out("  set by profiles: " + (", ".join(map(str, setters)) if setters else "none"))
+
+
 def render_key(result: KeyExplained) -> None:
     entry = result.entry
+    assert entry is not None
     report.out(f"{entry.key} ({entry.scope} key{', ' + entry.unit if entry.unit else ''})")
     report.out(report.wrap(entry.meaning, "  "))
     report.out(f"  shape: {_shape(entry)}")
@@ -73,7 +92,7 @@ def render_key(result: KeyExplained) -> None:
     else:
         report.out("  live value: not read (image mode)")
     setters = result.setters
-    report.out("  set by bundled profiles: " + (", ".join(setters) if setters else "none"))
+    report.out("  set by profiles: " + (", ".join(map(str, setters)) if setters else "none"))
     report.out(f"  source: {entry.source}")
 
 

@@ -64,6 +64,9 @@ class TunerGroup(TyperGroup):
             signals.ignore()
             report.error("interrupted")
             return errors.EXIT_INTERRUPTED
+        except errors.Declined as exc:  # the person said no: what they asked for, not an error
+            report.out(str(exc))
+            return errors.EXIT_OK
         except errors.ProfileError as exc:
             report.diagnostics(exc.diagnostics, sys.stderr)
             return errors.EXIT_ERROR

@@ -9,30 +9,27 @@ from dataclasses import dataclass
 
 import typer
 
-from tuner.base.errors import TunerError
 from tuner.changes.plan import Plan
 from tuner.cli import report, views
-from tuner.state.recovery import Choice
+from tuner.state.recovery import Preview
 
 
 @dataclass(frozen=True)
 class TerminalReview:
     quiet: bool = False  # --json: the document is the only output on stdout
 
-    def show(self, proposal: Plan | Choice) -> None:
+    def show(self, proposal: Plan | Preview) -> None:
         if self.quiet:
             return
         if isinstance(proposal, Plan):
             views.plan(proposal)
         else:
-            views.rollback_choice(proposal, proposal.skipped_values)
+            views.rollback_preview(proposal)
 
     def warn(self, message: str) -> None:
         report.warning(message)
 
-    def confirm(self, question: str) -> bool:
+    def confirm(self, question: str) -> bool | None:
         if not sys.stdin.isatty():
-            raise TunerError(
-                "not a terminal, so not asking: pass --yes to apply without confirmation"
-            )
+            return None
         return typer.confirm(question, default=False)

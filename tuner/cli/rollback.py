@@ -29,17 +29,27 @@ def rollback(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     to: Annotated[
-        int | None, typer.Option("--to", help="The generation to undo (default: the latest).")
+        int | None,
+        typer.Option("--to", metavar="N", help="The generation to undo (default: the latest)."),
     ] = None,
     no_kernel: NoKernelOpt = False,
     yes: YesOpt = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --yes: also discard changes made by hand since the applies it undoes "
+            "(it lists them; without --yes, the confirmation asks).",
+        ),
+    ] = False,
     restart_services: RestartOpt = False,
     json: JsonOpt = False,
 ) -> int:
     """Restore the state from before a generation (files byte for byte, live values)."""
     host = HostOptions(root, proc_sys, kernel=not no_kernel).host()
     review = TerminalReview(quiet=json)
-    result = roll_back(host, review, to=to, yes=yes, restart_services=restart_services)
+    result = roll_back(host, review, to=to, yes=yes, force=force,
+                       restart_services=restart_services)  # fmt: skip
     if json:
         report.emit_json("rollback", result.to_json())
     else:

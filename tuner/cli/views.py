@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the results' types only: ``plan`` must not load what doctor
     from tuner.app.history import History
     from tuner.app.rollback import RolledBack
     from tuner.app.status import Status
+    from tuner.changes.drift import Difference
     from tuner.state import recovery
 
 _MARK = {"set": "~", "create": "+", "update": "~", "delete": "-", "shadowed": "!"}
@@ -210,17 +211,19 @@ def capacity(result: CapacityReport) -> None:
     profile = result.profile
     report.out(f"Capacity: {profile.name}")
     capacity_report(result.ceiling, list(result.checks), profile)
-    if profile.intent is None:
-        report.out(
-            "No intent declared: add intent: {role, concurrent_connections, ...} to check it."
-        )
     if result.diagnostics:
         report.out("\nFindings:")
         report.diagnostics(result.diagnostics)
-    report.out("Intent met." if result.met else "Intent NOT met: see the gaps above.")
+    if profile.intent is None:
+        report.out(
+            "No intent declared, so nothing to meet: add intent: {role, concurrent_connections, "
+            "...} to check one."
+        )
+    else:
+        report.out("Intent met." if result.met else "Intent NOT met: see the gaps above.")
 
 
-def status(result: Status) -> None:
+def status(result: Status, *, full: bool = False) -> None:
     if result.running:
         report.out("A tuner run is in progress (it holds the lock): drift is not looked at until "
                    "it ends.")  # fmt: skip
@@ -242,8 +245,7 @@ def status(result: Status) -> None:
         report.out("No drift: files and live values are as applied.")
     for line in result.ineffective:
         report.out(f"warning: {line}")
-    for difference in result.drift:
-        report.out(f"  drift: {difference}")
+    drift_lines(result.drift, full=full)
 
 
 def history(result: History) -> None:
@@ -288,18 +290,39 @@ def pruned(result: History) -> str:
     return message + "."
 
 
-def rollback_choice(choice: recovery.Choice, skipped_values: int) -> None:
-    target = choice.target
-    if skipped_values:
-        report.out(f"image mode: {plural(skipped_values, 'live value')} not restored; files only")
-    report.out(
-        f"{choice.describe()}: {plural(len(target.files), 'file')}, "
-        f"{plural(len(target.sysctl), 'live value')}."
-    )
-    for path, state in sorted(target.files.items()):
-        report.out(f"  {'-' if state is None else '~'} {path}")
-    for key, value in sorted(target.sysctl.items()):
-        report.out(f"  ~ {key} = {value}")
+def rollback_preview(shown: recovery.Preview) -> None:
+    """What a rollback changes on the host as it is now, and what it would discard."""
+    choice = shown.choice
+    if choice.skipped_values:
+        report.out(f"image mode: {plural(choice.skipped_values, 'live value')} not restored; "
+                   "files only")  # fmt: skip
+    files = [s for s in shown.steps if s.path is not None]
+    values = [s for s in shown.steps if s.key is not None]
+    said = [plural(len(files), "file")] if files else []
+    said += [plural(len(values), "live value")] if values else []
+    report.out(f"{choice.describe()}: {', '.join(said) or 'nothing to change on this host'}.")
+    for step in shown.steps:
+        report.out(f"  {step}")
+    if shown.discarded:
+        report.out("Changed since, and discarded by this rollback:")
+        drift_lines(shown.discarded)
+
+
+def drift_lines(found: tuple[Difference, ...], *, full: bool = False) -> None:
+    """Each difference, and for a file's content the lines added and removed (``full``: the
+    unified diff)."""
+    for difference in found:
+        report.out(f"  drift: {difference}")
+        if full and difference.diff:
+            for line in difference.diff:
+                report.out(f"    {line}")
+            continue
+        shown = [f"+ {line}" for line in difference.added] + [f"- {line}" for line in
+                                                                difference.removed]  # fmt: skip
+        for line in shown[:10]:
+            report.out(f"      {line}")
+        if len(shown) > 10:
+            report.out(f"      ... {len(shown) - 10} more: tuner status --diff")
 
 
 def rolled_back(result: RolledBack) -> None:
@@ -308,7 +331,7 @@ def rolled_back(result: RolledBack) -> None:
     if result.choice.resume is not None:
         report.out(f"Finished generation {number}.")
     else:
-        report.out(f"Rolled back generation {result.undone}: generation {number}.")
+        report.out(f"Rolled back {result.undone}: recorded as generation {number}.")
     for line in result.systemd:
         report.out(line)
 
@@ -318,6 +341,9 @@ def applied(result: Applied) -> None:
     if result.generation is None:
         if result.dry_run:
             report.out("\nDry run: nothing was changed.")
+        if result.in_effect is not None:
+            report.out(f"This plan is applied already (generation {result.in_effect.number}, "
+                       f"{result.in_effect.profile}): nothing was changed.")  # fmt: skip
         return  # with no changes, the plan's summary line already said "No changes"
     report.out(f"\nApplied {result.generation.profile}: generation {result.generation.number}.")
     for line in result.systemd:

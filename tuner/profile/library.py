@@ -162,8 +162,9 @@ class ProfileLibrary:
         raise NotFoundError(f"no profile named {ref!r}{hint} (available: {shown or 'none'})")
 
     def entries(self) -> list[ProfileEntry]:
-        """Every profile by name; a site profile hides a bundled one of the same name. Only file
-        names that are profile names count (nothing else is ever offered to a shell)."""
+        """Every profile by name, site profiles first (each group by name); a site profile hides
+        a bundled one of the same name. Only file names that are profile names count (nothing
+        else is ever offered to a shell)."""
         found: dict[str, ProfileEntry] = {}
         for origin, directory in self.search_dirs:
             inside = self._in_root(directory)
@@ -188,4 +189,4 @@ class ProfileLibrary:
                 path = self._candidate(directory, file_name)
                 if path is not None:
                     found[name] = ProfileEntry(name, path, origin)
-        return sorted(found.values(), key=lambda e: e.name)
+        return sorted(found.values(), key=lambda e: (e.origin != "site", e.name))

@@ -2,7 +2,9 @@
 
 ``choose`` returns a ``Choice``: finish an interrupted rollback, roll back an unfinished apply,
 undo the newest apply in effect, or with ``to`` undo every apply in effect from generation N on,
-restoring for each file and key what the oldest of them found there.
+restoring for each file and key what the oldest of them found there. ``preview`` says what that
+changes on the host as it is now (a file already gone is no change), and what it would discard:
+changes made by hand since the applies it undoes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from tuner.base.errors import NotFoundError, TunerError
+from tuner.base.keys import normalize_live, parse_key
+from tuner.changes import drift
+from tuner.machine import kernel
 from tuner.machine.host import STATE_DIR, FileState, Host
 from tuner.state.journal import Generation, Journal
 from tuner.state.transaction import Target
@@ -112,3 +117,75 @@ def for_host(choice: Choice, host: Host) -> Choice:
         return choice
     target = Target(choice.target.files, {}, choice.target.remove_dirs)
     return Choice(target, choice.undoes, choice.resume, len(choice.target.sysctl))
+
+
+def expected_after(
+    generations: tuple[Generation, ...] | list[Generation],
+) -> tuple[dict[str, FileState | None], dict[str, str]]:
+    """What ``generations`` (oldest first) left in place: each file and key as the newest of
+    them that touched it wrote it."""
+    files: dict[str, FileState | None] = {}
+    values: dict[str, str] = {}
+    for generation in generations:
+        files.update(generation.files_after)
+        values.update(generation.sysctl_after)
+    return files, values
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change a rollback makes to the host as it is now."""
+
+    path: str | None
+    key: str | None
+    action: str  # restore | remove | set
+    now: str | None = None  # a live value: what it is (normalised)
+    to: str | None = None  # a live value: what it becomes
+
+    def __str__(self) -> str:
+        if self.key is not None:
+            return f"~ {self.key}: {self.now or '(absent)'} -> {self.to}"
+        return f"{'-' if self.action == 'remove' else '~'} {self.path}"
+
+    def to_json(self) -> dict[str, object]:
+        found = {"path": self.path, "key": self.key, "action": self.action,
+                 "from": self.now, "to": self.to}  # fmt: skip
+        return {k: v for k, v in found.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a rollback will do here: the choice, its steps on the host as it is now, and the
+    changes made since the applies it undoes, which it would discard."""
+
+    choice: Choice
+    steps: tuple[Step, ...]
+    discarded: tuple[drift.Difference, ...]
+
+
+def preview(choice: Choice, host: Host) -> Preview:
+    target = choice.target
+    steps = []
+    for path, state in sorted(target.files.items()):
+        now = host.file_state(path)
+        if now is None and state is None:
+            continue  # already gone
+        if now is not None and state is not None and (now.content, now.mode) == (
+            state.content, state.mode):  # fmt: skip
+            continue
+        steps.append(Step(str(path), None, "remove" if state is None else "restore"))
+    for name, value in sorted(target.sysctl.items()):
+        current = kernel.read(host.kernel, parse_key(name))
+        wanted = normalize_live(value)
+        if current is None or normalize_live(current) != wanted:
+            steps.append(Step(None, name, "set", current and normalize_live(current), wanted))
+    discarded: list[drift.Difference] = []
+    finished = sorted((g for g in choice.undoes if g.status == "complete"), key=lambda g: g.number)
+    if choice.resume is None and finished:  # only a finished run's after-state is known to hold
+        files, values = expected_after(finished)
+        files = {p: s for p, s in files.items() if PurePosixPath(p) in target.files}
+        values = {} if host.image_mode else {k: v for k, v in values.items()
+                                               if k in target.sysctl}  # fmt: skip
+        found = drift.observe(host, files, values)
+        discarded = drift.differences(files, values, *found, owners=host.caller.privileged)
+    return Preview(choice, tuple(steps), tuple(discarded))
