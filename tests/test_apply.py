@@ -131,7 +131,10 @@ def test_a_second_run_waits_for_nobody(root: Path, proc_sys: Path) -> None:
     with Host(root, proc_sys).lock():
         result = tuner(root, proc_sys, "apply", "base", "--yes")
     assert result.exit_code == 1
-    assert result.stderr == f"tuner: error: another tuner run holds the lock (pid {os.getpid()})\n"
+    assert result.stderr == (
+        f"tuner: error: another tuner run holds the lock (pid {os.getpid()}); --wait-lock "
+        "SECONDS waits for it: nothing was changed\n"
+    )
     assert snapshot(root, proc_sys) == before
     assert generations(root) == []
 

@@ -86,7 +86,7 @@ def test_profile_names_wherever_a_profile_is_taken(root: Path) -> None:
     site.mkdir(parents=True)
     (site / "edge-proxy.yaml").write_text("description: x\n")
     (site / "bad name.yaml").write_text("description: x\n")  # never offered to a shell
-    names = ["backend-server", "base", "edge-proxy", "haproxy-2m-conns", "loadgen-client"]
+    names = ["edge-proxy", "backend-server", "base", "haproxy-2m-conns", "loadgen-client"]
     places = [("plan", ""), ("show", ""), ("apply", ""), ("capacity", ""), ("validate", ""),
               ("vendor", ""), ("export cloud-init", ""), ("validate", "base "),
               ("plan", "--json ")]  # fmt: skip

@@ -85,7 +85,10 @@ def test_two_applies_at_once_one_proceeds_the_other_fails_cleanly(
     _out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert second.returncode == 1
-    assert second.stderr == f"tuner: error: another tuner run holds the lock (pid {first.pid})\n"
+    assert second.stderr == (
+        f"tuner: error: another tuner run holds the lock (pid {first.pid}); --wait-lock "
+        "SECONDS waits for it: nothing was changed\n"
+    )
     [generation] = Journal(host).generations()
     assert (generation.number, generation.status) == (1, "complete")
     assert cli("status", "--detailed-exitcode", *where).returncode == 0

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from typer.testing import CliRunner
 
 from tuner.app.workflow import agreed
 from tuner.base.errors import Declined, TunerError
+from tuner.cli.completer import TABLE
 from tuner.cli.main import app
+from tuner.machine.host import Host
 
 runner = CliRunner()
 LIBRARY_PHRASES = ["Input should", "Value error", "Traceback", "\t"]
@@ -212,3 +215,83 @@ def test_list_shows_site_profiles_first(root: Path) -> None:
     names = [line.split()[0] for line in tuner(root, None, "list").output.splitlines()[1:]]
     assert names == ["aa-first", "zz-last", "backend-server", "base", "haproxy-2m-conns",
                      "loadgen-client"]  # fmt: skip
+
+
+# --- --quiet, --json and --wait-lock everywhere ------------------------------------------------
+
+
+def every_command() -> list[tuple[str, dict[str, object]]]:
+    table = json.loads(TABLE.read_text())
+    found = []
+    for name, node in table["commands"].items():
+        for sub, subnode in node.get("commands", {}).items():
+            found.append((f"{name} {sub}", subnode))
+        if "commands" not in node:
+            found.append((name, node))
+    return found
+
+
+@pytest.mark.parametrize("command", [name for name, _ in every_command()])
+def test_every_command_has_quiet_and_json(command: str) -> None:
+    [options] = [node["options"] for name, node in every_command() if name == command]
+    assert {"--quiet", "-q", "--json"} <= set(options), command  # type: ignore[arg-type]
+
+
+def test_quiet_prints_nothing_on_stdout_and_keeps_the_exit_code(root: Path, proc_sys: Path) -> None:
+    planned = tuner(root, proc_sys, "plan", "haproxy-2m-conns", "--quiet", "--detailed-exitcode")
+    assert (planned.exit_code, planned.stdout) == (2, "")
+    applied = tuner(root, proc_sys, "apply", "base", "--yes", "-q")
+    assert (applied.exit_code, applied.stdout) == (0, "")
+    assert (root / "etc/sysctl.d/99-tuner.conf").exists()
+    asked = tuner(root, proc_sys, "rollback", "-q")  # nobody saw what would be undone: no prompt
+    assert asked.exit_code == 1 and "pass --yes" in asked.stderr
+    for args in (["status"], ["history"], ["list"], ["show", "base"], ["schema"],
+                 ["completion", "bash"], ["explain", "fs.nr_open"], ["capacity", "base"],
+                 ["export", "cloud-init", "base"], ["validate", "base"]):  # fmt: skip
+        said = tuner(root, proc_sys if args[0] not in ("list", "show", "export") else None,
+                     *args, "--quiet") if args[0] not in ("schema", "completion") else (
+            runner.invoke(app, [*args, "--quiet"]))  # fmt: skip
+        assert (said.exit_code, said.stdout) == (0, ""), (args, said.output)
+    both = tuner(root, proc_sys, "status", "--quiet", "--json")
+    assert json.loads(both.stdout)["applied"] == "base"  # a --json document is still printed
+
+
+def test_json_everywhere(root: Path) -> None:
+    schema = json.loads(runner.invoke(app, ["schema", "--json"]).stdout)
+    assert schema["command"] == "schema" and schema["schema"]["type"] == "object"
+    script = json.loads(runner.invoke(app, ["completion", "zsh", "--json"]).stdout)
+    assert script["shell"] == "zsh" and "_TUNER_COMPLETE" in script["script"]
+    exported = json.loads(tuner(root, None, "export", "cloud-init", "base", "--json").stdout)
+    assert exported["document"].startswith("#cloud-config\n") and exported["mode"] == "files"
+
+
+def test_wait_lock_waits_for_the_other_run(root: Path, proc_sys: Path) -> None:
+    held = threading.Event()
+    release = threading.Event()
+
+    def other_run() -> None:
+        with Host(root, proc_sys).lock():
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    held.wait(10)
+    threading.Timer(1.0, release.set).start()
+    started = time.monotonic()
+    waited = tuner(root, proc_sys, "apply", "base", "--yes", "--wait-lock", "20")
+    assert waited.exit_code == 0, waited.output
+    assert time.monotonic() - started >= 0.9
+    thread.join()
+    release.clear()
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    held.wait(10)
+    try:
+        gave_up = tuner(root, proc_sys, "rollback", "--yes", "--wait-lock", "0.3")
+    finally:
+        release.set()
+        thread.join()
+    assert gave_up.exit_code == 1
+    assert "another tuner run holds the lock" in gave_up.stderr
+    assert "waited 0.3 s: nothing was changed" in gave_up.stderr

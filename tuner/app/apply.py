@@ -118,11 +118,13 @@ def commit(shown: Plan, host: Host) -> tuple[Generation, tuple[str, ...]]:
 
 def refuse_unsettled(journal: Journal, *, locked: bool = False) -> None:
     """Apply refuses while a generation is unsettled (``locked``: the caller holds the lock)."""
+    if not locked:
+        journal.host.wait_while_locked()  # --wait-lock: another run may finish first
     pending = journal.unsettled(ignore_lock=locked)
     if pending:
         raise TunerError(incomplete_message(pending[-1]) + " apply refuses until then.")
     if not locked and journal.writer_busy:  # say so now, not after planning against its changes
-        raise LockHeld(f"another tuner run holds the lock (pid {journal.host.lock_holder()})")
+        raise LockHeld(journal.host.lock_message(journal.host.lock_holder()))
 
 
 def target_of(plan: Plan, host: Host) -> Target:

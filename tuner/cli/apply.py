@@ -12,9 +12,11 @@ from tuner.cli.options import (
     HostOptions,
     NoKernelOpt,
     ProcSysOpt,
+    QuietOpt,
     RestartOpt,
     RootOpt,
     StrictOpt,
+    WaitLockOpt,
     YesOpt,
     verb,
 )
@@ -48,14 +50,16 @@ def apply(
         bool,
         typer.Option("--json", help="Print a JSON document of what changed instead of the plan."),
     ] = False,
+    quiet: QuietOpt = False,
+    wait_lock: WaitLockOpt = 0.0,
 ) -> int:
     """Apply PROFILE: show the plan, then change exactly that, all or nothing, journaled."""
-    where = HostOptions(root, proc_sys, kernel=not no_kernel)
+    where = HostOptions(root, proc_sys, kernel=not no_kernel, wait_lock=wait_lock)
     result = apply_profile(
         ProfileRef.parse(profile, plans=True),
         where.host(),
         where.library(),
-        TerminalReview(quiet=json),
+        TerminalReview(quiet=json or quiet),
         strict=strict,
         yes=yes,
         dry_run=dry_run,

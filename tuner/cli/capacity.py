@@ -10,6 +10,7 @@ from tuner.cli.options import (
     JsonOpt,
     ProcSysOpt,
     ProfileArg,
+    QuietOpt,
     RootOpt,
     profile_ref,
     verb,
@@ -20,7 +21,12 @@ app = verb()
 
 @app.command("capacity")
 def capacity(
-    profile: ProfileArg, *, root: RootOpt = None, proc_sys: ProcSysOpt = None, json: JsonOpt = False
+    profile: ProfileArg,
+    *,
+    root: RootOpt = None,
+    proc_sys: ProcSysOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> int:
     """How many connections PROFILE allows, with the arithmetic; exit 1 if its intent is unmet."""
     where = HostOptions(root, proc_sys)

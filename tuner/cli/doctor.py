@@ -18,6 +18,7 @@ from tuner.cli.options import (
     HostOptions,
     JsonOpt,
     ProcSysOpt,
+    QuietOpt,
     profile_ref,
     verb,
 )
@@ -61,6 +62,7 @@ def doctor(
     ] = None,
     proc_sys: ProcSysOpt = None,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
     top: Annotated[
         int,
         typer.Option("--top", min=1, metavar="N", help="Show the N worst tuples and processes."),

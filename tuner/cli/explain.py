@@ -9,7 +9,7 @@ import typer
 from tuner.app.explain import KeyExplained, RuleExplained
 from tuner.app.explain import explain as explain_subject
 from tuner.cli import report
-from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, RootOpt, verb
+from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, QuietOpt, RootOpt, verb
 from tuner.knowledge import catalog
 
 app = verb()
@@ -29,6 +29,7 @@ def explain(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> int:
     """A key from the catalog or a rule, in plain words, with the live value and who sets it."""
     where = HostOptions(root, proc_sys)

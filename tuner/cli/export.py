@@ -10,7 +10,15 @@ import typer
 from tuner.app import export as exporting
 from tuner.cli import report
 from tuner.cli.group import TunerGroup
-from tuner.cli.options import HostOptions, ProfileArg, RootOpt, profile_ref, verb
+from tuner.cli.options import (
+    HostOptions,
+    JsonOpt,
+    ProfileArg,
+    QuietOpt,
+    RootOpt,
+    profile_ref,
+    verb,
+)
 
 app = verb(cls=TunerGroup, no_args_is_help=True, help="Export a profile.")
 
@@ -37,15 +45,22 @@ def cloud_init(
         str | None,
         typer.Option(
             "--pip-spec",
+            metavar="SPEC",
             help="apply mode: what pip installs on the instance (a wheel URL, path or "
             "requirement on your index); required there.",
         ),
     ] = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> int:
     """Print a #cloud-config document that applies PROFILE at first boot."""
     where = HostOptions(root, None, kernel=False)
     text = exporting.cloud_init(
         profile_ref(profile), where.host(), where.library(), mode=mode.value, pip_spec=pip_spec
     )
-    report.raw(text)
+    if json:
+        report.emit_json("export", {"format": "cloud-init", "profile": profile,
+                                    "mode": mode.value, "document": text})  # fmt: skip
+    else:
+        report.raw(text)
     return 0

@@ -47,6 +47,7 @@ class TunerGroup(TyperGroup):
 
     def _run(self, args: Sequence[str] | None, prog_name: str | None, complete_var: str | None,
              **extra: Any) -> int:  # fmt: skip
+        report.reset()
         try:
             name = prog_name or "tuner"
             result = super().main(args, name, complete_var, standalone_mode=False, **extra)

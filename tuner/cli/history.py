@@ -10,7 +10,7 @@ import typer
 from tuner.app.history import history as history_of
 from tuner.app.workflow import require_root
 from tuner.cli import report, views
-from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, RootOpt, verb
+from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, QuietOpt, RootOpt, WaitLockOpt, verb
 
 app = verb()
 
@@ -21,6 +21,8 @@ def history(
     root: RootOpt = None,
     proc_sys: ProcSysOpt = None,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    wait_lock: WaitLockOpt = 0.0,
     prune: Annotated[
         int | None,
         typer.Option(
@@ -42,7 +44,7 @@ def history(
     ] = None,
 ) -> int:
     """Every apply and rollback: when, which profile, what changed, and how it ended."""
-    host = HostOptions(root, proc_sys, kernel=False).host()
+    host = HostOptions(root, proc_sys, kernel=False, wait_lock=wait_lock).host()
     if prune is not None:
         require_root(host, "history --prune")
     if quarantine is not None:

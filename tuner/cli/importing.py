@@ -11,7 +11,7 @@ import typer
 
 from tuner.app import importing
 from tuner.cli import report
-from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, RootOpt, verb
+from tuner.cli.options import HostOptions, JsonOpt, ProcSysOpt, QuietOpt, RootOpt, verb
 
 app = verb()
 
@@ -70,6 +70,7 @@ def import_(
         bool, typer.Option("--force", help="Replace a profile that already exists.")
     ] = False,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> int:
     """Write a profile from what a host already has: its sysctl.d, sysctl.conf, limits.conf,
     limits.d and systemd Limit*= files; one such file; or a tuned profile."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from tuner.app.listing import listing
 from tuner.cli import report
-from tuner.cli.options import HostOptions, JsonOpt, RootOpt, verb
+from tuner.cli.options import HostOptions, JsonOpt, QuietOpt, RootOpt, verb
 
 app = verb()
 
 
 @app.command("list")
-def list_(*, root: RootOpt = None, json: JsonOpt = False) -> int:
+def list_(*, root: RootOpt = None, json: JsonOpt = False, quiet: QuietOpt = False) -> int:
     """List the profiles tuner can find (site profiles first, then bundled ones)."""
     result = listing(HostOptions(root).library())
     if json:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from tuner.base.errors import TunerError
-from tuner.cli import profiles
+from tuner.cli import profiles, report
 from tuner.cli.usage import TunerCommand
 from tuner.machine.host import Host
 from tuner.machine.kernel import REAL_PROC_SYS
@@ -47,6 +47,7 @@ class HostOptions:
     root: Path | None = None
     proc_sys: Path | None = None
     kernel: bool = True
+    wait_lock: float = 0.0  # --wait-lock: how long apply, rollback and prune wait for the lock
 
     def host(self) -> Host:
         """A root other than / never reads the running kernel unless ``--proc-sys`` names a tree
@@ -59,7 +60,7 @@ class HostOptions:
             raise TunerError(f"--proc-sys {proc_sys}: not a directory")
         if proc_sys is None and root.resolve() == Path("/"):
             proc_sys = REAL_PROC_SYS
-        return Host(root, proc_sys if self.kernel else None)
+        return Host(root, proc_sys if self.kernel else None, lock_wait=self.wait_lock)
 
     def library(self) -> ProfileLibrary:
         """The profiles found by name: the root's site profiles, then the bundled ones."""
@@ -126,6 +127,26 @@ StrictOpt = Annotated[
     ),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+WaitLockOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait-lock",
+        metavar="SECONDS",
+        min=0,
+        help="When another tuner run holds the lock, wait up to SECONDS for it (default: refuse "
+        "at once).",
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        callback=report.be_quiet,
+        help="Print nothing on stdout but a --json document; errors and warnings still go to "
+        "stderr, and the exit code says how it went.",
+    ),
+]
 RestartOpt = Annotated[
     bool,
     typer.Option(

@@ -18,6 +18,7 @@ from tuner.cli.options import (
     NoKernelOpt,
     ProcSysOpt,
     ProfileArg,
+    QuietOpt,
     RootOpt,
     StrictOpt,
     profile_ref,
@@ -36,6 +37,7 @@ def plan(
     strict: StrictOpt = False,
     no_kernel: NoKernelOpt = False,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
     detailed_exitcode: DetailedOpt = False,
     diff: Annotated[
         bool,

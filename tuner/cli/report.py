@@ -57,8 +57,32 @@ class Style:
         return f"\x1b[{_CODES[kind]}m{text}\x1b[0m"
 
 
+class _Settings:
+    quiet = False  # --quiet: nothing on stdout but a --json document (one run per process)
+
+
+_SETTINGS = _Settings()
+
+
+def be_quiet(value: bool) -> bool:  # noqa: FBT001 - typer calls it with the option's value
+    """``--quiet``'s callback: from now on, human text is not printed on stdout."""
+    _SETTINGS.quiet = bool(value)
+    return value
+
+
+def reset() -> None:
+    """A new run (the CLI's start): not quiet until --quiet says so."""
+    _SETTINGS.quiet = False
+
+
+def quiet() -> bool:
+    return _SETTINGS.quiet
+
+
 def out(text: str = "", stream: IO[str] | None = None) -> None:
     stream = stream or sys.stdout
+    if _SETTINGS.quiet and stream is sys.stdout:
+        return
     write(text, stream, styled=Style(stream).enabled)
 
 
@@ -84,6 +108,8 @@ def emit_json(command: str, body: dict[str, Any]) -> None:
 
 def raw(text: str) -> None:
     """A document printed byte for byte (an export); it was built from checked values only."""
+    if _SETTINGS.quiet:
+        return
     try:
         sys.stdout.write(text)
     except BrokenPipeError:
@@ -94,6 +120,8 @@ def diagnostics(found: Iterable[Diagnostic], stream: IO[str] | None = None) -> N
     """One line per finding, its rule id at the end; then, once per rule, the reason its
     findings share (the machine's cap, say) with the lines it covers."""
     stream = stream or sys.stdout
+    if _SETTINGS.quiet and stream is sys.stdout:
+        return
     style = Style(stream)
     ordered = sorted_diagnostics(list(found))
     for diagnostic in ordered:

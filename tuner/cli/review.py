@@ -16,7 +16,7 @@ from tuner.state.recovery import Preview
 
 @dataclass(frozen=True)
 class TerminalReview:
-    quiet: bool = False  # --json: the document is the only output on stdout
+    quiet: bool = False  # --json or --quiet: the plan is not shown, so nobody is asked
 
     def show(self, proposal: Plan | Preview) -> None:
         if self.quiet:
@@ -30,6 +30,6 @@ class TerminalReview:
         report.warning(message)
 
     def confirm(self, question: str) -> bool | None:
-        if not sys.stdin.isatty():
+        if self.quiet or not sys.stdin.isatty():  # nobody saw what they would agree to
             return None
         return typer.confirm(question, default=False)

@@ -13,8 +13,10 @@ from tuner.cli.options import (
     JsonOpt,
     NoKernelOpt,
     ProcSysOpt,
+    QuietOpt,
     RestartOpt,
     RootOpt,
+    WaitLockOpt,
     YesOpt,
     verb,
 )
@@ -44,10 +46,12 @@ def rollback(
     ] = False,
     restart_services: RestartOpt = False,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    wait_lock: WaitLockOpt = 0.0,
 ) -> int:
     """Restore the state from before a generation (files byte for byte, live values)."""
-    host = HostOptions(root, proc_sys, kernel=not no_kernel).host()
-    review = TerminalReview(quiet=json)
+    host = HostOptions(root, proc_sys, kernel=not no_kernel, wait_lock=wait_lock).host()
+    review = TerminalReview(quiet=json or quiet)
     result = roll_back(host, review, to=to, yes=yes, force=force,
                        restart_services=restart_services)  # fmt: skip
     if json:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from tuner.app.show import Shown
 from tuner.app.show import show as show_profile
 from tuner.cli import report
-from tuner.cli.options import HostOptions, JsonOpt, ProfileArg, RootOpt, profile_ref, verb
+from tuner.cli.options import HostOptions, JsonOpt, ProfileArg, QuietOpt, RootOpt, profile_ref, verb
 from tuner.profile.library import display_path
 
 app = verb()
 
 
 @app.command("show")
-def show(profile: ProfileArg, *, root: RootOpt = None, json: JsonOpt = False) -> int:
+def show(
+    profile: ProfileArg, *, root: RootOpt = None, json: JsonOpt = False, quiet: QuietOpt = False
+) -> int:
     """Show a profile resolved after extends, with where each value comes from."""
     where = HostOptions(root, None, kernel=False)  # it describes the profile, not this host
     result = show_profile(profile_ref(profile), where.host(), where.library())

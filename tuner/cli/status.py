@@ -15,6 +15,7 @@ from tuner.cli.options import (
     JsonOpt,
     NoKernelOpt,
     ProcSysOpt,
+    QuietOpt,
     RootOpt,
     verb,
 )
@@ -29,6 +30,7 @@ def status(
     proc_sys: ProcSysOpt = None,
     no_kernel: NoKernelOpt = False,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
     detailed_exitcode: DetailedOpt = False,
     diff: Annotated[
         bool,

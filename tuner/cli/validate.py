@@ -14,6 +14,7 @@ from tuner.cli.options import (
     JsonOpt,
     ProcSysOpt,
     ProfilesArg,
+    QuietOpt,
     RootOpt,
     StrictOpt,
     profile_ref,
@@ -39,6 +40,7 @@ def validate(
         ),
     ] = False,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> int:
     """Check profiles: every error at once, as FILE:LINE:COL: key: message."""
     # the profile alone, unless asked: --host, or a /proc/sys tree named explicitly

@@ -9,7 +9,7 @@ import typer
 
 from tuner.app.vendor import vendor as vendor_profiles
 from tuner.cli import report
-from tuner.cli.options import HostOptions, JsonOpt, ProfilesArg, profile_ref, verb
+from tuner.cli.options import HostOptions, JsonOpt, ProfilesArg, QuietOpt, profile_ref, verb
 
 app = verb()
 
@@ -23,6 +23,7 @@ def vendor(
         typer.Option("--root", help="The image (or host) root to vendor into: required."),
     ],
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> int:
     """Write flattened profiles to ROOT/etc/tuner/profiles/ for offline apply and status."""
     where = HostOptions(root, None, kernel=False)  # vendoring never reads the running kernel

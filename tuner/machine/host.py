@@ -89,8 +89,10 @@ class Host:
         systemd: Systemd | None = None,
         caller: Caller | None = None,
         clock: Callable[[], str] = utc_now,
+        lock_wait: float = 0.0,
     ) -> None:
         self.root = absolute(root)
+        self.lock_wait = lock_wait  # seconds to wait for another run's lock (--wait-lock)
         self.proc_sys = None if proc_sys is None else absolute(proc_sys)
         self.fs = RootFS(self.root)
         self.kernel: Kernel = kernel or (
@@ -170,7 +172,7 @@ class Host:
         self.make_dirs(STATE_DIR, mode=0o700)
         fd = self.fs.open_file(LOCK_FILE, os.O_RDWR | os.O_CREAT)
         try:
-            deadline = time.monotonic() + READER_GRACE
+            deadline = time.monotonic() + max(READER_GRACE, self.lock_wait)
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -179,8 +181,7 @@ class Host:
                     if time.monotonic() < deadline:  # a reader holds it for a moment
                         time.sleep(0.02)
                         continue
-                    holder = _holder(fd)
-                    raise LockHeld(f"another tuner run holds the lock (pid {holder})") from None
+                    raise LockHeld(self.lock_message(_holder(fd))) from None
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -241,6 +242,18 @@ class Host:
             return _holder(fd)
         finally:
             os.close(fd)
+
+    def lock_message(self, holder: str) -> str:
+        """Why a run cannot start: who holds the lock, and how long this one waited."""
+        waited = f"; waited {self.lock_wait:g} s" if self.lock_wait else (
+            "; --wait-lock SECONDS waits for it")  # fmt: skip
+        return f"another tuner run holds the lock (pid {holder}){waited}: nothing was changed"
+
+    def wait_while_locked(self) -> None:
+        """With ``lock_wait``: wait (at most that long) until no run holds the lock."""
+        deadline = time.monotonic() + self.lock_wait
+        while self.lock_wait and time.monotonic() < deadline and self.lock_held():
+            time.sleep(0.05)
 
     def lock_held(self) -> bool:
         """Whether some process holds the lock now (without taking it or creating anything)."""
