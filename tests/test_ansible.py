@@ -5,20 +5,28 @@ ansible-test sanity and the module's unit tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 from conftest import needs_sandbox
 from sandbox import COVER_ETC, REPO, sandbox
 
+from tuner import __version__
+
 ANSIBLE = REPO / ".venv-ansible" / "bin"
 COLLECTION = REPO / "ansible_collections" / "tunerops" / "tuner"
 TUNER = Path(sys.executable).with_name("tuner")
+MIN_TUNER_VERSION = re.search(
+    r'MIN_TUNER_VERSION = "([^"]+)"',
+    (COLLECTION / "plugins/module_utils/tuner_cli.py").read_text(),
+).group(1)  # type: ignore[union-attr]
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CI") and not (ANSIBLE / "ansible-playbook").exists(),
@@ -72,19 +80,77 @@ def test_playbooks_against_an_image_root(tmp_path: Path) -> None:
     counts, out = playbook(tmp_path, "roll_out", *on_image, "--check")
     assert counts["changed"] == 0, out
 
-    counts, out = playbook(tmp_path, "drift", *on_image, "--check")
-    assert counts["changed"] == 0 and "haproxy-2m-conns: as applied" in out, out
+    counts, out = playbook(tmp_path, "drift", *on_image)
+    assert counts["changed"] == 0 and counts["failed"] == 0, out
+    assert "tuner drift: 0 of 1 hosts not as applied" in out, out
     limits = image / "etc/security/limits.d/99-tuner.conf"
     limits.write_text(limits.read_text() + "* hard nofile 1\n")
     counts, out = playbook(tmp_path, "drift", *on_image, "--check")
-    assert counts["changed"] == 1 and "DRIFTED" in out, out
+    assert counts["changed"] == 0 and counts["failed"] == 1, out  # a read-only query fails it
+    assert "tuner drift: 1 of 1 hosts not as applied: localhost" in out, out
+    assert "+ * hard nofile 1" in out and "sha256" not in out, out
+    counts, out = playbook(tmp_path, "drift", *on_image, "-e", "tuner_fail_on_drift=false")
+    assert counts["failed"] == 0 and "1 of 1 hosts not as applied" in out, out
 
-    limits.write_text(limits.read_text().replace("* hard nofile 1\n", ""))
+    # a rollback that would discard the hand edit fails with tuner's list of it, changing nothing
     counts, out = playbook(tmp_path, "rollback", *on_image)
+    assert counts["failed"] == 1 and "pass --force to discard them" in out, out
+    assert (image / "etc/sysctl.d/99-tuner.conf").exists()
+    counts, out = playbook(tmp_path, "rollback", *on_image, "-e", "tuner_force=true")
     assert counts["changed"] == 1 and counts["failed"] == 0, out
     assert not (image / "etc/sysctl.d/99-tuner.conf").exists()
     counts, out = playbook(tmp_path, "rollback", *on_image)
+    assert counts["changed"] == 0 and counts["failed"] == 0, out  # idempotent by name
+    counts, out = playbook(tmp_path, "rollback", *on_image)
     assert counts["changed"] == 0, out
+
+
+def test_playbooks_require_the_profile_they_name(tmp_path: Path) -> None:
+    for name in ("roll_out", "rollback"):
+        counts, out = playbook(tmp_path, name, "-e", f"tuner_root={tmp_path}")
+        assert counts["failed"] == 1, out
+        assert "set tuner_profile" in out, out
+        assert "haproxy-2m-conns" not in out  # no profile is chosen for the user
+
+
+def test_warnings_reach_ansible_and_strict_stops_the_rollout(tmp_path: Path) -> None:
+    """A key another sysctl.d file overrides at boot: the rollout warns (it would look green
+    and not survive a reboot), and with tuner_strict it fails, changing nothing."""
+    image = tmp_path / "image"
+    (image / "etc/sysctl.d").mkdir(parents=True)
+    (image / "etc/sysctl.d/zz-local.conf").write_text("net.core.somaxconn = 5\n")
+    on_image = ("-e", f"tuner_root={image}", "-e", "tuner_profile=haproxy-2m-conns")
+    counts, out = playbook(tmp_path, "roll_out", *on_image, "-e", "tuner_strict=true")
+    assert counts["failed"] == 1, out
+    assert "strict: the plan has" in out and "[boot-shadowed]" in out, out
+    assert not (image / "etc/sysctl.d/99-tuner.conf").exists()
+    counts, out = playbook(tmp_path, "roll_out", *on_image)
+    assert counts["changed"] == 1 and counts["failed"] == 0, out
+    assert "[WARNING]" in out and "[boot-shadowed]" in out, out
+
+
+def test_the_built_collection_is_complete(tmp_path: Path) -> None:
+    """What ansible-galaxy builds: the licence text, the changelog, links that lead somewhere,
+    and the version tuner has (the modules refuse an older tuner)."""
+    built = subprocess.run(
+        [str(ANSIBLE / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path),
+         str(COLLECTION)],
+        capture_output=True, text=True, env=environment(tmp_path), check=False, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    [archive] = tmp_path.glob("tunerops-tuner-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        manifest = json.load(tar.extractfile("MANIFEST.json"))  # type: ignore[arg-type]
+        readme = tar.extractfile("README.md").read().decode()  # type: ignore[union-attr]
+    assert {"COPYING", "CHANGELOG.rst", "changelogs/changelog.yaml", "meta/runtime.yml",
+            "plugins/modules/status_info.py"} <= names  # fmt: skip
+    info = manifest["collection_info"]
+    assert info["version"] == __version__ == MIN_TUNER_VERSION
+    for field in ("repository", "documentation", "homepage", "issues"):
+        assert info[field] and info[field].startswith("https://"), field
+    for target in re.findall(r"\]\(([^)]+)\)", readme):
+        assert target.startswith("https://") or target in names, target
 
 
 def test_a_tuner_error_fails_the_task_with_tuners_message(tmp_path: Path) -> None:
@@ -93,9 +159,9 @@ def test_a_tuner_error_fails_the_task_with_tuners_message(tmp_path: Path) -> Non
     counts, out = playbook(tmp_path, "roll_out", "-e", f"tuner_root={image}",
                            "-e", "tuner_profile=haproxy-2m-con", "--check")  # fmt: skip
     assert counts["failed"] == 1, out
-    assert "no profile named 'haproxy-2m-con'" in out
+    assert '"msg": "no profile named \'haproxy-2m-con\'' in out, out
     assert '"exit_reason": "error"' in out
-    assert "Traceback" not in out and "JSON" not in out
+    assert "Traceback" not in out and "JSON" not in out and "format_version" not in out
 
 
 @pytest.mark.sandbox
@@ -150,14 +216,14 @@ def offline_get_pip(home: Path) -> None:
 def test_ansible_test_sanity(tmp_path: Path) -> None:
     offline_get_pip(tmp_path)
     result = subprocess.run(
-        [str(ANSIBLE / "ansible-test"), "sanity", "--python", "3.11", "--venv",
-         "--test", "validate-modules", "--test", "pep8", "--test", "compile", "--test", "import"],
+        [str(ANSIBLE / "ansible-test"), "sanity", "--python", "3.11", "--venv"],
         cwd=COLLECTION, capture_output=True, text=True, env=environment(tmp_path),
-        check=False, timeout=900,
+        check=False, timeout=1800,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    for test in ("validate-modules", "pep8", "compile", "import"):
-        assert f'Running sanity test "{test}"' in result.stdout + result.stderr
+    for test in ("validate-modules", "pep8", "compile", "import", "pylint", "yamllint",
+                 "runtime-metadata", "changelog"):  # fmt: skip
+        assert f'Running sanity test "{test}"' in result.stdout + result.stderr, test
 
 
 def test_the_modules_unit_tests(tmp_path: Path) -> None:
@@ -168,4 +234,4 @@ def test_the_modules_unit_tests(tmp_path: Path) -> None:
         check=False, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"\b6 passed\b", result.stdout), result.stdout
+    assert re.search(r"\b11 passed\b", result.stdout), result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from typer.testing import CliRunner
 
 from tuner.app.workflow import agreed
@@ -234,7 +236,7 @@ def every_command() -> list[tuple[str, dict[str, object]]]:
 @pytest.mark.parametrize("command", [name for name, _ in every_command()])
 def test_every_command_has_quiet_and_json(command: str) -> None:
     [options] = [node["options"] for name, node in every_command() if name == command]
-    assert {"--quiet", "-q", "--json"} <= set(options), command  # type: ignore[arg-type]
+    assert {"--quiet", "-q", "--json"} <= set(options), command  # type: ignore[call-overload]
 
 
 def test_quiet_prints_nothing_on_stdout_and_keeps_the_exit_code(root: Path, proc_sys: Path) -> None:
@@ -295,3 +297,67 @@ def test_wait_lock_waits_for_the_other_run(root: Path, proc_sys: Path) -> None:
     assert gave_up.exit_code == 1
     assert "another tuner run holds the lock" in gave_up.stderr
     assert "waited 0.3 s: nothing was changed" in gave_up.stderr
+
+
+# --- every command of the README's table, as a newcomer would type it ---------------------------
+
+PLACEHOLDERS = {  # what a newcomer puts in place of each name the table uses
+    "PROFILE...": "base haproxy-2m-conns", "PROFILE": "base", "P": "base",
+    "KEY|RULE-ID": "fs.nr_open", "N": "1", "KEEP": "5", "DIR": "{root}", "FILE": "{plan}",
+    "NAME|DIR": "throughput-performance", "[FILE] NAME": "imported", "NAME": "imported",
+    "bash|zsh|fish": "bash", "files|apply": "files",
+}  # fmt: skip
+NO_ROOT = ("schema", "completion", "--version", "doctor")  # they take no --root
+
+
+def readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    table = text.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for row in re.findall(r"^\| (`tuner.+?`(?:, `tuner.+?`)*) \|", table, re.MULTILINE):
+        found += [c.replace("\\|", "|") for c in re.findall(r"`(tuner [^`]+)`", row)]
+    return found
+
+
+def concrete(template: str, root: Path, plan: Path) -> list[list[str]]:
+    """The command with the names filled in: without its optional parts, then with each."""
+    words = template
+    for name in sorted(PLACEHOLDERS, key=len, reverse=True):
+        words = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])",
+                       PLACEHOLDERS[name].format(root=root, plan=plan), words)  # fmt: skip
+    optional = re.findall(r"\[([^\[\]]*(?:\[[^\]]*\])?[^\[\]]*)\]", words)
+    base = re.sub(r"\s*\[[^\[\]]*(?:\[[^\]]*\])?[^\[\]]*\]", "", words).split()[1:]
+    variants = [base] + [base + part.replace("[", "").replace("]", "").split() for part in optional]
+    return variants
+
+
+def test_every_readme_command_runs_in_tuners_words(
+    root: Path, proc_sys: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "saved.plan"
+    assert tuner(root, proc_sys, "plan", "base", "--out", str(plan)).exit_code == 0
+    commands = readme_commands()
+    assert len(commands) >= 18
+    ran = 0
+    for template in commands:
+        for args in concrete(template, root, plan):
+            verb = args[0] if args else ""
+            assert "-h" not in args
+            help_page = runner.invoke(app, [verb, "-h"] if verb != "--version" else ["-h"])
+            assert help_page.exit_code == 0, (template, help_page.output)
+            if verb == "doctor":  # reads this machine's sockets: proven by the doctor scenes
+                continue
+            where = [] if verb in NO_ROOT or "--root" in args else ["--root", str(root)]
+            if verb in ("plan", "apply", "rollback", "status", "capacity", "explain", "validate",
+                        "import") and "--tuned" not in args:  # fmt: skip
+                where += ["--proc-sys", str(proc_sys)] if "--live" not in args else []
+            if verb == "apply" and args[-1] == str(plan):
+                continue  # the saved plan is applied in the next line of the table
+            result = runner.invoke(app, [*args, *where], input="n\n")
+            said = result.output
+            assert result.exit_code in (0, 1, 2), (args, result.exit_code, said)
+            for phrase in ("Traceback", "internal error", "Input should", "Value error",
+                           "<str>", "<int>", "list[", "Possible options", "No such"):  # fmt: skip
+                assert phrase not in said, (args, phrase, said)
+            ran += 1
+    assert ran >= 40

@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 7))
-PLAN = {"format_version": 1, "command": "plan", "profile": "p", "mode": "image",
+PLAN = {"format_version": 1, "tuner_version": "0.2.0", "command": "plan", "warnings": [], "profile": "p", "mode": "image",
         "has_changes": True, "changes": [
             {"layer": "kernel", "action": "set", "key": "net.core.somaxconn",
              "current": "4096", "desired": "65535"},
@@ -23,13 +23,14 @@ PLAN = {"format_version": 1, "command": "plan", "profile": "p", "mode": "image",
              "current": "1", "desired": "1"},
             {"layer": "file", "action": "create", "path": "/etc/sysctl.d/99-tuner.conf",
              "current": None, "desired": "net.core.somaxconn = 65535\n"}]}
-APPLY = {"format_version": 1, "command": "apply", "changed": True, "generation": 4,
+APPLY = {"format_version": 1, "tuner_version": "0.2.0", "command": "apply", "changed": True, "generation": 4,
          "changes": PLAN["changes"][::2], "systemd": []}
-STATUS = {"format_version": 1, "command": "status", "applied": "p", "generation": 4,
+STATUS = {"format_version": 1, "tuner_version": "0.2.0", "command": "status", "applied": "p", "generation": 4,
           "mode": "image", "in_effect": [{"generation": 2, "profile": "base"},
                                          {"generation": 4, "profile": "p"}],
-          "drifted": False, "drift": [], "incomplete": []}
-ROLLBACK = {"format_version": 1, "command": "rollback", "changed": True, "generation": 5,
+          "drifted": False, "drift": [], "incomplete": [], "ineffective": []}
+SHOW = {"format_version": 1, "tuner_version": "0.2.0", "command": "show", "name": "p"}
+ROLLBACK = {"format_version": 1, "tuner_version": "0.2.0", "command": "rollback", "changed": True, "generation": 5,
             "undoes": [4], "systemd": []}
 
 
@@ -46,7 +47,7 @@ def fake_tuner(tmp_path):
         """).format(log=tmp_path / "calls", d=tmp_path))
     script.chmod(0o755)
     for verb, body in (("plan", PLAN), ("apply", APPLY), ("status", STATUS),
-                       ("rollback", ROLLBACK)):
+                       ("rollback", ROLLBACK), ("show", SHOW)):
         (tmp_path / ("%s.json" % verb)).write_text(json.dumps(body))
     return tmp_path
 
@@ -92,37 +93,117 @@ def test_apply_runs_only_when_the_plan_has_changes(fake_tuner):
 def test_tuners_own_message_and_exit_reason(fake_tuner):
     (fake_tuner / "plan.rc").write_text("1")
     (fake_tuner / "plan.err").write_text("tuner: error: no profile named 'nope'\n")
-    result, _ = run("profile", fake_tuner, profile="nope")
+    result, calls = run("profile", fake_tuner, profile="nope")
     assert result["failed"] is True
-    assert result["msg"] == "tuner: error: no profile named 'nope'"
+    assert result["msg"] == "no profile named 'nope'"
     assert (result["rc"], result["exit_reason"]) == (1, "error")
+    assert calls == ["plan nope --json"]
+
+
+def test_a_refused_plan_fails_with_its_errors_not_the_json(fake_tuner):
+    script = fake_tuner / "tuner"
+    script.write_text(script.read_text().replace(
+        'cat "{d}/$verb.json"'.format(d=fake_tuner),
+        'cat "{d}/$verb.json"; [ "$verb" = plan ] && exit 1'.format(d=fake_tuner)))
+    (fake_tuner / "plan.json").write_text(json.dumps({
+        "format_version": 1, "tuner_version": "0.2.0", "command": "plan", "errors": [
+            {"severity": "error", "file": "p.yaml", "line": 3, "col": 12, "origin": "site",
+             "key": "fs.nr_open", "message": "'lots' is not an integer",
+             "rule": "catalog-value", "detail": None}]}))
+    result, calls = run("profile", fake_tuner, profile="p")
+    assert result["failed"] is True
+    assert result["msg"] == "p.yaml:3:12 (site): fs.nr_open: 'lots' is not an integer [catalog-value]"
+    assert "format_version" not in result["msg"]
+    assert calls == ["plan p --json"]
+
+
+def test_warnings_are_the_tasks_warnings_and_strict_fails_on_them(fake_tuner):
+    warned = dict(PLAN, warnings=[
+        {"severity": "warning", "file": None, "line": None, "col": None, "origin": None,
+         "key": "net.core.somaxconn", "rule": "boot-shadowed", "detail": None,
+         "message": "at boot /etc/sysctl.d/zz.conf:1 sets 5 after tuner's file"}])
+    (fake_tuner / "plan.json").write_text(json.dumps(warned))
+    said = ("net.core.somaxconn: warning: at boot /etc/sysctl.d/zz.conf:1 sets 5 after tuner's "
+            "file [boot-shadowed]")
+    result, calls = run("profile", fake_tuner, profile="p")
+    shown = [w["event"]["msg"] if isinstance(w, dict) else w for w in result["warnings"]]
+    assert result["changed"] is True and shown == [said]  # 2.19 wraps each in a summary
+    assert result["tuner_warnings"] == [said]
+    (fake_tuner / "calls").unlink()
+    result, calls = run("profile", fake_tuner, profile="p", strict=True)
+    assert result["failed"] is True and said in result["msg"]
+    assert calls == ["plan p --json"]  # nothing was applied
+
+
+def test_an_old_tuner_is_refused_by_version(fake_tuner):
+    (fake_tuner / "plan.json").write_text(json.dumps(dict(PLAN, tuner_version="0.1.0")))
+    result, calls = run("profile", fake_tuner, profile="p")
+    assert result["failed"] is True
+    assert "tuner 0.1.0 on this host is older than this collection needs (0.2.0" in result["msg"]
+    assert calls == ["plan p --json"]
 
 
 def test_no_json_or_another_format_is_a_clear_failure(fake_tuner):
     (fake_tuner / "plan.json").write_text("Plan: p\n")
-    result, _ = run("profile", fake_tuner, profile="p")
+    result, calls = run("profile", fake_tuner, profile="p")
     assert result["failed"] is True and "printed no JSON" in result["msg"]
     (fake_tuner / "plan.json").write_text(json.dumps(dict(PLAN, format_version=2)))
-    result, _ = run("profile", fake_tuner, profile="p")
+    result, calls = run("profile", fake_tuner, profile="p")
     assert result["failed"] is True and "format_version is 2" in result["msg"]
 
 
-def test_rollback_only_of_the_applied_profile(fake_tuner):
+def test_rollback_of_the_named_profile_only_while_it_is_in_effect(fake_tuner):
     result, calls = run("profile", fake_tuner, profile="other", state="rolled_back")
     assert result["changed"] is False and calls == ["status --json"]
-    result, _ = run("profile", fake_tuner, check=True, diff=True, profile="p", state="rolled_back")
-    assert result["changed"] is True
+    result, calls = run("profile", fake_tuner, check=True, diff=True, profile="p",
+                        state="rolled_back")
+    assert result["changed"] is True and result["undoes"] == [4]
     assert result["diff"][0]["before"] == "p\n" and result["diff"][0]["after"] == "base\n"
+    (fake_tuner / "calls").unlink()
+    result, calls = run("profile", fake_tuner, profile="/srv/p.yaml", state="rolled_back")
+    assert result["undoes"] == [4]
+    assert calls == ["status --json", "show /srv/p.yaml --json",
+                     "rollback --to 4 --yes --json"]
+    # once undone, the same task changes nothing, however often it runs
+    (fake_tuner / "status.json").write_text(json.dumps(dict(
+        STATUS, applied="base", generation=2, in_effect=STATUS["in_effect"][:1])))
+    (fake_tuner / "calls").unlink()
     result, calls = run("profile", fake_tuner, profile="p", state="rolled_back")
-    assert result["undoes"] == [4] and calls[-1] == "rollback --yes --json"
+    assert result["changed"] is False and calls == ["status --json"]
 
 
-def test_status_reports_drift_as_changed(fake_tuner):
-    result, _ = run("status", fake_tuner, check=True)
-    assert result["changed"] is False and result["applied"] == "p"
-    (fake_tuner / "status.json").write_text(json.dumps(dict(STATUS, drifted=True, drift=[
-        {"path": "/etc/sysctl.d/99-tuner.conf", "aspect": "content"}])))
-    result, _ = run("status", fake_tuner, check=True)
-    assert result["changed"] is True and result["drift"][0]["aspect"] == "content"
-    result, _ = run("status", fake_tuner, fail_on_drift=True)
+def test_rollback_needs_a_profile_or_a_generation(fake_tuner):
+    result, calls = run("profile", fake_tuner, state="rolled_back")
+    assert result["failed"] is True and "needs profile" in result["msg"]
+    assert calls == []
+    result, calls = run("profile", fake_tuner, check=True, state="rolled_back", to=2)
+    assert result["changed"] is True and result["undoes"] == [2, 4]
+    result, calls = run("profile", fake_tuner, state="rolled_back", to=2, force=True)
+    assert result["changed"] is True
+    assert calls[-1] == "rollback --to 2 --yes --json --force"
+    (fake_tuner / "calls").unlink()
+    result, calls = run("profile", fake_tuner, state="rolled_back", to=7)
+    assert result["changed"] is False and calls == ["status --json"]
+
+
+def test_rollback_refuses_a_profile_buried_under_another(fake_tuner):
+    result, calls = run("profile", fake_tuner, profile="base", state="rolled_back")
     assert result["failed"] is True
+    assert "base (generation 2) is in effect under p (generation 4)" in result["msg"]
+    assert calls == ["status --json"]
+
+
+def test_status_info_never_changes_and_says_what_drifted(fake_tuner):
+    result, calls = run("status_info", fake_tuner, check=True)
+    assert result["changed"] is False and result["applied"] == "p"
+    assert calls == ["status --json"]
+    (fake_tuner / "status.json").write_text(json.dumps(dict(STATUS, drifted=True, drift=[
+        {"path": "/etc/sysctl.d/99-tuner.conf", "aspect": "content", "expected": "a",
+         "found": "b", "added": ["net.core.somaxconn = 1234"], "removed": []}])))
+    result, calls = run("status_info", fake_tuner)
+    assert result["changed"] is False
+    assert result["drift_lines"] == [
+        "/etc/sysctl.d/99-tuner.conf: changed since it was applied: 1 line added",
+        "  + net.core.somaxconn = 1234"]
+    result, calls = run("status_info", fake_tuner, fail_on_drift=True)
+    assert result["failed"] is True and "+ net.core.somaxconn = 1234" in result["msg"]
