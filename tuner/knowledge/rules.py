@@ -9,7 +9,6 @@ prints a rule.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from tuner.base import limits
 from tuner.base.diagnostics import Diagnostic, Location, Severity
 from tuner.base.keys import PORT_RANGE, PORT_START, check_value_text
+from tuner.base.wording import did_you_mean
 from tuner.knowledge import capacity, catalog, connections, nofile
 from tuner.knowledge.facts import Facts
 from tuner.machine.live import LiveKernel
@@ -173,8 +173,8 @@ def acknowledge(found: list[Diagnostic], profile: Profile) -> list[Diagnostic]:
         key = f"acknowledge.{ack.rule}"
         if known is None:
             ids = [r.id for r in (*RULES, *HOST_FINDINGS)]
-            guess = difflib.get_close_matches(ack.rule, ids, n=1)
-            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            guess = did_you_mean(ack.rule, ids)
+            hint = f"did you mean {guess!r}? " if guess else ""
             message = f"no rule {ack.rule!r}; {hint}`tuner explain RULE-ID` shows a rule"
             problems.append(Diagnostic("error", message, ack.origin, key))
         elif known.binding is not None:

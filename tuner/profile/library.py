@@ -8,7 +8,6 @@ profiles bundled with tuner. A parent named in ``extends`` is looked up next to 
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import stat
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
 from tuner.base.errors import NotFoundError
+from tuner.base.wording import did_you_mean
 from tuner.machine.rootfs import Refused, RootFS, absolute, read_path
 from tuner.profile.ref import SUFFIXES, ProfileRef
 
@@ -156,8 +156,8 @@ class ProfileLibrary:
                 if candidate is not None:
                     return candidate
         known = [e.name for e in self.entries()]
-        close = difflib.get_close_matches(ref, known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = did_you_mean(ref, known)
+        hint = f"; did you mean {close!r}?" if close else ""
         shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
         raise NotFoundError(f"no profile named {ref!r}{hint} (available: {shown or 'none'})")
 
