@@ -100,14 +100,14 @@ def test_cycle_is_an_error_at_the_extends_entry(
     write(profiles_dir, "b", "extends: [a]\n")
     profile, problems = resolve(ProfileRef.parse("a"), library(profiles_dir))
     assert profile is None
-    assert [str(p) for p in problems] == ["b.yaml:2:11: extends: extends cycle: a -> b -> a"]
+    assert [str(p) for p in problems] == ["b.yaml:2:11 (site): extends: extends cycle: a -> b -> a"]
 
 
 def test_self_extension_is_a_cycle(profiles_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(profiles_dir)
     write(profiles_dir, "a", "extends: [a]\n")
     _profile, problems = resolve(ProfileRef.parse("a"), library(profiles_dir))
-    assert [str(p) for p in problems] == ["a.yaml:2:11: extends: extends cycle: a -> a"]
+    assert [str(p) for p in problems] == ["a.yaml:2:11 (site): extends: extends cycle: a -> a"]
 
 
 def test_missing_parent(profiles_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,7 +115,7 @@ def test_missing_parent(profiles_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
     write(profiles_dir, "a", "extends: [nosuch]\n")
     _profile, problems = resolve(ProfileRef.parse("a"), library(profiles_dir))
     assert [str(p) for p in problems] == [
-        "a.yaml:2:11: extends: no profile named 'nosuch' (available: a)"
+        "a.yaml:2:11 (site): extends: no profile named 'nosuch' (available: a)"
     ]
 
 
@@ -127,9 +127,9 @@ def test_errors_in_parent_and_child_reported_together(
     write(profiles_dir, "child", "extends: [parent]\nsysctl:\n  bad key.x: 1\n")
     _profile, problems = resolve(ProfileRef.parse("child"), library(profiles_dir))
     assert sorted(str(p) for p in problems) == [
-        "child.yaml:4:3: bad key.x: not a sysctl key: component 'bad key' "
+        "child.yaml:4:3 (site): bad key.x: not a sysctl key: component 'bad key' "
         "may only use letters, digits and _.:@+-",
-        "parent.yaml:3:15: fs.nr_open: booleans are ambiguous here: write 1 or 0",
+        "parent.yaml:3:15 (site): fs.nr_open: booleans are ambiguous here: write 1 or 0",
     ]
 
 
@@ -143,7 +143,7 @@ def test_diamond_loads_the_shared_parent_once(
     write(profiles_dir, "top", "extends: [l, r]\n")
     _profile, problems = resolve(ProfileRef.parse("top"), library(profiles_dir))
     assert [str(p) for p in problems] == [
-        "base.yaml:3:15: fs.nr_open: booleans are ambiguous here: write 1 or 0"
+        "base.yaml:3:15 (site): fs.nr_open: booleans are ambiguous here: write 1 or 0"
     ]
 
 
