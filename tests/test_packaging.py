@@ -36,7 +36,7 @@ def test_wheel_contains_data_and_entry_point(wheel: Path) -> None:
     for template in ("header.j2", "sysctl.conf.j2", "limits.conf.j2", "dropin.conf.j2"):
         assert f"tuner/templates/{template}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "tuner = tuner.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "tuner = tuner.__main__:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_installed_wheel_runs_from_another_directory(wheel: Path, tmp_path: Path) -> None:

@@ -286,6 +286,7 @@ def test_wait_lock_waits_for_the_other_run(root: Path, proc_sys: Path) -> None:
     assert time.monotonic() - started >= 0.9
     thread.join()
     release.clear()
+    held.clear()  # so that the wait below is for the second holder, not the first
     thread = threading.Thread(target=other_run)
     thread.start()
     held.wait(10)

@@ -441,7 +441,7 @@ def test_only_profile_names_are_ever_offered(tmp_path: Path) -> None:
         (site / f"{name}.yaml").write_text("name: x\n")
     (site / "fine_name-2.0.yaml").write_text("name: fine_name-2.0\n")
     names = [e.name for e in ProfileLibrary.for_root(img).entries()]
-    assert names == ["backend-server", "base", "fine_name-2.0", "haproxy-2m-conns",
+    assert names == ["fine_name-2.0", "backend-server", "base", "haproxy-2m-conns",
                      "loadgen-client"]  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""tuner export cloud-init: a #cloud-config document for first boot."""
+"""tuner export cloud-init | kubernetes: a profile as a #cloud-config document for first boot, or
+as the manifests a Kubernetes cluster runs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tuner.app import export as exporting
+from tuner.changes import kubernetes as k8s
 from tuner.cli import report
 from tuner.cli.group import TunerGroup
 from tuner.cli.options import (
@@ -61,6 +63,81 @@ def cloud_init(
     if json:
         report.emit_json("export", {"format": "cloud-init", "profile": profile,
                                     "mode": mode.value, "document": text})  # fmt: skip
+    else:
+        report.raw(text)
+    return 0
+
+
+class Part(enum.StrEnum):
+    node = "node"
+    pod = "pod"
+    kubelet = "kubelet"
+
+
+@app.command("kubernetes")
+def kubernetes(
+    profile: ProfileArg,
+    *,
+    part: Annotated[
+        Part,
+        typer.Option(
+            "--part",
+            help="node: Namespace, ConfigMap and DaemonSet (kubectl apply -f); pod: the "
+            "securityContext.sysctls a pod may set; kubelet: the KubeletConfiguration that "
+            "allows the unsafe ones.",
+        ),
+    ] = Part.node,
+    image: Annotated[
+        str,
+        typer.Option(
+            "--image",
+            metavar="IMAGE",
+            help="node: the image the DaemonSet runs (built from tuner's Containerfile); "
+            "pod: the example container's.",
+        ),
+    ] = k8s.DEFAULT_IMAGE,
+    namespace: Annotated[
+        str, typer.Option("--namespace", metavar="NAME", help="node: the DaemonSet's namespace.")
+    ] = k8s.DEFAULT_NAMESPACE,
+    node_selector: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node-selector",
+            metavar="KEY=VALUE",
+            help="node: run only on nodes with this label (repeatable).",
+        ),
+    ] = None,
+    toleration: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--toleration",
+            metavar="all|KEY[=VALUE][:EFFECT]",
+            help="node: also run on nodes with this taint (repeatable).",
+        ),
+    ] = None,
+    kubernetes_version: Annotated[
+        str,
+        typer.Option(
+            "--kubernetes-version",
+            metavar="X.Y",
+            help="pod, kubelet: the release whose safe sysctls apply.",
+        ),
+    ] = k8s.DEFAULT_VERSION,
+    root: RootOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> int:
+    """Print Kubernetes manifests for PROFILE: a DaemonSet that tunes the nodes, or the pod-level
+    sysctls and the kubelet setting they need."""
+    where = HostOptions(root, None, kernel=False)
+    text = exporting.kubernetes(
+        profile_ref(profile), where.host(), where.library(), part=part.value, image=image,
+        namespace=namespace, version=kubernetes_version, selector=node_selector or [],
+        tolerations=toleration or [],
+    )  # fmt: skip
+    if json:
+        report.emit_json("export", {"format": "kubernetes", "profile": profile,
+                                    "part": part.value, "document": text})  # fmt: skip
     else:
         report.raw(text)
     return 0
