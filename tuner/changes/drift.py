@@ -21,6 +21,8 @@ from tuner.base.wording import plural
 from tuner.machine import kernel
 from tuner.machine.host import FileState, Host
 
+ASPECTS = ("content", "mode", "owner", "presence", "value")  # the ways a host can differ
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -29,7 +31,7 @@ class Difference:
 
     path: str | None
     key: str | None
-    aspect: str  # content | mode | owner | presence | value
+    aspect: str  # one of ASPECTS
     expected: str  # content: the sha256 of what was applied
     found: str
     added: tuple[str, ...] = ()

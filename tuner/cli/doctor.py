@@ -10,15 +10,20 @@ from typing import Annotated
 
 import typer
 
+from tuner.app import metrics
 from tuner.app.doctor import doctor as diagnose
 from tuner.base import errors
 from tuner.cli import report, views
 from tuner.cli.options import (
     DetailedOpt,
+    Format,
+    FormatOpt,
     HostOptions,
     JsonOpt,
     ProcSysOpt,
     QuietOpt,
+    TextfileOpt,
+    output_format,
     profile_ref,
     verb,
 )
@@ -68,9 +73,12 @@ def doctor(
         typer.Option("--top", min=1, metavar="N", help="Show the N worst tuples and processes."),
     ] = 5,
     detailed_exitcode: DetailedOpt = False,
+    fmt: FormatOpt = None,
+    textfile: TextfileOpt = None,
 ) -> int:
     """Why connections fail on this host now: ports per tuple, TIME_WAIT, descriptors, listen
     queues, orphans, conntrack; each finding with the profile setting that fixes it."""
+    shown = output_format(fmt, json=json, textfile=textfile)
     where = HostOptions(None, proc_sys)
     progress = Progress() if sys.stderr.isatty() else None
     ref = None if profile is None else profile_ref(profile)
@@ -79,8 +87,17 @@ def doctor(
     finally:
         if progress is not None:
             progress.clear()
-    if json:
-        report.emit_json("doctor", result.to_json())
+    if shown is Format.prometheus:
+        families = metrics.doctor_families(result)
+        if textfile is not None:
+            metrics.write_textfile(textfile, metrics.exposition(families))
+        else:
+            report.raw(metrics.exposition(families))
+    elif shown is Format.json:
+        body = result.to_json() | {
+            "metrics": [f.to_json() for f in metrics.doctor_families(result)]
+        }
+        report.emit_json("doctor", body)
     else:
         views.doctor(result, top)
     if detailed_exitcode and result.needs_attention:

@@ -4,12 +4,14 @@ as the manifests a Kubernetes cluster runs."""
 from __future__ import annotations
 
 import enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tuner.app import export as exporting
 from tuner.changes import kubernetes as k8s
+from tuner.changes import metricsunits
 from tuner.cli import report
 from tuner.cli.group import TunerGroup
 from tuner.cli.options import (
@@ -21,6 +23,7 @@ from tuner.cli.options import (
     profile_ref,
     verb,
 )
+from tuner.machine.rootfs import write_outside
 
 app = verb(cls=TunerGroup, no_args_is_help=True, help="Export a profile.")
 
@@ -140,4 +143,58 @@ def kubernetes(
                                     "part": part.value, "document": text})  # fmt: skip
     else:
         report.raw(text)
+    return 0
+
+
+@app.command("systemd-timer")
+def systemd_timer(
+    *,
+    tuner: Annotated[
+        str,
+        typer.Option("--tuner", metavar="PATH", help="Where the tuner command is on the hosts."),
+    ] = metricsunits.DEFAULT_TUNER,
+    textfile_dir: Annotated[
+        str,
+        typer.Option(
+            "--textfile-dir",
+            metavar="DIR",
+            help="node_exporter's textfile directory (--collector.textfile.directory).",
+        ),
+    ] = metricsunits.TEXTFILE_DIR,
+    interval: Annotated[
+        str,
+        typer.Option("--interval", metavar="SPAN", help="How often: a systemd time span."),
+    ] = metricsunits.DEFAULT_INTERVAL,
+    doctor: Annotated[
+        bool, typer.Option("--doctor", help="Also write doctor's metrics (tuner-doctor.prom).")
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            metavar="DIR",
+            help="Write the two unit files there (/etc/systemd/system, say) instead of printing.",
+        ),
+    ] = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> int:
+    """Print a systemd service and timer that write tuner's Prometheus metrics (status, and with
+    --doctor doctor) for node_exporter's textfile collector every few minutes."""
+    files = metricsunits.units(tuner=tuner, directory=textfile_dir, interval=interval,
+                               doctor=doctor)  # fmt: skip
+    if out_dir is not None:
+        for name, text in files.items():
+            write_outside(out_dir / name, text.encode(), f"the unit {name}")
+    if json:
+        written = None if out_dir is None else str(out_dir)
+        report.emit_json(
+            "export", {"format": "systemd-timer", "files": files, "written_to": written}
+        )
+    elif out_dir is not None:
+        names = " and ".join(files)
+        report.out(f"Wrote {names} to {out_dir}. Then: systemctl daemon-reload && systemctl "
+                   f"enable --now {metricsunits.UNIT}.timer")  # fmt: skip
+    else:
+        report.raw("".join(f"# ---- {name}\n{text}" for name, text in files.items()))
     return 0

@@ -6,17 +6,22 @@ from typing import Annotated
 
 import typer
 
+from tuner.app import metrics
 from tuner.app.status import status as status_of
 from tuner.base import errors
 from tuner.cli import report, views
 from tuner.cli.options import (
     DetailedOpt,
+    Format,
+    FormatOpt,
     HostOptions,
     JsonOpt,
     NoKernelOpt,
     ProcSysOpt,
     QuietOpt,
     RootOpt,
+    TextfileOpt,
+    output_format,
     verb,
 )
 
@@ -32,6 +37,8 @@ def status(
     json: JsonOpt = False,
     quiet: QuietOpt = False,
     detailed_exitcode: DetailedOpt = False,
+    fmt: FormatOpt = None,
+    textfile: TextfileOpt = None,
     diff: Annotated[
         bool,
         typer.Option(
@@ -41,9 +48,19 @@ def status(
     ] = False,
 ) -> int:
     """Which profile is applied, and any drift since (exit 2 with --detailed-exitcode)."""
+    shown = output_format(fmt, json=json, textfile=textfile)
     result = status_of(HostOptions(root, proc_sys, kernel=not no_kernel).host())
-    if json:
-        report.emit_json("status", result.to_json())
+    if shown is Format.prometheus:
+        families = metrics.status_families(result)
+        if textfile is not None:
+            metrics.write_textfile(textfile, metrics.exposition(families))
+        else:
+            report.raw(metrics.exposition(families))
+    elif shown is Format.json:
+        body = result.to_json() | {
+            "metrics": [f.to_json() for f in metrics.status_families(result)]
+        }
+        report.emit_json("status", body)
     else:
         views.status(result, full=diff)
     if detailed_exitcode and result.needs_attention:

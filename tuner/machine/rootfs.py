@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tuner.base.errors import HostError
+from tuner.base.errors import HostError, TunerError
 
 MAX_LINKS = 40
 MAX_FILE = 16 * 1024 * 1024  # more than any configuration file tuner reads has any reason to be
@@ -511,3 +511,16 @@ def read_path(path: Path | str, limit: int = MAX_FILE) -> bytes:
         raise Refused(f"too many levels of symbolic links at {path}")
     finally:
         os.close(dir_fd)
+
+
+def write_outside(path: Path, data: bytes, what: str) -> None:
+    """A file tuner writes for someone else (a saved plan, a metrics file), wherever they asked:
+    whole or not at all, an O_EXCL temporary beside it renamed over it, a link planted at
+    either refused, never written through."""
+    target = PurePosixPath(absolute(path))
+    if not Path(target.parent).is_dir():
+        raise TunerError(f"cannot write {what} to {path}: no directory {target.parent}")
+    try:
+        RootFS(Path("/")).write(target, data, 0o644, None)
+    except HostError as exc:
+        raise TunerError(f"cannot write {what} to {path}: {exc}") from None

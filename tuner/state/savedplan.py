@@ -14,7 +14,7 @@ import hashlib
 import json
 import shlex
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from tuner.base.envelope import FORMAT_VERSION, envelope
@@ -23,7 +23,7 @@ from tuner.changes.plan import Plan
 from tuner.machine.host import Host
 from tuner.machine.kernel import REAL_PROC_SYS
 from tuner.machine.live import LiveKernel
-from tuner.machine.rootfs import RootFS, absolute, read_path
+from tuner.machine.rootfs import read_path, write_outside
 from tuner.profile.ref import MAX_PLAN_BYTES, SAVED_PLAN, ProfileRef
 
 
@@ -68,13 +68,7 @@ def save(path: Path, plan: Plan, basis: Basis, pending: list[dict[str, object]])
     never written through)."""
     body = plan.to_json() | {"saved": SAVED_PLAN, "basis": asdict(basis), "pending": pending}
     text = json.dumps(envelope("plan", body), indent=2, sort_keys=False) + "\n"
-    target = PurePosixPath(absolute(path))
-    if not Path(target.parent).is_dir():
-        raise TunerError(f"cannot write the plan to {path}: no directory {target.parent}")
-    try:
-        RootFS(Path("/")).write(target, text.encode(), 0o644, None)
-    except HostError as exc:
-        raise TunerError(f"cannot write the plan to {path}: {exc}") from None
+    write_outside(path, text.encode(), "the plan")
 
 
 def options(root: str, proc_sys: str | None) -> str:

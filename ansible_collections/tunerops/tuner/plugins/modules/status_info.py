@@ -85,6 +85,14 @@ drift_lines:
   elements: str
   sample: ["/etc/sysctl.d/99-tuner.conf: changed since it was applied: 1 line added",
            "  + net.core.somaxconn = 1234"]
+metrics:
+  description: The figures C(tuner status --format prometheus) writes for node_exporter, as
+    C(tuner status --json) gives them (each family with its samples' labels and values).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "tuner_drift_differences", "type": "gauge", "help": "...",
+            "samples": [{"labels": {"kind": "content"}, "value": 1}]}]
 ineffective:
   description: Applied limits no new session can get on this host, and why.
   returned: always
@@ -151,6 +159,7 @@ def main():
     result = {key: status.get(key) for key in ("applied", "generation", "drifted", "drift",
                                                "incomplete", "in_effect", "mode")}
     result["ineffective"] = status.get("ineffective", [])
+    result["metrics"] = status.get("metrics", [])
     result["drift_lines"] = drift_lines(status.get("drift") or [])
     problems = result["drift_lines"] + list(status.get("incomplete") or []) + result["ineffective"]
     if problems and module.params["fail_on_drift"]:

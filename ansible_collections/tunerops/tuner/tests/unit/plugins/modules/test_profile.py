@@ -28,7 +28,9 @@ APPLY = {"format_version": 1, "tuner_version": "0.2.0", "command": "apply", "cha
 STATUS = {"format_version": 1, "tuner_version": "0.2.0", "command": "status", "applied": "p", "generation": 4,
           "mode": "image", "in_effect": [{"generation": 2, "profile": "base"},
                                          {"generation": 4, "profile": "p"}],
-          "drifted": False, "drift": [], "incomplete": [], "ineffective": []}
+          "drifted": False, "drift": [], "incomplete": [], "ineffective": [],
+          "metrics": [{"name": "tuner_unsettled_runs", "type": "gauge", "help": "h",
+                       "samples": [{"labels": {}, "value": 0}]}]}
 SHOW = {"format_version": 1, "tuner_version": "0.2.0", "command": "show", "name": "p"}
 ROLLBACK = {"format_version": 1, "tuner_version": "0.2.0", "command": "rollback", "changed": True, "generation": 5,
             "undoes": [4], "systemd": []}
@@ -196,6 +198,7 @@ def test_rollback_refuses_a_profile_buried_under_another(fake_tuner):
 def test_status_info_never_changes_and_says_what_drifted(fake_tuner):
     result, calls = run("status_info", fake_tuner, check=True)
     assert result["changed"] is False and result["applied"] == "p"
+    assert result["metrics"][0]["name"] == "tuner_unsettled_runs"  # the Prometheus figures
     assert calls == ["status --json"]
     (fake_tuner / "status.json").write_text(json.dumps(dict(STATUS, drifted=True, drift=[
         {"path": "/etc/sysctl.d/99-tuner.conf", "aspect": "content", "expected": "a",
