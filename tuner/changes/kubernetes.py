@@ -28,7 +28,7 @@ from typing import Any
 from tuner import __version__
 from tuner.base.errors import TunerError
 from tuner.changes.yamlout import Literal, dump
-from tuner.knowledge import catalog
+from tuner.knowledge import catalog, nofile
 from tuner.knowledge.rules import KUBERNETES_SAFE
 from tuner.profile.resolved import Profile
 from tuner.profile.vendored import vendored_text
@@ -53,6 +53,7 @@ _LABEL_KEY = re.compile(
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 ANNOTATION = "tuner.tunerops.io/profile-sha256"
+RUNTIMES = ("containerd.service", "crio.service", "docker.service")  # what containers inherit
 
 
 @dataclass(frozen=True)
@@ -146,13 +147,12 @@ def _header(profile: Profile, part: str, lines: list[str]) -> str:
 
 
 def _nofile_note(profile: Profile) -> list[str]:
-    limits = [e for e in profile.limits if e.item == "nofile"]
-    runtime = [s for s in profile.services if s.directive == "LimitNOFILE"
-               and s.unit in ("containerd.service", "crio.service", "docker.service")]  # fmt: skip
-    if not limits and not profile.services:
+    found = nofile.settings(profile)
+    if not found:
         return []
+    runtime = sorted({s.label for s in found if s.unit in RUNTIMES})
     if runtime:
-        said = ", ".join(f"{s.unit} LimitNOFILE={s.value}" for s in runtime)
+        said = ", ".join(runtime)
         return [f"Containers get their nofile limit from the container runtime: {said} is "
                 "written here (the runtime reads it when it restarts)."]  # fmt: skip
     return [
