@@ -173,3 +173,17 @@ def test_the_containerfile_builds_tuner_from_the_wheel() -> None:
     assert "pip wheel --no-deps" in text and "tuner_sysctl-*.whl" in text
     assert 'ENTRYPOINT ["tuner"]' in text
     assert k8s.DEFAULT_IMAGE.startswith("tuner-sysctl:")
+
+
+def test_a_container_runtime_limit_is_how_containers_get_nofile(root: Path) -> None:
+    site = root / "etc/tuner/profiles"
+    site.mkdir(parents=True)
+    (site / "k8s-node.yaml").write_text(
+        "services:\n  containerd.service:\n    LimitNOFILE: {value: '1048576'}\n"
+    )
+    text, documents = export(root, "k8s-node")
+    said = " ".join(line.lstrip("# ") for line in text.splitlines() if line.startswith("#"))
+    assert "containerd.service LimitNOFILE=1048576 is written here" in said
+    for version in VERSIONS:
+        for document in documents:
+            kubernetes_validate.validate(document, version, strict=True)
