@@ -163,7 +163,7 @@ def test_ctrl_c_while_starting_prints_no_traceback(tmp_path: Path) -> None:
     interpreter itself starts, before any of tuner runs, is Python's to report.)"""
     (tmp_path / "root").mkdir()
     seen = set()
-    for delay in (0.03, 0.05, 0.07, 0.09, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4):
+    for delay in [step * 0.025 for step in range(1, 25)]:
         started = subprocess.Popen(
             [sys.executable, "-m", "tuner", "plan", "base", "--root", str(tmp_path / "root")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -173,7 +173,7 @@ def test_ctrl_c_while_starting_prints_no_traceback(tmp_path: Path) -> None:
         started.send_signal(signal.SIGINT)
         _out, err = started.communicate(timeout=60)
         if "Traceback" in err:  # only where no line of tuner had run yet
-            assert "tuner" not in err.replace("_TUNER", ""), (delay, err)
+            assert not re.search(r'File "[^"]*/tuner/', err), (delay, err)
             continue
         assert started.returncode in (0, 130), (delay, started.returncode, err)
         if started.returncode == 130:

@@ -9,19 +9,27 @@ no traceback to show, only ``tuner: interrupted by SIGINT while starting`` and 1
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # C: the public module builds enums first (slow)
 import os
-import signal
-from types import FrameType
+
+_NAMES = {_signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM", _signal.SIGHUP: "SIGHUP"}
 
 
-def _starting(signum: int, _frame: FrameType | None) -> None:
-    os.write(2, f"tuner: interrupted by {signal.Signals(signum).name} while starting\n".encode())
+def _starting(signum: int, _frame: object) -> None:
+    os.write(2, f"tuner: interrupted by {_NAMES.get(signum, signum)} while starting\n".encode())
     os._exit(128 + signum)
 
 
+def _quiet_start() -> None:
+    for signum in _NAMES:
+        _signal.signal(signum, _starting)
+
+
+_quiet_start()  # as soon as this entry point is loaded, before anything else is
+
+
 def main() -> int:
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _starting)
+    _quiet_start()
     if os.environ.get("_TUNER_COMPLETE"):
         from tuner.cli import completer
 

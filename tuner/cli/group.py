@@ -48,6 +48,7 @@ class TunerGroup(TyperGroup):
     def _run(self, args: Sequence[str] | None, prog_name: str | None, complete_var: str | None,
              **extra: Any) -> int:  # fmt: skip
         report.reset()
+        signals.forget()
         try:
             name = prog_name or "tuner"
             result = super().main(args, name, complete_var, standalone_mode=False, **extra)
@@ -79,6 +80,12 @@ class TunerGroup(TyperGroup):
             report.error("interrupted")
             return errors.EXIT_INTERRUPTED
         except Exception as exc:  # a bug: say so, briefly, and where to look
+            signum = signals.raised()
+            if signum is not None:  # a library wrapped the signal's Interrupted in its own error
+                signals.ignore()
+                interrupted = signals.Interrupted(signum)
+                report.error(f"interrupted by {interrupted.name}")
+                return interrupted.exit_code
             report.error(f"internal error: {type(exc).__name__}: {exc}")
             if os.environ.get("TUNER_DEBUG"):
                 traceback.print_exc()

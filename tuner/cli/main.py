@@ -16,7 +16,7 @@ import typer
 
 from tuner import __version__
 from tuner.base.wording import did_you_mean
-from tuner.cli import completer, registry
+from tuner.cli import completer, registry, report
 from tuner.cli.group import TunerGroup, pipe_closed
 from tuner.cli.options import CONTEXT
 from tuner.machine import signals
@@ -89,8 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get(completer.VARIABLE):  # a shell asking for completions: never a command
         return completer.answer(os.environ)
-    command = typer.main.get_command(app)
+    try:
+        command = typer.main.get_command(app)
+    except signals.Interrupted as exc:  # before the group's handler: nothing was done yet
+        signals.ignore()
+        report.error(f"interrupted by {exc.name}")
+        return exc.exit_code
     code: int = command.main(args, prog_name="tuner", standalone_mode=False)
+    signals.ignore()  # the run has ended, and how is decided: a late signal changes nothing
     try:
         sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe cannot be caught
     except BrokenPipeError:
