@@ -13,16 +13,16 @@ import typer
 from tuner.app import metrics
 from tuner.app.doctor import doctor as diagnose
 from tuner.base import errors
-from tuner.cli import report, views
+from tuner.cli import views
 from tuner.cli.options import (
     DetailedOpt,
-    Format,
     FormatOpt,
     HostOptions,
     JsonOpt,
     ProcSysOpt,
     QuietOpt,
     TextfileOpt,
+    emit,
     output_format,
     profile_ref,
     verb,
@@ -87,19 +87,8 @@ def doctor(
     finally:
         if progress is not None:
             progress.clear()
-    if shown is Format.prometheus:
-        families = metrics.doctor_families(result)
-        if textfile is not None:
-            metrics.write_textfile(textfile, metrics.exposition(families))
-        else:
-            report.raw(metrics.exposition(families))
-    elif shown is Format.json:
-        body = result.to_json() | {
-            "metrics": [f.to_json() for f in metrics.doctor_families(result)]
-        }
-        report.emit_json("doctor", body)
-    else:
-        views.doctor(result, top)
+    emit(shown, "doctor", result.to_json, lambda: metrics.doctor_families(result), textfile,
+         lambda: views.doctor(result, top))  # fmt: skip
     if detailed_exitcode and result.needs_attention:
         return errors.EXIT_CHANGES
     return errors.EXIT_OK

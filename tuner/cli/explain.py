@@ -58,15 +58,7 @@ def render_uncatalogued(result: KeyExplained) -> None:
     report.out(report.wrap("tuner knows no meaning, bounds or default for this key: the "
                            "kernel's documentation (Documentation/admin-guide/sysctl/, "
                            "Documentation/networking/ip-sysctl.rst) does.", "  "))  # fmt: skip
-    if result.read:
-        value = result.live_value
-        report.out(
-            f"  live value: {value if value is not None else '(this kernel has no such key)'}"
-        )
-    else:
-        report.out("  live value: not read (image mode)")
-    setters = result.setters
-    report.out("  set by profiles: " + (", ".join(map(str, setters)) if setters else "none"))
+    _live_and_setters(result)
 
 
 def render_key(result: KeyExplained) -> None:
@@ -85,6 +77,12 @@ def render_key(result: KeyExplained) -> None:
             report.out(f"  {label} {version}")
     if entry.module:
         report.out(f"  exists only while the {entry.module} module is loaded")
+    _live_and_setters(result)
+    report.out(f"  source: {entry.source}")
+
+
+def _live_and_setters(result: KeyExplained) -> None:
+    """The live value (or why it was not read) and the profiles that set the key."""
     if result.read:
         value = result.live_value
         report.out(
@@ -94,7 +92,6 @@ def render_key(result: KeyExplained) -> None:
         report.out("  live value: not read (image mode)")
     setters = result.setters
     report.out("  set by profiles: " + (", ".join(map(str, setters)) if setters else "none"))
-    report.out(f"  source: {entry.source}")
 
 
 def _shape(entry: catalog.Entry) -> str:

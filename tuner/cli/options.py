@@ -5,12 +5,14 @@ each verb module declares (``verb``)."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from tuner.app import metrics
 from tuner.base.errors import TunerError
 from tuner.cli import profiles, report
 from tuner.cli.usage import TunerCommand
@@ -194,3 +196,25 @@ RestartOpt = Annotated[
         help="After daemon-reload, try-restart the units whose limits changed.",
     ),
 ]
+
+
+def emit(
+    shown: Format,
+    command: str,
+    body: Callable[[], dict[str, object]],
+    families: Callable[[], list[metrics.Family]],
+    textfile: Path | None,
+    human: Callable[[], None],
+) -> None:
+    """A result in the format asked for: human text, JSON (its figures as ``metrics``), or
+    Prometheus metrics, on stdout or into ``--textfile``."""
+    if shown is Format.prometheus:
+        text = metrics.exposition(families())
+        if textfile is not None:
+            metrics.write_textfile(textfile, text)
+        else:
+            report.raw(text)
+    elif shown is Format.json:
+        report.emit_json(command, body() | {"metrics": [f.to_json() for f in families()]})
+    else:
+        human()

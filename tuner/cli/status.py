@@ -9,10 +9,9 @@ import typer
 from tuner.app import metrics
 from tuner.app.status import status as status_of
 from tuner.base import errors
-from tuner.cli import report, views
+from tuner.cli import views
 from tuner.cli.options import (
     DetailedOpt,
-    Format,
     FormatOpt,
     HostOptions,
     JsonOpt,
@@ -21,6 +20,7 @@ from tuner.cli.options import (
     QuietOpt,
     RootOpt,
     TextfileOpt,
+    emit,
     output_format,
     verb,
 )
@@ -50,19 +50,8 @@ def status(
     """Which profile is applied, and any drift since (exit 2 with --detailed-exitcode)."""
     shown = output_format(fmt, json=json, textfile=textfile)
     result = status_of(HostOptions(root, proc_sys, kernel=not no_kernel).host())
-    if shown is Format.prometheus:
-        families = metrics.status_families(result)
-        if textfile is not None:
-            metrics.write_textfile(textfile, metrics.exposition(families))
-        else:
-            report.raw(metrics.exposition(families))
-    elif shown is Format.json:
-        body = result.to_json() | {
-            "metrics": [f.to_json() for f in metrics.status_families(result)]
-        }
-        report.emit_json("status", body)
-    else:
-        views.status(result, full=diff)
+    emit(shown, "status", result.to_json, lambda: metrics.status_families(result), textfile,
+         lambda: views.status(result, full=diff))  # fmt: skip
     if detailed_exitcode and result.needs_attention:
         return errors.EXIT_CHANGES
     return errors.EXIT_OK
