@@ -56,9 +56,16 @@ def _rollback_to(base: Path) -> list[str]:
     return ["rollback", "--to", "1", "--yes", *where(base)]
 
 
+def _apply_replacing(base: Path) -> list[str]:
+    """A second profile replaces the first: haproxy's drop-in goes, and with it the directories
+    the first apply created for it."""
+    ok(faults.run(["apply", "haproxy-2m-conns", "--yes", *where(base)], work=base))
+    return ["apply", "base", "--yes", *where(base)]
+
+
 SCENARIOS: dict[str, Callable[[Path], list[str]]] = {
     "apply": _apply, "apply PLAN": _apply_plan, "rollback": _rollback,
-    "rollback --to 1": _rollback_to,
+    "rollback --to 1": _rollback_to, "apply replacing": _apply_replacing,
 }  # fmt: skip
 
 
