@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuner import __version__
 from tuner.base.errors import TunerError
 from tuner.changes.drift import ASPECTS
+from tuner.knowledge import connections, diagnosis
 from tuner.machine.rootfs import write_outside
 
 if TYPE_CHECKING:  # the results' types only: status must not load what doctor needs
@@ -133,18 +134,17 @@ def status_families(result: Status) -> list[Family]:
 
 def doctor_families(result: Doctor) -> list[Family]:
     seen = result.seen
-    body: dict[str, Any] = result.to_json()
     counts: dict[tuple[str, str], int] = {}
     for finding in result.findings:
         key = (finding.id, finding.severity)
         counts[key] = counts.get(key, 0) + 1
-    tuples = body["census"]["tuples"]
-    worst = max((row["percent"] for row in tuples), default=0.0)
-    processes = body["descriptors"]["processes"]
-    fullest = max((row["percent"] for row in processes), default=0.0)
-    descriptors = body["descriptors"]
-    listen = body["listen"]
-    conntrack = body["conntrack"]
+    # the shares doctor's JSON and text show: the fullest tuple's, the fullest process's
+    worst = max((budget.share for _use, budget in diagnosis.worst_tuples(seen)), default=0.0)
+    fullest = max((round(p.percent, 1) for p in seen.processes.closest), default=0.0)
+
+    def value(key: str) -> int | None:
+        return connections.number(seen.values, key)
+
     families = [
         *_common(),
         Family(
@@ -182,31 +182,31 @@ def doctor_families(result: Doctor) -> list[Family]:
             "tuner_doctor_file_handles",
             "gauge",
             "File handles allocated (fs.file-nr).",
-            descriptors["file_nr"],
+            value("fs.file-nr"),
         ),
         (
             "tuner_doctor_file_handles_max",
             "gauge",
             "The most file handles (fs.file-max).",
-            descriptors["file_max"],
+            value("fs.file-max"),
         ),
         (
             "tuner_doctor_listen_overflows_total",
             "counter",
             "Times a listener's accept queue was full (TcpExtListenOverflows).",
-            listen["listen_overflows"],
+            seen.counters.listen_overflows,
         ),
         (
             "tuner_doctor_conntrack_entries",
             "gauge",
             "Connections conntrack tracks.",
-            conntrack["count"],
+            value("net.netfilter.nf_conntrack_count"),
         ),
         (
             "tuner_doctor_conntrack_entries_max",
             "gauge",
             "The most conntrack tracks.",
-            conntrack["max"],
+            value("net.netfilter.nf_conntrack_max"),
         ),
     ]
     families += [_one(n, h, v, k) for n, k, h, v in optional if isinstance(v, int | float)]

@@ -33,6 +33,15 @@ def _export() -> None:
     """Export a profile."""
 
 
+def _document(text: str, about: dict[str, str], *, json: bool) -> int:
+    """An exported document as it is, or with --json in the envelope, ``about`` it."""
+    if json:
+        report.emit_json("export", about | {"document": text})
+    else:
+        report.raw(text)
+    return 0
+
+
 class Mode(enum.StrEnum):
     files = "files"
     apply = "apply"
@@ -63,12 +72,8 @@ def cloud_init(
     text = exporting.cloud_init(
         profile_ref(profile), where.host(), where.library(), mode=mode.value, pip_spec=pip_spec
     )
-    if json:
-        report.emit_json("export", {"format": "cloud-init", "profile": profile,
-                                    "mode": mode.value, "document": text})  # fmt: skip
-    else:
-        report.raw(text)
-    return 0
+    return _document(text, {"format": "cloud-init", "profile": profile, "mode": mode.value},
+                     json=json)  # fmt: skip
 
 
 class Part(enum.StrEnum):
@@ -138,12 +143,8 @@ def kubernetes(
         namespace=namespace, version=kubernetes_version, selector=node_selector or [],
         tolerations=toleration or [],
     )  # fmt: skip
-    if json:
-        report.emit_json("export", {"format": "kubernetes", "profile": profile,
-                                    "part": part.value, "document": text})  # fmt: skip
-    else:
-        report.raw(text)
-    return 0
+    return _document(text, {"format": "kubernetes", "profile": profile, "part": part.value},
+                     json=json)  # fmt: skip
 
 
 @app.command("systemd-timer")

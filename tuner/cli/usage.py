@@ -128,7 +128,7 @@ def _why(exc: typer.TyperException, param: Any) -> str:
     if kind in wording:
         phrase, bound = wording[kind]
         return f"must be {phrase} {bounds.get(bound)}, not {given}"
-    if kind.startswith(("int_", "int")):
+    if kind.startswith("int"):
         return f"must be a whole number, not {given!r}"
     if kind.startswith("float"):
         return f"must be a number, not {given!r}"

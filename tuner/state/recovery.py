@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from tuner.base.errors import NotFoundError, TunerError
-from tuner.base.keys import normalize_live, parse_key
+from tuner.base.keys import normalize_live
 from tuner.changes import drift
-from tuner.machine import kernel
 from tuner.machine.host import STATE_DIR, FileState, Host
 from tuner.state.journal import Generation, Journal
 from tuner.state.transaction import Target
@@ -165,9 +164,10 @@ class Preview:
 
 def preview(choice: Choice, host: Host) -> Preview:
     target = choice.target
+    now_files, now_values = drift.observe(host, target.files, target.sysctl)  # read once
     steps = []
     for path, state in sorted(target.files.items()):
-        now = host.file_state(path)
+        now = now_files[str(path)]
         if now is None and state is None:
             continue  # already gone
         if now is not None and state is not None and (now.content, now.mode) == (
@@ -175,7 +175,7 @@ def preview(choice: Choice, host: Host) -> Preview:
             continue
         steps.append(Step(str(path), None, "remove" if state is None else "restore"))
     for name, value in sorted(target.sysctl.items()):
-        current = kernel.read(host.kernel, parse_key(name))
+        current = now_values[name]
         wanted = normalize_live(value)
         if current is None or normalize_live(current) != wanted:
             steps.append(Step(None, name, "set", current and normalize_live(current), wanted))
@@ -186,6 +186,6 @@ def preview(choice: Choice, host: Host) -> Preview:
         files = {p: s for p, s in files.items() if PurePosixPath(p) in target.files}
         values = {} if host.image_mode else {k: v for k, v in values.items()
                                                if k in target.sysctl}  # fmt: skip
-        found = drift.observe(host, files, values)
-        discarded = drift.differences(files, values, *found, owners=host.caller.privileged)
+        discarded = drift.differences(files, values, now_files, now_values,
+                                      owners=host.caller.privileged)  # fmt: skip
     return Preview(choice, tuple(steps), tuple(discarded))
