@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from tuner.app import metrics
 from tuner.app.profiles import load_checked
 from tuner.base.errors import TunerError
 from tuner.knowledge import connections, diagnosis, fixes
@@ -225,3 +226,90 @@ def _profile_view(
     values = {key: value for key in DOCTOR_KEYS if (value := live.value(key)) is not None}
     values.update({e.key.name: e.value for e in resolved.sysctl})
     return diagnosis.ProfileView(values, resolved)
+
+
+def families(result: Doctor) -> list[metrics.Family]:
+    """doctor's findings and census as Prometheus metrics (``app.metrics``)."""
+    seen = result.seen
+    counts: dict[tuple[str, str], int] = {}
+    for finding in result.findings:
+        key = (finding.id, finding.severity)
+        counts[key] = counts.get(key, 0) + 1
+    # the shares doctor's JSON and text show: the fullest tuple's, the fullest process's
+    worst = max((budget.share for _use, budget in diagnosis.worst_tuples(seen)), default=0.0)
+    fullest = max((round(p.percent, 1) for p in seen.processes.closest), default=0.0)
+
+    def value(key: str) -> int | None:
+        return connections.number(seen.values, key)
+
+    found = [
+        *metrics.common(),
+        metrics.Family(
+            "tuner_doctor_findings",
+            "gauge",
+            "Doctor's findings on this host now, by finding id and severity.",
+            [metrics.Sample({"id": i, "severity": s}, n) for (i, s), n in sorted(counts.items())],
+        ),
+        metrics.Family(
+            "tuner_doctor_sockets",
+            "gauge",
+            "TCP sockets by state.",
+            [
+                metrics.Sample({"state": state}, n)
+                for state, n in sorted(seen.census.states.items())
+            ],
+        ),
+        metrics.one(
+            "tuner_doctor_tuple_usage_ratio",
+            "The fullest (source IP, destination IP, "
+            "destination port) tuple: ports held over ports usable.",
+            round(worst / 100, 4),
+        ),
+        metrics.one(
+            "tuner_doctor_time_wait_sockets", "Sockets in TIME_WAIT.", seen.state("time-wait")
+        ),
+        metrics.one(
+            "tuner_doctor_usable_ports",
+            "Ephemeral ports usable per tuple (the port range less reserved and listening ports).",
+            seen.space.usable,
+        ),
+        metrics.one(
+            "tuner_doctor_process_descriptor_usage_ratio",
+            "The fullest process: descriptors open over its soft nofile limit.",
+            round(fullest / 100, 4),
+        ),
+    ]
+    optional = [
+        (
+            "tuner_doctor_file_handles",
+            "gauge",
+            "File handles allocated (fs.file-nr).",
+            value("fs.file-nr"),
+        ),
+        (
+            "tuner_doctor_file_handles_max",
+            "gauge",
+            "The most file handles (fs.file-max).",
+            value("fs.file-max"),
+        ),
+        (
+            "tuner_doctor_listen_overflows_total",
+            "counter",
+            "Times a listener's accept queue was full (TcpExtListenOverflows).",
+            seen.counters.listen_overflows,
+        ),
+        (
+            "tuner_doctor_conntrack_entries",
+            "gauge",
+            "Connections conntrack tracks.",
+            value("net.netfilter.nf_conntrack_count"),
+        ),
+        (
+            "tuner_doctor_conntrack_entries_max",
+            "gauge",
+            "The most conntrack tracks.",
+            value("net.netfilter.nf_conntrack_max"),
+        ),
+    ]
+    found += [metrics.one(n, h, v, k) for n, k, h, v in optional if isinstance(v, int | float)]
+    return found

@@ -1,6 +1,7 @@
 """status and doctor as Prometheus metrics: the text exposition format node_exporter's textfile
 collector reads (``--format prometheus``, ``--textfile PATH``), and the same figures in
-``--json`` (``metrics``), which the Ansible collection returns.
+``--json`` (``metrics``), which the Ansible collection returns. status's figures are here;
+doctor's beside it (``doctor.families``), so that status never loads what doctor needs.
 
 Names follow Prometheus' conventions: the ``tuner_`` prefix, base units (seconds, ratios from 0
 to 1), ``_total`` only on counters (the kernel's own monotonic ones), ``_info`` for a metric
@@ -19,11 +20,9 @@ from typing import TYPE_CHECKING
 from tuner import __version__
 from tuner.base.errors import TunerError
 from tuner.changes.drift import ASPECTS
-from tuner.knowledge import connections, diagnosis
 from tuner.machine.rootfs import write_outside
 
-if TYPE_CHECKING:  # the results' types only: status must not load what doctor needs
-    from tuner.app.doctor import Doctor
+if TYPE_CHECKING:  # the result's type only
     from tuner.app.status import Status
 
 
@@ -49,11 +48,11 @@ class Family:
         }
 
 
-def _one(name: str, help_: str, value: float, kind: str = "gauge") -> Family:
+def one(name: str, help_: str, value: float, kind: str = "gauge") -> Family:
     return Family(name, kind, help_, [Sample({}, value)])
 
 
-def _common() -> list[Family]:
+def common() -> list[Family]:
     return [
         Family(
             "tuner_build_info",
@@ -61,7 +60,7 @@ def _common() -> list[Family]:
             "The tuner that wrote these metrics (value 1).",
             [Sample({"version": __version__}, 1)],
         ),
-        _one(
+        one(
             "tuner_report_timestamp_seconds",
             "When tuner computed these metrics.",
             round(time.time(), 3),
@@ -91,14 +90,14 @@ def status_families(result: Status) -> list[Family]:
     for difference in result.drift:
         kinds[difference.aspect] = kinds.get(difference.aspect, 0) + 1
     return [
-        *_common(),
+        *common(),
         info,
-        _one(
+        one(
             "tuner_applied_generation",
             "The generation of the apply in effect (0: none).",
             applied.number if applied is not None else 0,
         ),
-        _one(
+        one(
             "tuner_applies_in_effect",
             "How many applies are in effect (stacked).",
             len(result.stack),
@@ -109,108 +108,27 @@ def status_families(result: Status) -> list[Family]:
             "Managed files and live values that differ from what was applied, by kind.",
             [Sample({"kind": kind}, count) for kind, count in sorted(kinds.items())],
         ),
-        _one(
+        one(
             "tuner_unsettled_runs",
             "Runs a killed tuner left unfinished (tuner rollback settles them).",
             len(result.unsettled),
         ),
-        _one(
+        one(
             "tuner_ineffective_limits",
             "Applied nofile limits that no new session can get on this host.",
             len(result.ineffective),
         ),
-        _one(
+        one(
             "tuner_damaged_journal_entries",
             "Journal entries tuner cannot read.",
             len(result.damaged),
         ),
-        _one(
+        one(
             "tuner_run_in_progress",
             "1 while another tuner run holds the lock (drift is not looked at then).",
             int(result.running),
         ),
     ]
-
-
-def doctor_families(result: Doctor) -> list[Family]:
-    seen = result.seen
-    counts: dict[tuple[str, str], int] = {}
-    for finding in result.findings:
-        key = (finding.id, finding.severity)
-        counts[key] = counts.get(key, 0) + 1
-    # the shares doctor's JSON and text show: the fullest tuple's, the fullest process's
-    worst = max((budget.share for _use, budget in diagnosis.worst_tuples(seen)), default=0.0)
-    fullest = max((round(p.percent, 1) for p in seen.processes.closest), default=0.0)
-
-    def value(key: str) -> int | None:
-        return connections.number(seen.values, key)
-
-    families = [
-        *_common(),
-        Family(
-            "tuner_doctor_findings",
-            "gauge",
-            "Doctor's findings on this host now, by finding id and severity.",
-            [Sample({"id": i, "severity": s}, n) for (i, s), n in sorted(counts.items())],
-        ),
-        Family(
-            "tuner_doctor_sockets",
-            "gauge",
-            "TCP sockets by state.",
-            [Sample({"state": state}, n) for state, n in sorted(seen.census.states.items())],
-        ),
-        _one(
-            "tuner_doctor_tuple_usage_ratio",
-            "The fullest (source IP, destination IP, "
-            "destination port) tuple: ports held over ports usable.",
-            round(worst / 100, 4),
-        ),
-        _one("tuner_doctor_time_wait_sockets", "Sockets in TIME_WAIT.", seen.state("time-wait")),
-        _one(
-            "tuner_doctor_usable_ports",
-            "Ephemeral ports usable per tuple (the port range less reserved and listening ports).",
-            seen.space.usable,
-        ),
-        _one(
-            "tuner_doctor_process_descriptor_usage_ratio",
-            "The fullest process: descriptors open over its soft nofile limit.",
-            round(fullest / 100, 4),
-        ),
-    ]
-    optional = [
-        (
-            "tuner_doctor_file_handles",
-            "gauge",
-            "File handles allocated (fs.file-nr).",
-            value("fs.file-nr"),
-        ),
-        (
-            "tuner_doctor_file_handles_max",
-            "gauge",
-            "The most file handles (fs.file-max).",
-            value("fs.file-max"),
-        ),
-        (
-            "tuner_doctor_listen_overflows_total",
-            "counter",
-            "Times a listener's accept queue was full (TcpExtListenOverflows).",
-            seen.counters.listen_overflows,
-        ),
-        (
-            "tuner_doctor_conntrack_entries",
-            "gauge",
-            "Connections conntrack tracks.",
-            value("net.netfilter.nf_conntrack_count"),
-        ),
-        (
-            "tuner_doctor_conntrack_entries_max",
-            "gauge",
-            "The most conntrack tracks.",
-            value("net.netfilter.nf_conntrack_max"),
-        ),
-    ]
-    families += [_one(n, h, v, k) for n, k, h, v in optional if isinstance(v, int | float)]
-    return families
 
 
 def exposition(families: Iterable[Family]) -> str:

@@ -10,20 +10,17 @@ from typing import Annotated
 
 import typer
 
-from tuner.app import metrics
 from tuner.app.doctor import doctor as diagnose
+from tuner.app.doctor import families as doctor_metrics
 from tuner.base import errors
 from tuner.cli import views
+from tuner.cli.formats import FormatOpt, TextfileOpt, emit, output_format
 from tuner.cli.options import (
     DetailedOpt,
-    FormatOpt,
     HostOptions,
     JsonOpt,
     ProcSysOpt,
     QuietOpt,
-    TextfileOpt,
-    emit,
-    output_format,
     profile_ref,
     verb,
 )
@@ -87,7 +84,7 @@ def doctor(
     finally:
         if progress is not None:
             progress.clear()
-    emit(shown, "doctor", result.to_json, lambda: metrics.doctor_families(result), textfile,
+    emit(shown, "doctor", result.to_json, lambda: doctor_metrics(result), textfile,
          lambda: views.doctor(result, top))  # fmt: skip
     if detailed_exitcode and result.needs_attention:
         return errors.EXIT_CHANGES

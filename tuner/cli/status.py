@@ -10,18 +10,15 @@ from tuner.app import metrics
 from tuner.app.status import status as status_of
 from tuner.base import errors
 from tuner.cli import views
+from tuner.cli.formats import FormatOpt, TextfileOpt, emit, output_format
 from tuner.cli.options import (
     DetailedOpt,
-    FormatOpt,
     HostOptions,
     JsonOpt,
     NoKernelOpt,
     ProcSysOpt,
     QuietOpt,
     RootOpt,
-    TextfileOpt,
-    emit,
-    output_format,
     verb,
 )
 
